@@ -1,0 +1,1 @@
+//! takt-drivers (built in later issues).

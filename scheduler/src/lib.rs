@@ -1,0 +1,17 @@
+//! takt-scheduler: time and CPU. The validated schedule model, the TOML
+//! schedule format, gate-control-list math and clocks. No I/O beyond reading
+//! clocks (and, in `config`, the schedule file).
+
+pub mod clock;
+pub mod config;
+pub mod units;
+pub mod gcl;
+pub mod schedule;
+mod validate;
+
+pub use clock::ClockId;
+pub use gcl::Cycle;
+pub use schedule::{
+    GateControlList, GateEntry, LinkConfig, Schedule, ScheduleError, Slot, Stream, Switch,
+    Warning, Which, Window,
+};

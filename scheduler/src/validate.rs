@@ -1,0 +1,207 @@
+//! Stream checks run by `Schedule::new`: ranges, guard bands, wire overlap,
+//! and the warnings for entries that carry nothing.
+
+use crate::schedule::{
+    GateControlList, LinkConfig, ScheduleError, Stream, Warning, Which, Window,
+    MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_VLAN_ID, MIN_FRAME_BYTES, TRAFFIC_CLASSES,
+};
+
+pub(crate) fn check_streams(link: &LinkConfig, streams: &[Stream]) -> Result<(), ScheduleError> {
+    for (i, s) in streams.iter().enumerate() {
+        let name = || s.name.clone();
+        if let Some(first) = streams[..i].iter().position(|o| o.name == s.name) {
+            return Err(ScheduleError::DuplicateName {
+                stream: i,
+                first,
+                name: name(),
+            });
+        }
+        if s.traffic_class as usize >= TRAFFIC_CLASSES {
+            return Err(ScheduleError::ClassOutOfRange {
+                stream: i,
+                name: name(),
+                class: s.traffic_class,
+            });
+        }
+        if s.vlan_id > MAX_VLAN_ID {
+            return Err(ScheduleError::VlanOutOfRange {
+                stream: i,
+                name: name(),
+                vlan_id: s.vlan_id,
+            });
+        }
+        if s.pcp > 7 {
+            return Err(ScheduleError::PcpOutOfRange {
+                stream: i,
+                name: name(),
+                pcp: s.pcp,
+            });
+        }
+        if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&s.frame_size) {
+            return Err(ScheduleError::FrameSizeOutOfRange {
+                stream: i,
+                name: name(),
+                size: s.frame_size,
+            });
+        }
+        if !(1..=MAX_FRAMES_PER_CYCLE).contains(&s.frames_per_cycle) {
+            return Err(ScheduleError::FramesPerCycleOutOfRange {
+                stream: i,
+                name: name(),
+                frames: s.frames_per_cycle,
+                max: MAX_FRAMES_PER_CYCLE,
+            });
+        }
+        let wire = link.wire_time_ns(s.frame_size);
+        if s.frames_per_cycle > 1 && s.spacing_ns < wire {
+            return Err(ScheduleError::SpacingTooShort {
+                stream: i,
+                name: name(),
+                spacing_ns: s.spacing_ns,
+                wire_ns: wire,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The open window of the stream's class that contains its offset, after
+/// checking that every frame (plus preamble and IFG) ends inside it.
+pub(crate) fn stream_window(
+    link: &LinkConfig,
+    gcl: &GateControlList,
+    which: Which,
+    index: usize,
+    s: &Stream,
+) -> Result<Window, ScheduleError> {
+    let cycle = gcl.cycle_time_ns();
+    if s.offset_ns >= cycle {
+        return Err(ScheduleError::OffsetOutsideCycle {
+            stream: index,
+            name: s.name.clone(),
+            offset_ns: s.offset_ns,
+            cycle_ns: cycle,
+            which,
+        });
+    }
+    let windows = gcl.class_windows(s.traffic_class);
+    if windows.is_empty() {
+        return Err(ScheduleError::ClassNeverOpen {
+            stream: index,
+            name: s.name.clone(),
+            class: s.traffic_class,
+            which,
+        });
+    }
+    let Some(&w) = windows.iter().find(|w| w.contains(s.offset_ns)) else {
+        return Err(ScheduleError::OffsetGateClosed {
+            stream: index,
+            name: s.name.clone(),
+            offset_ns: s.offset_ns,
+            class: s.traffic_class,
+            which,
+            windows: windows
+                .iter()
+                .map(|w| format!("{}..{}", w.start_ns, w.end_ns))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let wire = link.wire_time_ns(s.frame_size);
+    for frame in 0..s.frames_per_cycle {
+        let launch = s.offset_ns as u128 + frame as u128 * s.spacing_ns as u128;
+        let wire_end = launch + wire as u128;
+        if wire_end > w.end_ns as u128 {
+            return Err(ScheduleError::FrameDoesNotFit {
+                stream: index,
+                name: s.name.clone(),
+                frame,
+                launch_ns: u64::try_from(launch).unwrap_or(u64::MAX),
+                wire_end_ns: u64::try_from(wire_end).unwrap_or(u64::MAX),
+                close_ns: w.end_ns,
+                class: s.traffic_class,
+                which,
+            });
+        }
+    }
+    Ok(w)
+}
+
+/// Every frame of one cycle as (start, end, stream, frame), sorted by start.
+/// Only called after `stream_window` accepted every stream, so all frames
+/// end inside the cycle and the arithmetic cannot overflow.
+fn frames_in_cycle(link: &LinkConfig, streams: &[Stream]) -> Vec<(u64, u64, usize, u32)> {
+    let mut frames = Vec::new();
+    for (i, s) in streams.iter().enumerate() {
+        let wire = link.wire_time_ns(s.frame_size);
+        for f in 0..s.frames_per_cycle {
+            let start = s.offset_ns + f as u64 * s.spacing_ns;
+            frames.push((start, start + wire, i, f));
+        }
+    }
+    frames.sort_unstable();
+    frames
+}
+
+pub(crate) fn check_overlaps(
+    link: &LinkConfig,
+    streams: &[Stream],
+) -> Result<(), ScheduleError> {
+    let frames = frames_in_cycle(link, streams);
+    // The frame reaching furthest so far is the only one a later start can hit.
+    let mut reach: Option<(u64, u64, usize, u32)> = None;
+    for &f in &frames {
+        if let Some(r) = reach {
+            if f.0 < r.1 {
+                // Report against the stream defined later, pointing at the earlier one.
+                let (a, b) = if f.2 >= r.2 { (f, r) } else { (r, f) };
+                return Err(ScheduleError::Overlap {
+                    stream: a.2,
+                    name: streams[a.2].name.clone(),
+                    frame: a.3,
+                    start_ns: a.0,
+                    end_ns: a.1,
+                    other: b.2,
+                    other_name: streams[b.2].name.clone(),
+                    other_frame: b.3,
+                    other_start_ns: b.0,
+                    other_end_ns: b.1,
+                });
+            }
+        }
+        if reach.is_none_or(|r| f.1 > r.1) {
+            reach = Some(f);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn warnings(
+    link: &LinkConfig,
+    gcl: &GateControlList,
+    which: Which,
+    streams: &[Stream],
+) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for entry in gcl.slots().len()..gcl.entries().len() {
+        out.push(Warning::EntryNeverRuns { which, entry });
+    }
+    for slot in gcl.slots().iter().filter(|s| s.gate_mask != 0) {
+        let carries = streams.iter().any(|s| {
+            let last_end = s.offset_ns
+                + (s.frames_per_cycle as u64 - 1) * s.spacing_ns
+                + link.wire_time_ns(s.frame_size);
+            slot.gate_mask & (1 << s.traffic_class) != 0
+                && s.offset_ns < slot.end_ns
+                && last_end > slot.start_ns
+        });
+        if !carries {
+            out.push(Warning::EntryWithoutStream {
+                which,
+                entry: slot.entry,
+                gate_mask: slot.gate_mask,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,1 @@
+//! takt-stack (built in later issues).

@@ -75,6 +75,9 @@ mod tests {
             let b = c.now_ns();
             assert!(a > 0 && b >= a, "{name}: {a} then {b}");
         }
-        assert!("utc".parse::<ClockId>().unwrap_err().contains("tai, monotonic, realtime"));
+        assert!("utc"
+            .parse::<ClockId>()
+            .unwrap_err()
+            .contains("tai, monotonic, realtime"));
     }
 }

@@ -4,14 +4,14 @@
 
 pub mod clock;
 pub mod config;
-pub mod units;
 pub mod gcl;
 pub mod schedule;
+pub mod units;
 mod validate;
 
 pub use clock::ClockId;
 pub use gcl::Cycle;
 pub use schedule::{
-    GateControlList, GateEntry, LinkConfig, Schedule, ScheduleError, Slot, Stream, Switch,
-    Warning, Which, Window,
+    GateControlList, GateEntry, LinkConfig, Schedule, ScheduleError, Slot, Stream, Switch, Warning,
+    Which, Window,
 };

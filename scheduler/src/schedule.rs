@@ -80,7 +80,9 @@ impl Which {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GclError {
-    #[error("the gate control list is empty: add at least one [[entry]] with gates and an interval")]
+    #[error(
+        "the gate control list is empty: add at least one [[entry]] with gates and an interval"
+    )]
     Empty,
     #[error("entry {entry} has a zero interval: give it a positive duration such as \"100us\"")]
     ZeroInterval { entry: usize },
@@ -287,7 +289,11 @@ pub enum ScheduleError {
         name: String,
     },
     #[error("stream \"{name}\": traffic class {class} does not exist: use 0..=7")]
-    ClassOutOfRange { stream: usize, name: String, class: u8 },
+    ClassOutOfRange {
+        stream: usize,
+        name: String,
+        class: u8,
+    },
     #[error("stream \"{name}\": VLAN id {vlan_id} is out of range: use 0..=4094")]
     VlanOutOfRange {
         stream: usize,
@@ -295,9 +301,17 @@ pub enum ScheduleError {
         vlan_id: u16,
     },
     #[error("stream \"{name}\": PCP {pcp} is out of range: use 0..=7")]
-    PcpOutOfRange { stream: usize, name: String, pcp: u8 },
+    PcpOutOfRange {
+        stream: usize,
+        name: String,
+        pcp: u8,
+    },
     #[error("stream \"{name}\": frame_size {size} bytes is out of range: use 64..=1522 (destination MAC through FCS)")]
-    FrameSizeOutOfRange { stream: usize, name: String, size: u32 },
+    FrameSizeOutOfRange {
+        stream: usize,
+        name: String,
+        size: u32,
+    },
     #[error("stream \"{name}\": frames_per_cycle must be 1..={max}, not {frames}")]
     FramesPerCycleOutOfRange {
         stream: usize,
@@ -368,7 +382,11 @@ pub enum Warning {
     /// `cycle_time` cut the list before this entry started.
     EntryNeverRuns { which: Which, entry: usize },
     /// An entry opens gates but no stream launches a frame in it.
-    EntryWithoutStream { which: Which, entry: usize, gate_mask: u8 },
+    EntryWithoutStream {
+        which: Which,
+        entry: usize,
+        gate_mask: u8,
+    },
 }
 
 impl std::fmt::Display for Warning {

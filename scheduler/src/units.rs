@@ -98,7 +98,11 @@ pub fn format_ns(ns: u64) -> String {
 
 /// Render bits per second: "1Gbps", "100Mbps", "2.5Gbps".
 pub fn format_speed(bps: u64) -> String {
-    for (unit, scale) in [("Gbps", 1_000_000_000u64), ("Mbps", 1_000_000), ("kbps", 1_000)] {
+    for (unit, scale) in [
+        ("Gbps", 1_000_000_000u64),
+        ("Mbps", 1_000_000),
+        ("kbps", 1_000),
+    ] {
         if bps >= scale {
             let (whole, frac) = (bps / scale, bps % scale);
             if frac == 0 {
@@ -126,10 +130,23 @@ mod tests {
         assert_eq!(parse_duration_ns("100 us"), Ok(100_000));
         assert_eq!(parse_duration_ns("42"), Ok(42));
         assert_eq!(parse_duration_ns("3µs"), Ok(3_000));
-        for bad in ["", "ms", "-1ms", "1.ms", "1.5", "0.5ns", "1h", "1e3us", "18446744073709551616"] {
+        for bad in [
+            "",
+            "ms",
+            "-1ms",
+            "1.ms",
+            "1.5",
+            "0.5ns",
+            "1h",
+            "1e3us",
+            "18446744073709551616",
+        ] {
             assert!(parse_duration_ns(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(parse_duration_ns("20000000000s").is_err(), "overflow accepted");
+        assert!(
+            parse_duration_ns("20000000000s").is_err(),
+            "overflow accepted"
+        );
     }
 
     #[test]
@@ -145,8 +162,23 @@ mod tests {
 
     #[test]
     fn formatting_round_trips() {
-        for ns in [0, 1, 999, 1_000, 1_500, 250_000, 1_500_000, 1_000_000_000, 1_234_567_891] {
-            assert_eq!(parse_duration_ns(&format_ns(ns)), Ok(ns), "{}", format_ns(ns));
+        for ns in [
+            0,
+            1,
+            999,
+            1_000,
+            1_500,
+            250_000,
+            1_500_000,
+            1_000_000_000,
+            1_234_567_891,
+        ] {
+            assert_eq!(
+                parse_duration_ns(&format_ns(ns)),
+                Ok(ns),
+                "{}",
+                format_ns(ns)
+            );
         }
         assert_eq!(format_ns(1_500_000), "1.5ms");
         assert_eq!(format_speed(2_500_000_000), "2.5Gbps");

@@ -143,10 +143,7 @@ fn frames_in_cycle(link: &LinkConfig, streams: &[Stream]) -> Vec<(u64, u64, usiz
     frames
 }
 
-pub(crate) fn check_overlaps(
-    link: &LinkConfig,
-    streams: &[Stream],
-) -> Result<(), ScheduleError> {
+pub(crate) fn check_overlaps(link: &LinkConfig, streams: &[Stream]) -> Result<(), ScheduleError> {
     let frames = frames_in_cycle(link, streams);
     // The frame reaching furthest so far is the only one a later start can hit.
     let mut reach: Option<(u64, u64, usize, u32)> = None;

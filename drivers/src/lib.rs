@@ -1,1 +1,134 @@
-//! takt-drivers (built in later issues).
+//! takt-drivers: ring devices. Every backend (simulated wire, AF_PACKET,
+//! AF_XDP, VFIO e1000e) meets one contract, [`RingDevice`]: batches of
+//! frames in buffers the device owns, handed out as move-only [`BufId`]s
+//! from a pool sized at start-up, so the data path never allocates and can
+//! never put an address it does not own into a descriptor.
+//!
+//! Drivers know nothing of schedules or streams.
+
+pub mod pool;
+pub mod sim;
+pub mod spec;
+
+pub use pool::{BufId, Pool};
+pub use spec::{open, DeviceSpec, PciAddress};
+
+/// Largest batch a `tx_burst` / `rx_burst` moves at once.
+pub const MAX_BURST: usize = 64;
+
+/// Frames waiting to be sent. `tx_burst` takes them from the front.
+pub type TxBatch = heapless::Deque<TxFrame, MAX_BURST>;
+/// Frames received. `rx_burst` appends at the back.
+pub type RxBatch = heapless::Deque<RxFrame, MAX_BURST>;
+
+/// A frame to send: `len` bytes at the start of `buf` (no FCS: the device
+/// adds it).
+#[derive(Debug)]
+pub struct TxFrame {
+    pub buf: BufId,
+    pub len: usize,
+    /// Earliest departure, ns on the device's clock. Honoured only when
+    /// `Capabilities::launch_time`; otherwise the frame leaves when queued.
+    pub launch_time_ns: Option<u64>,
+}
+
+/// A received frame: `len` bytes at the start of `buf`.
+#[derive(Debug)]
+pub struct RxFrame {
+    pub buf: BufId,
+    pub len: usize,
+    /// Arrival time, ns on the device's clock: a hardware timestamp when
+    /// `Capabilities::hw_rx_timestamps`, else the best software one.
+    pub rx_time_ns: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Frames leave at `TxFrame::launch_time_ns` (ETF, XSK launch time, sim).
+    pub launch_time: bool,
+    pub hw_rx_timestamps: bool,
+    pub hw_tx_timestamps: bool,
+    /// Most frames one burst call moves (<= MAX_BURST).
+    pub max_batch: usize,
+}
+
+/// What a device is, fixed at open time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// e.g. "sim:a", "packet:eth0".
+    pub name: String,
+    pub mac: [u8; 6],
+    pub link_speed_bps: u64,
+    /// Bytes per buffer (the largest frame it can carry, without FCS).
+    pub buf_size: usize,
+    /// Buffers in the pool.
+    pub pool_size: usize,
+    pub caps: Capabilities,
+    /// Clock of launch times and rx timestamps; `None` = a virtual clock
+    /// (deterministic simulation).
+    pub clock: Option<nix::time::ClockId>,
+}
+
+/// Running totals since open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub tx_frames: u64,
+    pub rx_frames: u64,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    /// Frames the device dropped on transmit (e.g. link down).
+    pub tx_drops: u64,
+    /// Frames the device dropped on receive (rx ring full, no buffer).
+    pub rx_drops: u64,
+    /// `tx_burst` calls that found the tx ring full.
+    pub tx_ring_full: u64,
+    /// Times a buffer was wanted and the pool was empty.
+    pub pool_empty: u64,
+    /// Link-down events seen.
+    pub link_down: u64,
+}
+
+/// The one contract every backend meets. Object safe: tools open a
+/// `Box<dyn RingDevice>` from a [`DeviceSpec`].
+pub trait RingDevice: Send {
+    fn info(&self) -> &DeviceInfo;
+    fn counters(&self) -> Counters;
+
+    /// A free buffer to fill and send, or `None` when the pool is empty
+    /// (counted in `pool_empty`).
+    fn alloc(&mut self) -> Option<BufId>;
+    /// Give a buffer back: a received frame that is done with, or a tx
+    /// buffer that will not be sent.
+    fn free(&mut self, buf: BufId);
+    /// The whole buffer (`info().buf_size` bytes).
+    fn buf(&self, buf: &BufId) -> &[u8];
+    fn buf_mut(&mut self, buf: &BufId) -> &mut [u8];
+
+    /// Queue frames from the front of `frames` onto the tx ring and ring the
+    /// doorbell; returns how many were taken. Frames the ring had no room
+    /// for stay in `frames` (counted once per call in `tx_ring_full`).
+    /// Completed buffers go back to the pool by themselves.
+    fn tx_burst(&mut self, frames: &mut TxBatch) -> usize;
+    /// Append up to `out`'s free capacity (and `caps.max_batch`) received
+    /// frames; returns how many. Never blocks.
+    fn rx_burst(&mut self, out: &mut RxBatch) -> usize;
+}
+
+/// One error type for the crate: what went wrong and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("bad device spec \"{spec}\": {reason}")]
+    BadSpec { spec: String, reason: String },
+    #[error(
+        "the {backend} backend is not built yet: use --device sim (takt loopback) until it lands"
+    )]
+    NotBuilt { backend: &'static str },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

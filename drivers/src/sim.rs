@@ -1,0 +1,466 @@
+//! The simulated wire: two ports in one process, full duplex.
+//!
+//! A frame leaves its port at its launch time (or when queued, if later, or
+//! when the wire is free, if later still: so an overbooked schedule shows as
+//! latency), takes its serialization time at the link speed plus the
+//! propagation delay, and is timestamped on arrival when its last bit is in
+//! (store and forward). The clock is a real one by default, or a virtual one
+//! that a test moves by hand.
+
+use crate::pool::{BufId, Pool};
+use crate::{Capabilities, Counters, DeviceInfo, RingDevice, RxBatch, RxFrame, TxBatch, MAX_BURST};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Bytes on the wire that are not in the buffer: preamble + SFD, and FCS.
+const PREAMBLE_BYTES: u64 = 8;
+const FCS_BYTES: u64 = 4;
+/// Inter-frame gap after every frame before the next may start.
+const IFG_BYTES: u64 = 12;
+
+/// A clock tests set by hand; shared by every holder of a clone.
+#[derive(Clone, Debug, Default)]
+pub struct VirtualClock(Arc<AtomicU64>);
+
+impl VirtualClock {
+    pub fn new(start_ns: u64) -> Self {
+        VirtualClock(Arc::new(AtomicU64::new(start_ns)))
+    }
+    pub fn now(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+    pub fn set(&self, t_ns: u64) {
+        self.0.store(t_ns, Ordering::Release);
+    }
+    pub fn advance(&self, d_ns: u64) {
+        self.0.fetch_add(d_ns, Ordering::AcqRel);
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum SimClock {
+    Real(nix::time::ClockId),
+    Virtual(VirtualClock),
+}
+
+impl SimClock {
+    pub fn now(&self) -> u64 {
+        match self {
+            SimClock::Real(id) => nix::time::clock_gettime(*id)
+                .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+                .unwrap_or(0),
+            SimClock::Virtual(v) => v.now(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub speed_bps: u64,
+    pub propagation_ns: u64,
+    pub clock: SimClock,
+    /// Buffers per port.
+    pub pool_size: usize,
+    /// Bytes per buffer: the largest frame without FCS.
+    pub buf_size: usize,
+    /// Frames one direction of the wire holds in flight.
+    pub wire_capacity: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            speed_bps: 1_000_000_000,
+            propagation_ns: 0,
+            clock: SimClock::Real(nix::time::ClockId::CLOCK_TAI),
+            pool_size: 1024,
+            buf_size: 2048,
+            wire_capacity: 1024,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Time from the first preamble bit to the last FCS bit of a frame whose
+    /// buffer holds `len` bytes.
+    pub fn serialization_ns(&self, len: usize) -> u64 {
+        bits_ns(
+            self.speed_bps,
+            (len as u64 + PREAMBLE_BYTES + FCS_BYTES) * 8,
+        )
+    }
+}
+
+fn bits_ns(speed_bps: u64, bits: u64) -> u64 {
+    (bits as u128 * 1_000_000_000).div_ceil(speed_bps.max(1) as u128) as u64
+}
+
+struct InFlight {
+    data: Box<[u8]>,
+    len: usize,
+    arrival_ns: u64,
+}
+
+/// One direction: frames in flight, in departure order (so arrival order).
+struct Lane {
+    slots: Vec<InFlight>,
+    head: usize,
+    len: usize,
+    /// When the transmitter may start the next frame (after the IFG).
+    free_at_ns: u64,
+}
+
+impl Lane {
+    fn new(capacity: usize, buf_size: usize) -> Self {
+        Lane {
+            slots: (0..capacity.max(1))
+                .map(|_| InFlight {
+                    data: vec![0; buf_size].into_boxed_slice(),
+                    len: 0,
+                    arrival_ns: 0,
+                })
+                .collect(),
+            head: 0,
+            len: 0,
+            free_at_ns: 0,
+        }
+    }
+}
+
+struct Wire {
+    cfg: SimConfig,
+    lanes: [Mutex<Lane>; 2],
+    up: AtomicBool,
+}
+
+impl Wire {
+    fn lane(&self, i: usize) -> MutexGuard<'_, Lane> {
+        // A poisoned lock means the other side panicked mid-copy; the lane's
+        // indices are still consistent (updated after the copy), so go on.
+        self.lanes[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Set the simulated link up or down from outside (fault tests): frames sent
+/// while it is down are dropped and counted.
+#[derive(Clone)]
+pub struct SimLink(Arc<Wire>);
+
+impl SimLink {
+    pub fn set_up(&self, up: bool) {
+        self.0.up.store(up, Ordering::Release);
+    }
+}
+
+/// One end of the simulated wire.
+pub struct SimPort {
+    info: DeviceInfo,
+    wire: Arc<Wire>,
+    /// Lane this port sends on; it receives on the other.
+    side: usize,
+    pool: Pool,
+    mem: Vec<u8>,
+    counters: Counters,
+}
+
+/// Two ports joined by a wire, plus a handle to pull the link down.
+pub fn pair(cfg: SimConfig) -> (SimPort, SimPort, SimLink) {
+    let wire = Arc::new(Wire {
+        lanes: [
+            Mutex::new(Lane::new(cfg.wire_capacity, cfg.buf_size)),
+            Mutex::new(Lane::new(cfg.wire_capacity, cfg.buf_size)),
+        ],
+        up: AtomicBool::new(true),
+        cfg,
+    });
+    let port = |side: usize| {
+        let cfg = &wire.cfg;
+        SimPort {
+            info: DeviceInfo {
+                name: format!("sim:{}", ["a", "b"][side]),
+                mac: [0x02, 0, 0, 0, 0, side as u8 + 1],
+                link_speed_bps: cfg.speed_bps,
+                buf_size: cfg.buf_size,
+                pool_size: cfg.pool_size,
+                caps: Capabilities {
+                    launch_time: true,
+                    hw_rx_timestamps: true,
+                    hw_tx_timestamps: false,
+                    max_batch: MAX_BURST,
+                },
+                clock: match &cfg.clock {
+                    SimClock::Real(id) => Some(*id),
+                    SimClock::Virtual(_) => None,
+                },
+            },
+            wire: Arc::clone(&wire),
+            side,
+            pool: Pool::new(cfg.pool_size),
+            mem: vec![0; cfg.pool_size * cfg.buf_size],
+            counters: Counters::default(),
+        }
+    };
+    let (a, b) = (port(0), port(1));
+    (a, b, SimLink(Arc::clone(&wire)))
+}
+
+impl SimPort {
+    fn range(&self, buf: &BufId) -> std::ops::Range<usize> {
+        let start = buf.index() * self.info.buf_size;
+        start..start + self.info.buf_size
+    }
+
+    /// Buffers of this port's pool currently handed out (leak checks).
+    pub fn outstanding(&self) -> usize {
+        self.pool.outstanding()
+    }
+
+    fn give_back(&mut self, buf: BufId) {
+        // A foreign handle is the caller's bug; keeping it out of this pool
+        // is all that can be done without panicking on the data path.
+        let _ = self.pool.free(buf);
+    }
+}
+
+impl RingDevice for SimPort {
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    fn alloc(&mut self) -> Option<BufId> {
+        let b = self.pool.alloc();
+        if b.is_none() {
+            self.counters.pool_empty += 1;
+        }
+        b
+    }
+
+    fn free(&mut self, buf: BufId) {
+        self.give_back(buf);
+    }
+
+    fn buf(&self, buf: &BufId) -> &[u8] {
+        &self.mem[self.range(buf)]
+    }
+
+    fn buf_mut(&mut self, buf: &BufId) -> &mut [u8] {
+        let r = self.range(buf);
+        &mut self.mem[r]
+    }
+
+    fn tx_burst(&mut self, frames: &mut TxBatch) -> usize {
+        let wire = Arc::clone(&self.wire);
+        let cfg = &wire.cfg;
+        let up = wire.up.load(Ordering::Acquire);
+        let now = cfg.clock.now();
+        let mut lane = wire.lane(self.side);
+        let mut sent = 0;
+        while !frames.is_empty() {
+            if up && lane.len == lane.slots.len() {
+                self.counters.tx_ring_full += 1;
+                break;
+            }
+            let Some(f) = frames.pop_front() else { break };
+            let len = f.len.min(self.info.buf_size);
+            if !up {
+                self.counters.tx_drops += 1;
+                self.give_back(f.buf);
+                continue;
+            }
+            let depart = f
+                .launch_time_ns
+                .unwrap_or(now)
+                .max(now)
+                .max(lane.free_at_ns);
+            let bytes = len as u64 + PREAMBLE_BYTES + FCS_BYTES;
+            lane.free_at_ns = depart + bits_ns(cfg.speed_bps, (bytes + IFG_BYTES) * 8);
+            let arrival = depart + cfg.serialization_ns(len) + cfg.propagation_ns;
+            let tail = (lane.head + lane.len) % lane.slots.len();
+            let src = &self.mem[self.range(&f.buf)][..len];
+            let slot = &mut lane.slots[tail];
+            slot.data[..len].copy_from_slice(src);
+            slot.len = len;
+            slot.arrival_ns = arrival;
+            lane.len += 1;
+            self.counters.tx_frames += 1;
+            self.counters.tx_bytes += len as u64;
+            self.give_back(f.buf); // the "DMA" is done: completion is immediate
+            sent += 1;
+        }
+        sent
+    }
+
+    fn rx_burst(&mut self, out: &mut RxBatch) -> usize {
+        let wire = Arc::clone(&self.wire);
+        let now = wire.cfg.clock.now();
+        let mut lane = wire.lane(1 - self.side);
+        let mut got = 0;
+        while lane.len > 0 && !out.is_full() && got < MAX_BURST {
+            let head = lane.head;
+            if lane.slots[head].arrival_ns > now {
+                break;
+            }
+            lane.head = (head + 1) % lane.slots.len();
+            lane.len -= 1;
+            let Some(buf) = self.pool.alloc() else {
+                // No buffer to receive into: a NIC drops the frame.
+                self.counters.pool_empty += 1;
+                self.counters.rx_drops += 1;
+                continue;
+            };
+            let slot = &lane.slots[head];
+            let r = self.range(&buf);
+            self.mem[r][..slot.len].copy_from_slice(&slot.data[..slot.len]);
+            self.counters.rx_frames += 1;
+            self.counters.rx_bytes += slot.len as u64;
+            // `out` had room (checked above), so this cannot fail.
+            let _ = out.push_back(RxFrame {
+                buf,
+                len: slot.len,
+                rx_time_ns: slot.arrival_ns,
+            });
+            got += 1;
+        }
+        got
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TxFrame;
+
+    fn virt(speed_bps: u64, propagation_ns: u64) -> (SimPort, SimPort, SimLink, VirtualClock) {
+        let clock = VirtualClock::new(1_000_000);
+        let (a, b, link) = pair(SimConfig {
+            speed_bps,
+            propagation_ns,
+            clock: SimClock::Virtual(clock.clone()),
+            pool_size: 8,
+            buf_size: 1536,
+            wire_capacity: 4,
+        });
+        (a, b, link, clock)
+    }
+
+    fn send(port: &mut SimPort, len: usize, fill: u8, launch: Option<u64>) -> usize {
+        let buf = port.alloc().unwrap();
+        port.buf_mut(&buf)[..len].fill(fill);
+        let mut batch = TxBatch::new();
+        batch
+            .push_back(TxFrame {
+                buf,
+                len,
+                launch_time_ns: launch,
+            })
+            .unwrap();
+        let n = port.tx_burst(&mut batch);
+        if let Some(f) = batch.pop_front() {
+            port.free(f.buf);
+        }
+        n
+    }
+
+    fn recv(port: &mut SimPort) -> Vec<(u64, Vec<u8>)> {
+        let mut out = RxBatch::new();
+        port.rx_burst(&mut out);
+        let mut v = Vec::new();
+        while let Some(f) = out.pop_front() {
+            v.push((f.rx_time_ns, port.buf(&f.buf)[..f.len].to_vec()));
+            port.free(f.buf);
+        }
+        v
+    }
+
+    #[test]
+    fn frame_arrives_after_launch_plus_serialization_plus_propagation() {
+        // 1 Gbps: (60 + 8 + 4) bytes * 8 = 576 ns on the wire.
+        let (mut a, mut b, _, clock) = virt(1_000_000_000, 500);
+        let launch = clock.now() + 10_000;
+        assert_eq!(send(&mut a, 60, 0xab, Some(launch)), 1);
+        clock.set(launch + 576 + 500 - 1);
+        assert!(recv(&mut b).is_empty(), "not before its last bit is in");
+        clock.advance(1);
+        let got = recv(&mut b);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, launch + 576 + 500);
+        assert_eq!(got[0].1, vec![0xab; 60]);
+        assert_eq!((a.outstanding(), b.outstanding()), (0, 0));
+    }
+
+    #[test]
+    fn busy_wire_delays_the_next_frame() {
+        // 100 Mbps: a 60-byte buffer is 5760 ns plus 960 ns IFG.
+        let (mut a, mut b, _, clock) = virt(100_000_000, 0);
+        let t = clock.now() + 1_000;
+        send(&mut a, 60, 1, Some(t));
+        send(&mut a, 60, 2, Some(t + 100)); // wants the wire while it is busy
+        clock.advance(1_000_000);
+        let got = recv(&mut b);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, t + 5_760);
+        assert_eq!(
+            got[1].0,
+            t + 5_760 + 960 + 5_760,
+            "waited for frame 1 and the IFG"
+        );
+    }
+
+    #[test]
+    fn late_launch_time_leaves_now_and_full_wire_pushes_back() {
+        let (mut a, mut b, _, clock) = virt(1_000_000_000, 0);
+        let now = clock.now();
+        send(&mut a, 60, 1, Some(now - 50_000));
+        let got = {
+            clock.advance(10_000);
+            recv(&mut b)
+        };
+        assert_eq!(
+            got[0].0,
+            now + 576,
+            "a past launch time departs when queued"
+        );
+        for _ in 0..4 {
+            assert_eq!(send(&mut a, 60, 0, Some(clock.now() + 1_000_000)), 1);
+        }
+        assert_eq!(send(&mut a, 60, 0, None), 0, "wire holds 4 in flight");
+        assert_eq!(a.counters().tx_ring_full, 1);
+        assert_eq!(
+            a.outstanding(),
+            0,
+            "refused frame's buffer was returned by the caller"
+        );
+    }
+
+    #[test]
+    fn link_down_drops_and_counts() {
+        let (mut a, mut b, link, clock) = virt(1_000_000_000, 0);
+        link.set_up(false);
+        assert_eq!(send(&mut a, 60, 1, None), 0);
+        assert_eq!(a.counters().tx_drops, 1);
+        link.set_up(true);
+        assert_eq!(send(&mut a, 60, 2, None), 1);
+        clock.advance(10_000);
+        let got = recv(&mut b);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1[0], 2);
+        assert_eq!(a.outstanding(), 0);
+    }
+
+    #[test]
+    fn full_duplex_and_counters() {
+        let (mut a, mut b, _, clock) = virt(1_000_000_000, 0);
+        send(&mut a, 100, 1, None);
+        send(&mut b, 200, 2, None);
+        clock.advance(10_000);
+        assert_eq!(recv(&mut b)[0].1.len(), 100);
+        assert_eq!(recv(&mut a)[0].1.len(), 200);
+        let (ca, cb) = (a.counters(), b.counters());
+        assert_eq!((ca.tx_frames, ca.rx_frames, ca.tx_bytes), (1, 1, 100));
+        assert_eq!((cb.tx_frames, cb.rx_frames, cb.rx_bytes), (1, 1, 100));
+    }
+}

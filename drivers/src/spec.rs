@@ -1,0 +1,217 @@
+//! `--device` strings: `sim`, `packet:eth0`, `xdp:eth0@0`, `vfio:0000:00:02.0`.
+
+use crate::{DriverError, RingDevice};
+use std::fmt;
+use std::str::FromStr;
+
+/// Which backend, on what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// The in-process simulated wire.
+    Sim,
+    /// AF_PACKET (TPACKET_V3 rings) on an interface.
+    Packet { ifname: String },
+    /// AF_XDP on one queue of an interface.
+    Xdp { ifname: String, queue: u32 },
+    /// Intel 82574L bound to vfio-pci.
+    Vfio { addr: PciAddress },
+}
+
+/// A PCI address `domain:bus:device.function`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PciAddress {
+    pub domain: u16,
+    pub bus: u8,
+    pub device: u8,
+    pub function: u8,
+}
+
+impl fmt::Display for PciAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04x}:{:02x}:{:02x}.{:x}",
+            self.domain, self.bus, self.device, self.function
+        )
+    }
+}
+
+impl FromStr for PciAddress {
+    type Err = String;
+    /// `0000:00:02.0`, or `00:02.0` with domain 0 (as lspci prints it).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "\"{s}\" is not a PCI address: write domain:bus:device.function, e.g. 0000:00:02.0"
+            )
+        };
+        let (head, function) = s.rsplit_once('.').ok_or_else(bad)?;
+        let parts: Vec<&str> = head.split(':').collect();
+        let (domain, bus, device) = match parts.as_slice() {
+            [d, b, dev] => (*d, *b, *dev),
+            [b, dev] => ("0", *b, *dev),
+            _ => return Err(bad()),
+        };
+        let hex = |t: &str, digits: usize| {
+            (!t.is_empty() && t.len() <= digits && t.bytes().all(|c| c.is_ascii_hexdigit()))
+                .then(|| u32::from_str_radix(t, 16).ok())
+                .flatten()
+                .ok_or_else(bad)
+        };
+        let addr = PciAddress {
+            domain: hex(domain, 4)? as u16,
+            bus: hex(bus, 2)? as u8,
+            device: hex(device, 2)? as u8,
+            function: hex(function, 1)? as u8,
+        };
+        if addr.device > 0x1f || addr.function > 7 {
+            return Err(format!("\"{s}\": device must be 00..1f and function 0..7"));
+        }
+        Ok(addr)
+    }
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceSpec::Sim => f.write_str("sim"),
+            DeviceSpec::Packet { ifname } => write!(f, "packet:{ifname}"),
+            DeviceSpec::Xdp { ifname, queue } => write!(f, "xdp:{ifname}@{queue}"),
+            DeviceSpec::Vfio { addr } => write!(f, "vfio:{addr}"),
+        }
+    }
+}
+
+const FORMS: &str = "use sim, packet:IFNAME, xdp:IFNAME@QUEUE or vfio:DOMAIN:BUS:DEV.FN";
+
+/// Linux interface names: 1..=15 bytes, no '/', ':' or whitespace.
+fn ifname(spec: &str, name: &str) -> Result<String, DriverError> {
+    let ok = (1..=15).contains(&name.len())
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace());
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(DriverError::BadSpec {
+            spec: spec.into(),
+            reason: format!(
+                "\"{name}\" is not an interface name (1 to 15 characters, no '/', ':' or spaces)"
+            ),
+        })
+    }
+}
+
+impl FromStr for DeviceSpec {
+    type Err = DriverError;
+    fn from_str(spec: &str) -> Result<Self, DriverError> {
+        let bad = |reason: String| DriverError::BadSpec {
+            spec: spec.into(),
+            reason,
+        };
+        let (kind, rest) = spec.split_once(':').unwrap_or((spec, ""));
+        match kind {
+            "sim" if rest.is_empty() => Ok(DeviceSpec::Sim),
+            "sim" => Err(bad("sim takes no argument".into())),
+            "packet" => Ok(DeviceSpec::Packet {
+                ifname: ifname(spec, rest)?,
+            }),
+            "xdp" => {
+                let (name, queue) = rest.split_once('@').unwrap_or((rest, "0"));
+                let queue = queue
+                    .parse()
+                    .map_err(|_| bad(format!("queue \"{queue}\" is not a number: write xdp:IFNAME@QUEUE, e.g. xdp:eth0@0")))?;
+                Ok(DeviceSpec::Xdp {
+                    ifname: ifname(spec, name)?,
+                    queue,
+                })
+            }
+            "vfio" => Ok(DeviceSpec::Vfio {
+                addr: rest.parse().map_err(bad)?,
+            }),
+            "" => Err(bad(format!("empty: {FORMS}"))),
+            other => Err(bad(format!("unknown backend \"{other}\": {FORMS}"))),
+        }
+    }
+}
+
+/// Open a single device. The simulated wire joins two ports in one process,
+/// so `sim` is opened with [`crate::sim::pair`] instead.
+pub fn open(spec: &DeviceSpec) -> Result<Box<dyn RingDevice>, DriverError> {
+    match spec {
+        DeviceSpec::Sim => Err(DriverError::Unsupported(
+            "sim joins two ports in one process: run talker and listener together with `takt loopback`".into(),
+        )),
+        DeviceSpec::Packet { .. } => Err(DriverError::NotBuilt { backend: "AF_PACKET" }),
+        DeviceSpec::Xdp { .. } => Err(DriverError::NotBuilt { backend: "AF_XDP" }),
+        DeviceSpec::Vfio { .. } => Err(DriverError::NotBuilt { backend: "VFIO e1000e" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!("sim".parse::<DeviceSpec>().unwrap(), DeviceSpec::Sim);
+        assert_eq!(
+            "packet:eth0".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::Packet {
+                ifname: "eth0".into()
+            }
+        );
+        assert_eq!(
+            "xdp:veth-a@3".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::Xdp {
+                ifname: "veth-a".into(),
+                queue: 3
+            }
+        );
+        assert_eq!(
+            "xdp:eth1".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::Xdp {
+                ifname: "eth1".into(),
+                queue: 0
+            }
+        );
+        let v: DeviceSpec = "vfio:0000:00:02.0".parse().unwrap();
+        assert_eq!(v.to_string(), "vfio:0000:00:02.0");
+        assert_eq!(
+            "vfio:03:00.1".parse::<DeviceSpec>().unwrap().to_string(),
+            "vfio:0000:03:00.1"
+        );
+        for s in ["packet:eth0", "xdp:eth0@0", "sim"] {
+            assert_eq!(s.parse::<DeviceSpec>().unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_specs_with_a_reason() {
+        for (s, needle) in [
+            ("", "empty"),
+            ("eth0", "unknown backend \"eth0\""),
+            ("packet:", "not an interface name"),
+            ("packet:averyveryverylongname", "not an interface name"),
+            ("packet:a/b", "not an interface name"),
+            ("xdp:eth0@x", "queue \"x\" is not a number"),
+            ("vfio:00:02", "not a PCI address"),
+            ("vfio:0000:00:20.0", "device must be"),
+            ("vfio:0000:00:02.8", "function 0..7"),
+            ("vfio:zz:00:02.0", "not a PCI address"),
+            ("sim:x", "no argument"),
+        ] {
+            let e = s.parse::<DeviceSpec>().unwrap_err().to_string();
+            assert!(e.contains(needle), "{s:?}: {e}");
+            assert!(e.contains(&format!("\"{s}\"")), "{s:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn later_backends_say_not_built() {
+        for s in ["packet:eth0", "xdp:eth0@0", "vfio:0000:00:02.0"] {
+            let e = open(&s.parse().unwrap()).err().unwrap().to_string();
+            assert!(e.contains("not built yet"), "{e}");
+        }
+    }
+}

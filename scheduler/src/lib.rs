@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod gcl;
+pub mod rt;
 pub mod schedule;
 pub mod units;
 mod validate;

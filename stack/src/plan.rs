@@ -1,0 +1,255 @@
+//! The talker's walk through the schedule, as a pure iterator: which frame
+//! comes next, when it must launch, and when its gate closes. No clocks,
+//! no I/O: the loop in talker.rs feeds it to the ring.
+
+use takt_scheduler::Schedule;
+
+/// One frame to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Planned {
+    pub stream: usize,
+    /// Per-stream sequence number, from 0.
+    pub seq: u64,
+    pub cycle: u64,
+    /// Frame index inside its stream's cycle.
+    pub frame: u32,
+    pub launch_ns: u64,
+    /// The stream's window closes here in this cycle: the frame, with
+    /// preamble and IFG, must be off the wire by then.
+    pub window_end_ns: u64,
+}
+
+/// When a run ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// After this many whole cycles.
+    Cycles(u64),
+    /// No frame launching at or after this time (ns, schedule clock).
+    Time(u64),
+    Forever,
+}
+
+/// Frames in launch order, cycle after cycle, across an oper -> admin switch.
+pub struct Plan<'s> {
+    schedule: &'s Schedule,
+    /// (offset in cycle, stream, frame) for every frame of one cycle, sorted.
+    order: Vec<(u64, usize, u32)>,
+    pos: usize,
+    cycle: u64,
+    seq: Vec<u64>,
+    until: Until,
+}
+
+impl<'s> Plan<'s> {
+    /// `schedule` should already be `started_at(now)`: cycle 0 is its first.
+    pub fn new(schedule: &'s Schedule, until: Until) -> Self {
+        let mut order: Vec<(u64, usize, u32)> = schedule
+            .streams()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| {
+                (0..s.frames_per_cycle)
+                    .map(move |f| (s.offset_ns + u64::from(f) * s.spacing_ns, i, f))
+            })
+            .collect();
+        order.sort_unstable();
+        Plan {
+            schedule,
+            seq: vec![0; schedule.streams().len()],
+            order,
+            pos: 0,
+            cycle: 0,
+            until,
+        }
+    }
+
+    /// Frames per whole cycle (all streams).
+    pub fn frames_per_cycle(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Cycles started so far (the current one included).
+    pub fn cycle(&self) -> u64 {
+        self.cycle
+    }
+
+    /// Frames sent so far per stream (= next sequence number).
+    pub fn sequence(&self, stream: usize) -> u64 {
+        self.seq[stream]
+    }
+}
+
+impl Iterator for Plan<'_> {
+    type Item = Planned;
+
+    fn next(&mut self) -> Option<Planned> {
+        if self.order.is_empty() {
+            return None;
+        }
+        loop {
+            if self.pos == self.order.len() {
+                self.pos = 0;
+                self.cycle += 1;
+            }
+            if let Until::Cycles(n) = self.until {
+                if self.cycle >= n {
+                    return None;
+                }
+            }
+            let (_, stream, frame) = self.order[self.pos];
+            self.pos += 1;
+            // None: cut off by a truncated last oper cycle; the next cycle
+            // (or an overflowing clock) decides.
+            let Some(launch_ns) = self.schedule.launch_time(stream, self.cycle, frame) else {
+                if self.schedule.cycle(self.cycle).is_none() {
+                    return None; // past the end of u64 time
+                }
+                continue;
+            };
+            if let Until::Time(end) = self.until {
+                if launch_ns >= end {
+                    return None;
+                }
+            }
+            let window = self.schedule.stream_window(stream, self.cycle)?;
+            let seq = self.seq[stream];
+            self.seq[stream] += 1;
+            return Some(Planned {
+                stream,
+                seq,
+                cycle: self.cycle,
+                frame,
+                launch_ns,
+                window_end_ns: window.end_ns,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use takt_scheduler::{ClockId, GateControlList, GateEntry, LinkConfig, Stream};
+
+    fn stream(name: &str, class: u8, offset_ns: u64, frames: u32) -> Stream {
+        Stream {
+            name: name.into(),
+            traffic_class: class,
+            vlan_id: 10,
+            pcp: class,
+            dst_mac: [1, 0, 0x5e, 0, 0, class],
+            frame_size: 64,
+            offset_ns,
+            frames_per_cycle: frames,
+            spacing_ns: 1_000,
+        }
+    }
+
+    fn schedule(admin_base: Option<u64>) -> Schedule {
+        let gcl = |base| {
+            GateControlList::new(
+                base,
+                None,
+                0,
+                vec![
+                    GateEntry {
+                        gate_mask: 0x80,
+                        interval_ns: 10_000,
+                    },
+                    GateEntry {
+                        gate_mask: 0x01,
+                        interval_ns: 10_000,
+                    },
+                ],
+            )
+            .unwrap()
+        };
+        Schedule::new(
+            ClockId::Tai,
+            LinkConfig {
+                speed_bps: 1_000_000_000,
+                tc_to_pcp: LinkConfig::IDENTITY_TC_TO_PCP,
+            },
+            gcl(1_000_000),
+            admin_base.map(gcl),
+            vec![
+                stream("a", 7, 2_000, 2),
+                stream("b", 0, 10_000, 1),
+                stream("c", 7, 0, 1),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn frames_come_in_launch_order_with_per_stream_sequences() {
+        let s = schedule(None);
+        let got: Vec<(usize, u64, u64)> = Plan::new(&s, Until::Cycles(2))
+            .map(|p| (p.stream, p.seq, p.launch_ns))
+            .collect();
+        let base = 1_000_000;
+        assert_eq!(
+            got,
+            vec![
+                (2, 0, base),
+                (0, 0, base + 2_000),
+                (0, 1, base + 3_000),
+                (1, 0, base + 10_000),
+                (2, 1, base + 20_000),
+                (0, 2, base + 22_000),
+                (0, 3, base + 23_000),
+                (1, 1, base + 30_000),
+            ]
+        );
+    }
+
+    #[test]
+    fn window_end_is_the_gate_close() {
+        let s = schedule(None);
+        for p in Plan::new(&s, Until::Cycles(3)) {
+            assert!(s.is_open(s.streams()[p.stream].traffic_class, p.launch_ns));
+            assert_eq!(
+                s.next_close(s.streams()[p.stream].traffic_class, p.launch_ns),
+                Some(p.window_end_ns)
+            );
+        }
+    }
+
+    #[test]
+    fn until_time_stops_before_the_end() {
+        let s = schedule(None);
+        let end = 1_000_000 + 20_000;
+        let launches: Vec<u64> = Plan::new(&s, Until::Time(end))
+            .map(|p| p.launch_ns)
+            .collect();
+        assert_eq!(launches.len(), 4);
+        assert!(launches.iter().all(|&l| l < end));
+    }
+
+    #[test]
+    fn switch_truncates_the_last_oper_cycle() {
+        // Admin starts 5 us into oper cycle 1 (from 1_020_000): frames of
+        // "a" at 2 and 3 us still fit, "b" at 10 us is cut away, and admin
+        // cycle 2 starts at 1_025_000.
+        let s = schedule(Some(1_025_000));
+        let got: Vec<(usize, u64, u64)> = Plan::new(&s, Until::Cycles(3))
+            .map(|p| (p.stream, p.cycle, p.launch_ns))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, 0, 1_000_000),
+                (0, 0, 1_002_000),
+                (0, 0, 1_003_000),
+                (1, 0, 1_010_000),
+                (2, 1, 1_020_000),
+                (0, 1, 1_022_000),
+                (0, 1, 1_023_000),
+                (2, 2, 1_025_000),
+                (0, 2, 1_027_000),
+                (0, 2, 1_028_000),
+                (1, 2, 1_035_000),
+            ]
+        );
+    }
+}

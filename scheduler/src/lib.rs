@@ -13,6 +13,6 @@ mod validate;
 pub use clock::ClockId;
 pub use gcl::Cycle;
 pub use schedule::{
-    GateControlList, GateEntry, LinkConfig, Schedule, ScheduleError, Slot, Stream, Switch, Warning,
-    Which, Window,
+    GateControlList, GateEntry, LinkConfig, Schedule, ScheduleError, Slot, Stream, Switch,
+    Validation, Warning, Which, Window,
 };

@@ -423,6 +423,19 @@ pub struct Switch {
     pub last_oper_start_ns: u64,
 }
 
+/// How strictly `Schedule` checks streams.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Validation {
+    /// Every rule.
+    #[default]
+    Full,
+    /// Frames may overlap on the wire (within a stream or across streams):
+    /// an overbooked schedule, run on purpose to see what it does to
+    /// latency and late frames. Each frame must still fit its window when
+    /// sent at its own launch time.
+    AllowOverbooking,
+}
+
 /// A validated schedule. Construct with [`Schedule::new`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schedule {
@@ -445,6 +458,18 @@ impl Schedule {
         admin: Option<GateControlList>,
         streams: Vec<Stream>,
     ) -> Result<Self, ScheduleError> {
+        Self::with_validation(clock, link, oper, admin, streams, Validation::Full)
+    }
+
+    /// As [`Schedule::new`], choosing how strict to be.
+    pub fn with_validation(
+        clock: ClockId,
+        link: LinkConfig,
+        oper: GateControlList,
+        admin: Option<GateControlList>,
+        streams: Vec<Stream>,
+        validation: Validation,
+    ) -> Result<Self, ScheduleError> {
         if link.speed_bps == 0 {
             return Err(ScheduleError::ZeroLinkSpeed);
         }
@@ -464,7 +489,7 @@ impl Schedule {
                 });
             }
         }
-        crate::validate::check_streams(&link, &streams)?;
+        crate::validate::check_streams(&link, &streams, validation)?;
         let mut stream_windows = Vec::with_capacity(streams.len());
         for (i, s) in streams.iter().enumerate() {
             let w_oper = crate::validate::stream_window(&link, &oper, Which::Oper, i, s)?;
@@ -474,7 +499,9 @@ impl Schedule {
             };
             stream_windows.push([w_oper, w_admin]);
         }
-        crate::validate::check_overlaps(&link, &streams)?;
+        if validation == Validation::Full {
+            crate::validate::check_overlaps(&link, &streams)?;
+        }
         let mut warnings = crate::validate::warnings(&link, &oper, Which::Oper, &streams);
         if let Some(a) = &admin {
             warnings.extend(crate::validate::warnings(&link, a, Which::Admin, &streams));

@@ -29,7 +29,8 @@ pub fn first_cycle_start(gcl: &GateControlList, now_ns: u64) -> u64 {
 pub fn switch_point(oper: &GateControlList, at_ns: u64) -> Switch {
     let base = oper.base_time_ns();
     let cycle = oper.cycle_time_ns();
-    let reach = cycle + oper.cycle_time_extension_ns();
+    // Saturating: a cycle near 2^64 ns plus its extension must not wrap.
+    let reach = cycle.saturating_add(oper.cycle_time_extension_ns());
     let since = at_ns.saturating_sub(base);
     let k = if since <= reach {
         0
@@ -387,10 +388,7 @@ impl Schedule {
         }
         let c = self.cycle(k)?;
         let w = self.stream_window_in(stream, &c)?;
-        let launch = c
-            .start_ns
-            .checked_add(s.offset_ns)?
-            .checked_add(u64::from(i).checked_mul(s.spacing_ns)?)?;
+        let launch = c.start_ns.checked_add(s.launch_offset_ns(i)?)?;
         let wire_end = launch.checked_add(self.link().wire_time_ns(s.frame_size))?;
         (wire_end <= w.end_ns).then_some(launch)
     }

@@ -272,6 +272,14 @@ pub struct Stream {
     pub spacing_ns: u64,
 }
 
+impl Stream {
+    /// Offset of frame `i` from the cycle start; `None` if it overflows.
+    pub fn launch_offset_ns(&self, i: u32) -> Option<u64> {
+        self.offset_ns
+            .checked_add(u64::from(i).checked_mul(self.spacing_ns)?)
+    }
+}
+
 /// What is wrong with a stream or with the schedule as a whole. `stream`
 /// indices are positions in the `streams` vector.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -113,15 +113,15 @@ pub(crate) fn stream_window(
     };
     let wire = link.wire_time_ns(s.frame_size);
     for frame in 0..s.frames_per_cycle {
-        let launch = s.offset_ns as u128 + frame as u128 * s.spacing_ns as u128;
-        let wire_end = launch + wire as u128;
-        if wire_end > w.end_ns as u128 {
+        let launch = s.launch_offset_ns(frame);
+        let wire_end = launch.and_then(|l| l.checked_add(wire));
+        if wire_end.is_none_or(|e| e > w.end_ns) {
             return Err(ScheduleError::FrameDoesNotFit {
                 stream: index,
                 name: s.name.clone(),
                 frame,
-                launch_ns: u64::try_from(launch).unwrap_or(u64::MAX),
-                wire_end_ns: u64::try_from(wire_end).unwrap_or(u64::MAX),
+                launch_ns: launch.unwrap_or(u64::MAX),
+                wire_end_ns: wire_end.unwrap_or(u64::MAX),
                 close_ns: w.end_ns,
                 class: s.traffic_class,
                 which,
@@ -139,8 +139,8 @@ fn frames_in_cycle(link: &LinkConfig, streams: &[Stream]) -> Vec<(u64, u64, usiz
     for (i, s) in streams.iter().enumerate() {
         let wire = link.wire_time_ns(s.frame_size);
         for f in 0..s.frames_per_cycle {
-            let start = s.offset_ns + f as u64 * s.spacing_ns;
-            frames.push((start, start + wire, i, f));
+            let start = s.launch_offset_ns(f).unwrap_or(u64::MAX);
+            frames.push((start, start.saturating_add(wire), i, f));
         }
     }
     frames.sort_unstable();
@@ -189,9 +189,10 @@ pub(crate) fn warnings(
     }
     for slot in gcl.slots().iter().filter(|s| s.gate_mask != 0) {
         let carries = streams.iter().any(|s| {
-            let last_end = s.offset_ns
-                + (s.frames_per_cycle as u64 - 1) * s.spacing_ns
-                + link.wire_time_ns(s.frame_size);
+            let last_end = s
+                .launch_offset_ns(s.frames_per_cycle - 1)
+                .unwrap_or(u64::MAX)
+                .saturating_add(link.wire_time_ns(s.frame_size));
             slot.gate_mask & (1 << s.traffic_class) != 0
                 && s.offset_ns < slot.end_ns
                 && last_end > slot.start_ns

@@ -49,7 +49,7 @@ impl<'s> Plan<'s> {
             .enumerate()
             .flat_map(|(i, s)| {
                 (0..s.frames_per_cycle)
-                    .map(move |f| (s.offset_ns + u64::from(f) * s.spacing_ns, i, f))
+                    .map(move |f| (s.launch_offset_ns(f).unwrap_or(u64::MAX), i, f))
             })
             .collect();
         order.sort_unstable();

@@ -1,8 +1,19 @@
 //! TOML schedule file -> validated `Schedule`. Every error names
-//! file:line:col and says what to change. (Being written: see issue 2.)
+//! file:line:col and says what to change; the format is described in
+//! docs/schedule-format.md.
+//!
+//! Three steps, one module each: `raw` lets serde check the tables and TOML
+//! types (`toml_errors` rewords what serde and toml say), `build` checks
+//! values and builds the model, mapping the model's index-based errors back
+//! to the value to change.
+
+mod build;
+mod raw;
+mod toml_errors;
 
 use crate::schedule::{Schedule, Warning};
 use std::fmt;
+use std::ops::Range;
 use std::path::Path;
 
 /// A message tied to a place in a schedule file.
@@ -30,18 +41,115 @@ pub struct Loaded {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
     }
+}
+
+impl Diagnostic {
+    /// `FILE:LINE:COL: warning: MESSAGE`, the way compilers print warnings.
+    pub fn warning(&self) -> String {
+        format!(
+            "{}:{}:{}: warning: {}",
+            self.file, self.line, self.col, self.message
+        )
+    }
+}
+
+/// A message at a byte range of the text, before line and column are known.
+#[derive(Debug)]
+struct Located {
+    span: Range<usize>,
+    message: String,
 }
 
 /// Read and parse a schedule file.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
-    let _ = path;
-    todo!("issue 2: config.rs")
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        ConfigError(Diagnostic {
+            file: file.clone(),
+            line: 1,
+            col: 1,
+            message: format!("cannot read the schedule file: {e}"),
+        })
+    })?;
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => parse_str(text, &file),
+        Err(e) => {
+            // Everything up to the bad byte is text; it gives line and column.
+            let good = bytes.get(..e.valid_up_to()).unwrap_or_default();
+            let text = std::str::from_utf8(good).unwrap_or_default();
+            let located = Located {
+                span: text.len()..text.len(),
+                message: "this is not UTF-8 text: save the schedule file as UTF-8".to_owned(),
+            };
+            Err(ConfigError(diagnostic(text, &file, located)))
+        }
+    }
 }
 
 /// Parse schedule text; `file` is the name used in diagnostics.
 pub fn parse_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
-    let _ = (text, file);
-    todo!("issue 2: config.rs")
+    let error = |located| ConfigError(diagnostic(text, file, located));
+    let raw = raw::parse(text).map_err(|f| error(toml_errors::describe(&f, text)))?;
+    let built = build::build(&raw).map_err(error)?;
+    let warnings = built
+        .warnings
+        .into_iter()
+        .map(|(span, w)| {
+            let located = Located {
+                span,
+                message: w.to_string(),
+            };
+            (diagnostic(text, file, located), w)
+        })
+        .collect();
+    Ok(Loaded {
+        schedule: built.schedule,
+        warnings,
+    })
+}
+
+fn diagnostic(text: &str, file: &str, located: Located) -> Diagnostic {
+    let (line, col) = position(text, located.span.start);
+    Diagnostic {
+        file: file.to_owned(),
+        line,
+        col,
+        message: located.message,
+    }
+}
+
+/// 1-based line and character column of byte offset `at`; offsets past the
+/// end or inside a character count as the character's start.
+fn position(text: &str, at: usize) -> (usize, usize) {
+    let at = (0..=at.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    let before = text.get(..at).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let col = before.get(line_start..).unwrap_or_default().chars().count() + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::position;
+
+    #[test]
+    fn positions_count_lines_and_characters() {
+        assert_eq!(position("", 0), (1, 1));
+        assert_eq!(position("", 9), (1, 1));
+        assert_eq!(position("ab\ncd", 4), (2, 2));
+        assert_eq!(position("ab\n", 3), (2, 1));
+        assert_eq!(position("µx\nµµy", 7), (2, 2));
+        assert_eq!(position("µx\nµµy", 8), (2, 3));
+        assert_eq!(position("µ", 1), (1, 1));
+    }
 }

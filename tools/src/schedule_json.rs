@@ -1,0 +1,286 @@
+//! The normalised schedule as JSON, for other tools (`takt check --json`).
+//!
+//! Every time is an integer number of nanoseconds: absolute times on the
+//! schedule clock for base times and the switch, offsets from the cycle
+//! start for entries, launches and windows. Field names are a stable
+//! interface, documented in `docs/check-json.md`: add fields, never rename.
+
+use serde::Serialize;
+use takt_scheduler::{GateControlList, Schedule, Which, Window};
+
+use crate::timeline::{format_mac, launch_offset};
+
+/// One schedule file. The top-level `base_time`, `cycle_time`,
+/// `cycle_time_extension` and `entries` repeat `oper`'s, for tools that
+/// only care about the list in force first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScheduleJson {
+    pub file: String,
+    pub clock: &'static str,
+    pub base_time: u64,
+    pub cycle_time: u64,
+    pub cycle_time_extension: u64,
+    pub link: LinkJson,
+    pub entries: Vec<EntryJson>,
+    pub oper: ListJson,
+    pub admin: Option<ListJson>,
+    pub switch: Option<SwitchJson>,
+    pub streams: Vec<StreamJson>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LinkJson {
+    pub speed_bps: u64,
+    pub tc_to_pcp: [u8; 8],
+}
+
+/// One gate control list with its entries as they run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ListJson {
+    pub base_time: u64,
+    pub cycle_time: u64,
+    pub cycle_time_extension: u64,
+    pub entries: Vec<EntryJson>,
+}
+
+/// An entry as it runs inside one cycle (after `cycle_time` cut or
+/// stretched the list); entries that never run are left out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EntryJson {
+    /// Position of the entry in the file's list, from 0.
+    pub index: usize,
+    pub start: u64,
+    pub end: u64,
+    /// `end - start`.
+    pub interval: u64,
+    pub gate_mask: u8,
+    /// The open traffic classes, ascending.
+    pub gates: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SwitchJson {
+    pub at: u64,
+    pub last_oper_cycle: u64,
+    pub last_oper_start: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StreamJson {
+    pub name: String,
+    pub traffic_class: u8,
+    pub vlan_id: u16,
+    pub pcp: u8,
+    pub dst_mac: String,
+    pub frame_size: u32,
+    pub wire_time: u64,
+    pub offset: u64,
+    pub frames_per_cycle: u32,
+    pub spacing: u64,
+    pub launch_offsets: Vec<u64>,
+    pub window: WindowJson,
+    pub admin_window: Option<WindowJson>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct WindowJson {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl From<Window> for WindowJson {
+    fn from(w: Window) -> Self {
+        WindowJson {
+            start: w.start_ns,
+            end: w.end_ns,
+        }
+    }
+}
+
+impl ScheduleJson {
+    /// `warnings` are the messages to list (without file positions); use
+    /// [`ScheduleJson::from_schedule`] to take them from the schedule.
+    pub fn new(file: &str, schedule: &Schedule, warnings: Vec<String>) -> Self {
+        let oper = list(schedule.oper());
+        let link = schedule.link();
+        let has_admin = schedule.admin().is_some();
+        let streams = schedule
+            .streams()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StreamJson {
+                name: s.name.clone(),
+                traffic_class: s.traffic_class,
+                vlan_id: s.vlan_id,
+                pcp: s.pcp,
+                dst_mac: format_mac(&s.dst_mac),
+                frame_size: s.frame_size,
+                wire_time: link.wire_time_ns(s.frame_size),
+                offset: s.offset_ns,
+                frames_per_cycle: s.frames_per_cycle,
+                spacing: s.spacing_ns,
+                launch_offsets: (0..s.frames_per_cycle)
+                    .map(|f| launch_offset(s, f))
+                    .collect(),
+                window: schedule.stream_window_offsets(i, Which::Oper).into(),
+                admin_window: has_admin
+                    .then(|| schedule.stream_window_offsets(i, Which::Admin).into()),
+            })
+            .collect();
+        ScheduleJson {
+            file: file.to_string(),
+            clock: schedule.clock().as_str(),
+            base_time: oper.base_time,
+            cycle_time: oper.cycle_time,
+            cycle_time_extension: oper.cycle_time_extension,
+            link: LinkJson {
+                speed_bps: link.speed_bps,
+                tc_to_pcp: link.tc_to_pcp,
+            },
+            entries: oper.entries.clone(),
+            oper,
+            admin: schedule.admin().map(list),
+            switch: schedule.switch().map(|sw| SwitchJson {
+                at: sw.at_ns,
+                last_oper_cycle: sw.last_oper_cycle,
+                last_oper_start: sw.last_oper_start_ns,
+            }),
+            streams,
+            warnings,
+        }
+    }
+
+    /// With the schedule's own warnings.
+    pub fn from_schedule(file: &str, schedule: &Schedule) -> Self {
+        let warnings = schedule.warnings().iter().map(|w| w.to_string()).collect();
+        Self::new(file, schedule, warnings)
+    }
+}
+
+fn list(gcl: &GateControlList) -> ListJson {
+    ListJson {
+        base_time: gcl.base_time_ns(),
+        cycle_time: gcl.cycle_time_ns(),
+        cycle_time_extension: gcl.cycle_time_extension_ns(),
+        entries: gcl
+            .slots()
+            .iter()
+            .map(|s| EntryJson {
+                index: s.entry,
+                start: s.start_ns,
+                end: s.end_ns,
+                interval: s.end_ns - s.start_ns,
+                gate_mask: s.gate_mask,
+                gates: (0..8).filter(|c| s.gate_mask & (1 << c) != 0).collect(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{admin_schedule, entry, many_frames_schedule, two_class_schedule, GBPS};
+    use serde_json::{json, Value};
+    use takt_scheduler::ClockId;
+
+    #[test]
+    fn two_class_json() {
+        let s = two_class_schedule();
+        let v = serde_json::to_value(ScheduleJson::from_schedule("two.toml", &s)).unwrap();
+        assert_eq!(v["file"], "two.toml");
+        assert_eq!(v["clock"], "tai");
+        assert_eq!(v["base_time"], 0);
+        assert_eq!(v["cycle_time"], 250_000);
+        assert_eq!(v["cycle_time_extension"], 0);
+        assert_eq!(
+            v["link"],
+            json!({"speed_bps": 1_000_000_000u64, "tc_to_pcp": [0, 1, 2, 3, 4, 5, 6, 7]})
+        );
+        assert_eq!(
+            v["entries"][0],
+            json!({"index": 0, "start": 0, "end": 30_000, "interval": 30_000, "gate_mask": 128, "gates": [7]})
+        );
+        assert_eq!(v["entries"][3]["gates"], json!([]));
+        assert_eq!(v["entries"], v["oper"]["entries"]);
+        assert_eq!(v["admin"], Value::Null);
+        assert_eq!(v["switch"], Value::Null);
+        let control = &v["streams"][0];
+        assert_eq!(control["name"], "control");
+        assert_eq!(control["dst_mac"], "91:e0:f0:00:fe:01");
+        assert_eq!(control["wire_time"], 1_184);
+        assert_eq!(
+            control["launch_offsets"],
+            json!([1_000, 6_000, 11_000, 16_000])
+        );
+        assert_eq!(control["window"], json!({"start": 0, "end": 30_000}));
+        assert_eq!(control["admin_window"], Value::Null);
+        assert_eq!(
+            v["streams"][1]["window"],
+            json!({"start": 30_000, "end": 80_000})
+        );
+        // The best-effort entry carries no stream: the model warns about it.
+        let warnings = v["warnings"].as_array().unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].as_str().unwrap().contains("oper entry 2"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn admin_json() {
+        let s = admin_schedule();
+        let v = serde_json::to_value(ScheduleJson::from_schedule("a.toml", &s)).unwrap();
+        assert_eq!(v["oper"]["cycle_time_extension"], 150_000);
+        assert_eq!(v["admin"]["base_time"], 2_000_100_000u64);
+        assert_eq!(v["admin"]["cycle_time"], 200_000);
+        assert_eq!(v["admin"]["entries"][1]["end"], 200_000);
+        assert_eq!(
+            v["switch"],
+            json!({"at": 2_000_100_000u64, "last_oper_cycle": 7_999, "last_oper_start": 1_999_750_000u64})
+        );
+        assert_eq!(
+            v["streams"][0]["admin_window"],
+            json!({"start": 0, "end": 50_000})
+        );
+    }
+
+    #[test]
+    fn entries_are_slots_as_they_run() {
+        // cycle_time 250us cuts a 100+100+100 list: entry 2 runs 50us.
+        let oper = takt_scheduler::GateControlList::new(
+            0,
+            Some(250_000),
+            0,
+            vec![
+                entry(&[7], 100_000),
+                entry(&[0], 100_000),
+                entry(&[1], 100_000),
+            ],
+        )
+        .unwrap();
+        let s = Schedule::new(ClockId::Realtime, GBPS, oper, None, vec![]).unwrap();
+        let j = ScheduleJson::from_schedule("cut.toml", &s);
+        assert_eq!(j.clock, "realtime");
+        let last = j.entries.last().unwrap();
+        assert_eq!(
+            (last.index, last.start, last.end, last.interval),
+            (2, 200_000, 250_000, 50_000)
+        );
+        assert_eq!(
+            j.entries.iter().map(|e| e.interval).sum::<u64>(),
+            j.cycle_time
+        );
+    }
+
+    #[test]
+    fn every_launch_offset_is_listed() {
+        let s = many_frames_schedule(1000);
+        let j = ScheduleJson::from_schedule("many.toml", &s);
+        let offs = &j.streams[0].launch_offsets;
+        assert_eq!(offs.len(), 1000);
+        assert!(offs.iter().enumerate().all(|(i, &o)| o == i as u64 * 1_000));
+    }
+}

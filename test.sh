@@ -18,6 +18,9 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "cargo test --workspace"
-cargo test --workspace 2>&1 | tee target/test.log
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
 # A run that printed no test result line ran nothing: fail rather than pass.
-grep -q '^test result: ok' target/test.log
+grep -q '^test result: ok' "$log"
+

@@ -104,7 +104,7 @@ fn unknown_key_in_stream() {
 name = "a"
 traffic_class = 7
 vlan_id = 1
-dst_mac = "01:1b:19:00:00:00"
+dst_mac = "91:e0:f0:00:fe:00"
 priority = 7
 "#,
     );
@@ -155,7 +155,7 @@ fn string_where_integer_expected() {
 name = "a"
 traffic_class = 7
 vlan_id = "100"
-dst_mac = "01:1b:19:00:00:00"
+dst_mac = "91:e0:f0:00:fe:00"
 "#,
     );
     assert_error(
@@ -557,7 +557,7 @@ fn tc_to_pcp_value_out_of_range() {
 /// `dst_mac`, from line 13 on.
 fn stream(extra: &str) -> String {
     with_gcl(&format!(
-        "[[stream]]\nname = \"ctl\"\ntraffic_class = 7\nvlan_id = 100\ndst_mac = \"01:1b:19:00:00:00\"\n{extra}"
+        "[[stream]]\nname = \"ctl\"\ntraffic_class = 7\nvlan_id = 100\ndst_mac = \"91:e0:f0:00:fe:00\"\n{extra}"
     ))
 }
 
@@ -573,7 +573,7 @@ fn missing_required_key_names_key_and_table() {
         &text,
         8,
         1,
-        "[[stream]] is missing the required key `dst_mac`: add it, e.g. `dst_mac = \"01:1b:19:00:00:00\"`",
+        "[[stream]] is missing the required key `dst_mac`: add it, e.g. `dst_mac = \"91:e0:f0:00:fe:00\"`",
     );
     let text = "[schedule]\n[[schedule.entry]]\ngates = [7]\n";
     assert_error(
@@ -661,7 +661,7 @@ speed = "{speed}"
 name = "big"
 traffic_class = 7
 vlan_id = 1
-dst_mac = "01:1b:19:00:00:00"
+dst_mac = "91:e0:f0:00:fe:00"
 frame_size = 1000
 offset = "0ns"
 "#
@@ -720,7 +720,7 @@ fn streams_of_one_class_overlapping_on_the_wire() {
 name = "a"
 traffic_class = 7
 vlan_id = 1
-dst_mac = "01:1b:19:00:00:00"
+dst_mac = "91:e0:f0:00:fe:00"
 offset = "10us"
 [[stream]]
 name = "b"
@@ -805,14 +805,14 @@ fn frames_per_cycle_zero() {
 fn malformed_mac() {
     for (mac, why) in [
         ("01:1b:19:00:00", "it has 5 byte(s), not 6"),
-        ("01:1b:19:00:00:00:00", "it has 7 byte(s), not 6"),
+        ("91:e0:f0:00:fe:00:00", "it has 7 byte(s), not 6"),
         ("01-1b:19:00:00:00", "it mixes ':' and '-'"),
         ("01:1b:19:00:00:0g", "\"0g\" is not two hex digits"),
         ("1:1b:19:00:00:00", "\"1\" is not two hex digits"),
         ("011b.1900.0000", "it has 1 byte(s), not 6"),
         ("", "it has 1 byte(s), not 6"),
     ] {
-        let text = stream("").replace("01:1b:19:00:00:00", mac);
+        let text = stream("").replace("91:e0:f0:00:fe:00", mac);
         let d = error(&text);
         assert_eq!((d.line, d.col), (12, 11), "{mac}: {}", d.message);
         assert!(
@@ -822,7 +822,7 @@ fn malformed_mac() {
             d.message
         );
         assert!(
-            d.message.contains("e.g. \"01:1b:19:00:00:00\""),
+            d.message.contains("e.g. \"91:e0:f0:00:fe:00\""),
             "{}",
             d.message
         );

@@ -34,7 +34,7 @@ name = "control"
 traffic_class = 7
 vlan_id = 100
 pcp = 7
-dst_mac = "01:1b:19:00:00:00"
+dst_mac = "91:e0:f0:00:fe:00"
 frame_size = 128
 offset = "10us"
 frames_per_cycle = 2
@@ -217,7 +217,7 @@ fn string() -> BoxedStrategy<String> {
             "tai",
             "monotonic",
             "utc",
-            "01:1b:19:00:00:00",
+            "91:e0:f0:00:fe:00",
             "01-1b-19-00-00-0g",
             "01:1b:19",
             "",

@@ -43,7 +43,7 @@ name = "control"
 traffic_class = 7
 vlan_id = 100
 pcp = 7
-dst_mac = "01:1b:19:00:00:00"
+dst_mac = "91:e0:f0:00:fe:00"
 frame_size = 128
 offset = "10us"
 frames_per_cycle = 2
@@ -111,7 +111,7 @@ fn full_file_gives_the_expected_schedule() {
                 traffic_class: 7,
                 vlan_id: 100,
                 pcp: 7,
-                dst_mac: [0x01, 0x1b, 0x19, 0, 0, 0],
+                dst_mac: [0x91, 0xe0, 0xf0, 0, 0xfe, 0],
                 frame_size: 128,
                 offset_ns: 10_000,
                 frames_per_cycle: 2,
@@ -265,7 +265,7 @@ interval = "500us"
 name = "s"
 traffic_class = 7
 vlan_id = 1
-dst_mac = "01:1b:19:00:00:00"
+dst_mac = "91:e0:f0:00:fe:00"
 "#;
     let loaded = load(text);
     let found: Vec<_> = loaded

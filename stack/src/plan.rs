@@ -101,9 +101,7 @@ impl Iterator for Plan<'_> {
             // None: cut off by a truncated last oper cycle; the next cycle
             // (or an overflowing clock) decides.
             let Some(launch_ns) = self.schedule.launch_time(stream, self.cycle, frame) else {
-                if self.schedule.cycle(self.cycle).is_none() {
-                    return None; // past the end of u64 time
-                }
+                self.schedule.cycle(self.cycle)?; // None: past the end of u64 time
                 continue;
             };
             if let Until::Time(end) = self.until {

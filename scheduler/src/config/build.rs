@@ -162,7 +162,7 @@ fn dst_mac(v: &Spanned<String>) -> Result<[u8; 6], Located> {
     let text = v.get_ref();
     mac(text).map_err(|why| {
         at(v, format!(
-            "`dst_mac` \"{text}\" is not a MAC address ({why}): write six hex bytes separated by ':' or '-', e.g. \"01:1b:19:00:00:00\""
+            "`dst_mac` \"{text}\" is not a MAC address ({why}): write six hex bytes separated by ':' or '-', e.g. \"91:e0:f0:00:fe:00\""
         ))
     })
 }
@@ -494,7 +494,7 @@ mod tests {
         for bad in [
             "",
             "01:1b:19:00:00",
-            "01:1b:19:00:00:00:00",
+            "91:e0:f0:00:fe:00:00",
             "01:1b-19:00:00:00",
             "1:1b:19:00:00:00",
             "+1:1b:19:00:00:00",

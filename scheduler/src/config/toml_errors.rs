@@ -94,7 +94,7 @@ fn key_example(key: &str) -> Option<&'static str> {
         "traffic_class" => "traffic_class = 7",
         "vlan_id" => "vlan_id = 100",
         "pcp" => "pcp = 7",
-        "dst_mac" => "dst_mac = \"01:1b:19:00:00:00\"",
+        "dst_mac" => "dst_mac = \"91:e0:f0:00:fe:00\"",
         "frame_size" => "frame_size = 128",
         "offset" => "offset = \"10us\"",
         "frames_per_cycle" => "frames_per_cycle = 1",

@@ -1,0 +1,141 @@
+//! The receive loop: busy-poll the ring, decode stream frames, record the
+//! one-way latency (rx time - tx time) per stream, and count lost,
+//! duplicate and reordered frames from the sequence numbers.
+//!
+//! Allocation-free once `Listener::new` has run.
+
+use crate::progress::Progress;
+use crate::seq::{Arrival, SeqTracker};
+use crate::stats::StreamStats;
+use crate::wire::StreamFrame;
+use std::sync::atomic::{AtomicU64, Ordering};
+use takt_drivers::{RingDevice, RxBatch};
+use takt_scheduler::{rt, ClockId};
+
+/// Publish the progress figures (incl. a percentile) this often.
+const PROGRESS_EVERY_NS: u64 = 1_000_000_000;
+
+/// What the run saw besides the per-stream statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenerSummary {
+    /// Frames that were not takt stream frames of this schedule.
+    pub other_frames: u64,
+    /// Stream frames whose padding did not check out (corrupted).
+    pub bad_padding: u64,
+    /// Stopped by SIGINT/SIGTERM.
+    pub interrupted: bool,
+}
+
+pub struct Listener {
+    trackers: Vec<SeqTracker>,
+    clock: ClockId,
+    /// Added to device rx timestamps to put them on the schedule clock.
+    rx_offset_ns: i64,
+}
+
+impl Listener {
+    /// `streams` = the schedule's stream count. `rx_offset_ns` converts the
+    /// device's timestamp clock to the schedule clock (0 when they are the
+    /// same clock).
+    pub fn new(streams: usize, clock: ClockId, rx_offset_ns: i64) -> Self {
+        Listener {
+            trackers: vec![SeqTracker::new(); streams],
+            clock,
+            rx_offset_ns,
+        }
+    }
+
+    /// Poll until `deadline_ns` (schedule clock; 0 = not known yet, keep
+    /// going; it may be set while running) or a stop request.
+    pub fn run(
+        &mut self,
+        dev: &mut dyn RingDevice,
+        stats: &mut [StreamStats],
+        deadline_ns: &AtomicU64,
+        progress: &Progress,
+    ) -> ListenerSummary {
+        let mut summary = ListenerSummary::default();
+        let mut batch = RxBatch::new();
+        let mut next_progress = self.clock.now_ns() + PROGRESS_EVERY_NS;
+        loop {
+            if rt::stop_requested() {
+                summary.interrupted = true;
+                break;
+            }
+            if dev.rx_burst(&mut batch) == 0 {
+                let now = self.clock.now_ns();
+                let deadline = deadline_ns.load(Ordering::Acquire);
+                if deadline != 0 && now >= deadline {
+                    break;
+                }
+                if now >= next_progress {
+                    self.publish(stats, progress);
+                    next_progress = now + PROGRESS_EVERY_NS;
+                }
+                std::hint::spin_loop();
+                continue;
+            }
+            while let Some(f) = batch.pop_front() {
+                let rx_ns = (f.rx_time_ns as i64).saturating_add(self.rx_offset_ns);
+                self.on_frame(&dev.buf(&f.buf)[..f.len], rx_ns, stats, &mut summary);
+                dev.free(f.buf);
+            }
+        }
+        // Frames in flight that were never seen are lost: the sequence
+        // numbers say how many the talker had reached.
+        self.publish(stats, progress);
+        summary
+    }
+
+    fn on_frame(
+        &mut self,
+        bytes: &[u8],
+        rx_ns: i64,
+        stats: &mut [StreamStats],
+        summary: &mut ListenerSummary,
+    ) {
+        let Ok(frame) = StreamFrame::new_checked(bytes) else {
+            summary.other_frames += 1;
+            return;
+        };
+        let id = frame.stream_id() as usize;
+        let (Some(tracker), Some(st)) = (self.trackers.get_mut(id), stats.get_mut(id)) else {
+            summary.other_frames += 1;
+            return;
+        };
+        if !frame.padding_ok() {
+            summary.bad_padding += 1;
+        }
+        match tracker.record(frame.sequence()) {
+            Arrival::Duplicate => {}
+            _ => st
+                .latency_ns
+                .record(rx_ns.saturating_sub(frame.tx_ns() as i64)),
+        }
+        st.frames_received = tracker.unique;
+        st.lost = tracker.lost;
+        st.duplicates = tracker.duplicates;
+        st.reordered = tracker.reordered;
+    }
+
+    /// Frames still unaccounted for at the end, given what the talker
+    /// reports it sent per stream (when it is known, as in loopback).
+    pub fn settle_lost(&self, stats: &mut [StreamStats], sent: &[u64]) {
+        for ((st, t), &n) in stats.iter_mut().zip(&self.trackers).zip(sent) {
+            st.lost = t.lost_given_sent(n);
+        }
+    }
+
+    fn publish(&self, stats: &[StreamStats], progress: &Progress) {
+        let (mut frames, mut lost) = (0, 0);
+        let (mut p99, mut max): (Option<i64>, Option<i64>) = (None, None);
+        for st in stats {
+            frames += st.frames_received;
+            lost += st.lost;
+            p99 = p99.max(st.latency_ns.value_at_percentile(99.0));
+            max = max.max(st.latency_ns.max());
+        }
+        progress.set_counts(frames, lost, 0);
+        progress.set_latency(p99, max);
+    }
+}

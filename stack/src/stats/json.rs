@@ -1,0 +1,80 @@
+//! `--report json`: the run's numbers under stable field names (see
+//! docs/reports.md). Adding a field is compatible; renaming or removing one
+//! is not, and bumps `report_version`.
+
+use serde::{Deserialize, Serialize};
+
+use super::metric::Summary;
+use super::stream::{RunStats, StreamStats};
+
+/// Version of the JSON layout below.
+pub const REPORT_VERSION: u32 = 1;
+
+/// One stream, or the total over all streams.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamReport {
+    pub name: String,
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    pub late: u64,
+    pub tx_error_ns: Summary,
+    pub latency_ns: Summary,
+}
+
+/// The whole `--report json` document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub report_version: u32,
+    pub device: String,
+    pub backend: String,
+    pub clock: String,
+    pub started_ns: u64,
+    pub elapsed_ns: u64,
+    pub cycles: u64,
+    pub streams: Vec<StreamReport>,
+    pub total: StreamReport,
+}
+
+impl From<&StreamStats> for StreamReport {
+    fn from(s: &StreamStats) -> Self {
+        Self {
+            name: s.name.clone(),
+            frames_sent: s.frames_sent,
+            frames_received: s.frames_received,
+            lost: s.lost,
+            duplicates: s.duplicates,
+            reordered: s.reordered,
+            late: s.late,
+            tx_error_ns: s.tx_error_ns.summary(),
+            latency_ns: s.latency_ns.summary(),
+        }
+    }
+}
+
+impl From<&RunStats> for RunReport {
+    fn from(run: &RunStats) -> Self {
+        Self {
+            report_version: REPORT_VERSION,
+            device: run.device.clone(),
+            backend: run.backend.clone(),
+            clock: run.clock.clone(),
+            started_ns: run.started_ns,
+            elapsed_ns: run.elapsed_ns,
+            cycles: run.cycles,
+            streams: run.streams.iter().map(StreamReport::from).collect(),
+            total: StreamReport::from(&run.total()),
+        }
+    }
+}
+
+/// The report as pretty-printed JSON with a trailing newline.
+pub fn json_report(run: &RunStats) -> String {
+    let report = RunReport::from(run);
+    // Plain structs of numbers and strings: serialisation cannot fail.
+    let mut s = serde_json::to_string_pretty(&report).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,147 @@
+//! Per-stream counters and metrics, and the whole run's statistics.
+
+use super::metric::Metric;
+
+/// Which of a stream's two metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    /// Talker: actual launch time minus scheduled launch time, ns.
+    TxError,
+    /// Listener: receive time minus transmit time, ns.
+    Latency,
+}
+
+impl MetricKind {
+    pub const ALL: [MetricKind; 2] = [MetricKind::TxError, MetricKind::Latency];
+
+    /// Short name used in interval-log tags (`<stream>.<name>`) and tables.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MetricKind::TxError => "tx_error",
+            MetricKind::Latency => "latency",
+        }
+    }
+
+    /// Position of this metric inside one stream's pair (0 or 1).
+    pub const fn index(self) -> usize {
+        match self {
+            MetricKind::TxError => 0,
+            MetricKind::Latency => 1,
+        }
+    }
+}
+
+/// Counters and metrics of one stream. The talker fills `frames_sent`,
+/// `late` and `tx_error_ns`; the listener fills `frames_received`, `lost`,
+/// `duplicates`, `reordered` and `latency_ns`; a loopback run fills both.
+#[derive(Clone, Debug)]
+pub struct StreamStats {
+    pub name: String,
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    /// Frames the talker launched after their window had closed (or could
+    /// not launch in time).
+    pub late: u64,
+    pub tx_error_ns: Metric,
+    pub latency_ns: Metric,
+}
+
+impl StreamStats {
+    /// Allocates both metrics (about 0.9 MiB). Call at start-up.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            frames_sent: 0,
+            frames_received: 0,
+            lost: 0,
+            duplicates: 0,
+            reordered: 0,
+            late: 0,
+            tx_error_ns: Metric::new(),
+            latency_ns: Metric::new(),
+        }
+    }
+
+    pub fn metric(&self, kind: MetricKind) -> &Metric {
+        match kind {
+            MetricKind::TxError => &self.tx_error_ns,
+            MetricKind::Latency => &self.latency_ns,
+        }
+    }
+
+    pub fn metric_mut(&mut self, kind: MetricKind) -> &mut Metric {
+        match kind {
+            MetricKind::TxError => &mut self.tx_error_ns,
+            MetricKind::Latency => &mut self.latency_ns,
+        }
+    }
+
+    /// Adds `other`'s counters and metrics to `self` (the name is kept).
+    pub fn merge(&mut self, other: &StreamStats) {
+        self.frames_sent += other.frames_sent;
+        self.frames_received += other.frames_received;
+        self.lost += other.lost;
+        self.duplicates += other.duplicates;
+        self.reordered += other.reordered;
+        self.late += other.late;
+        self.tx_error_ns.merge(&other.tx_error_ns);
+        self.latency_ns.merge(&other.latency_ns);
+    }
+
+    /// Zeroes counters and metrics, keeping the memory.
+    pub fn reset(&mut self) {
+        self.frames_sent = 0;
+        self.frames_received = 0;
+        self.lost = 0;
+        self.duplicates = 0;
+        self.reordered = 0;
+        self.late = 0;
+        self.tx_error_ns.reset();
+        self.latency_ns.reset();
+    }
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    pub streams: Vec<StreamStats>,
+    /// Start of the run, ns on the schedule clock.
+    pub started_ns: u64,
+    /// Length of the run, ns.
+    pub elapsed_ns: u64,
+    /// Schedule cycles run (talker) or seen (listener).
+    pub cycles: u64,
+    /// Device as given on the command line, e.g. `xdp:eth0`.
+    pub device: String,
+    /// Backend that drove it, e.g. `xdp`, `packet`, `sim`, `e1000e`.
+    pub backend: String,
+    /// Schedule clock: `tai`, `monotonic` or `realtime`.
+    pub clock: String,
+}
+
+impl RunStats {
+    /// One `StreamStats` per name, allocated now; everything else zero/empty.
+    pub fn new<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            streams: names.into_iter().map(StreamStats::new).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// All streams merged into one named `total`. Allocates: report time only.
+    pub fn total(&self) -> StreamStats {
+        let mut total = StreamStats::new("total");
+        for s in &self.streams {
+            total.merge(s);
+        }
+        total
+    }
+
+    /// Stream by name.
+    pub fn stream(&self, name: &str) -> Option<&StreamStats> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}

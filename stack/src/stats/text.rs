@@ -1,0 +1,242 @@
+//! Human-readable output: the end-of-run table and the once-a-second
+//! progress line. Times are shown in microseconds with 3 decimals (1 ns
+//! resolution); integers are formatted without floating point.
+
+use std::fmt::{self, Write};
+
+use super::metric::Metric;
+use super::stream::{MetricKind, RunStats, StreamStats};
+
+/// Writes `ns` as microseconds with 3 decimals ("-12.345"). No allocation.
+pub fn write_us3<W: Write>(out: &mut W, ns: i64) -> fmt::Result {
+    let sign = if ns < 0 { "-" } else { "" };
+    let m = ns.unsigned_abs();
+    write!(out, "{sign}{}.{:03}", m / 1000, m % 1000)
+}
+
+/// Writes `ns` as microseconds with 1 decimal, rounded half away from zero.
+pub fn write_us1<W: Write>(out: &mut W, ns: i64) -> fmt::Result {
+    let tenths = (ns.unsigned_abs() + 50) / 100;
+    let sign = if ns < 0 && tenths > 0 { "-" } else { "" };
+    write!(out, "{sign}{}.{}", tenths / 10, tenths % 10)
+}
+
+fn us3(v: Option<i64>) -> String {
+    match v {
+        Some(ns) => {
+            let mut s = String::new();
+            let _ = write_us3(&mut s, ns);
+            s
+        }
+        None => "-".to_string(),
+    }
+}
+
+/// Left-aligned first column, right-aligned others, two spaces apart.
+fn render(out: &mut String, rows: &[Vec<String>]) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut width = vec![0usize; cols];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            width[i] = width[i].max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(line, "{cell:<w$}", w = width[0]);
+            } else {
+                let _ = write!(line, "  {cell:>w$}", w = width[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+fn counter_rows(rows: &mut Vec<Vec<String>>, streams: &[&StreamStats]) {
+    rows.push(
+        [
+            "stream",
+            "sent",
+            "received",
+            "lost",
+            "duplicates",
+            "reordered",
+            "late",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for s in streams {
+        rows.push(vec![
+            s.name.clone(),
+            s.frames_sent.to_string(),
+            s.frames_received.to_string(),
+            s.lost.to_string(),
+            s.duplicates.to_string(),
+            s.reordered.to_string(),
+            s.late.to_string(),
+        ]);
+    }
+}
+
+fn metric_rows(rows: &mut Vec<Vec<String>>, kind: MetricKind, streams: &[&StreamStats]) {
+    let title = format!("{} (us)", kind.name());
+    rows.push(
+        [
+            title.as_str(),
+            "min",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+            "mean",
+            "count",
+            "overflows",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for s in streams {
+        let m = s.metric(kind).summary();
+        let mean = m.mean.map(|x| x.round() as i64);
+        rows.push(vec![
+            s.name.clone(),
+            us3(m.min),
+            us3(m.p50),
+            us3(m.p90),
+            us3(m.p99),
+            us3(m.p999),
+            us3(m.max),
+            us3(mean),
+            m.count.to_string(),
+            m.overflows.to_string(),
+        ]);
+    }
+}
+
+/// The end-of-run table: a header, the counters per stream and total, then
+/// one block per metric with min, p50, p90, p99, p99.9, max, mean (all in us,
+/// 3 decimals), count and overflows. A metric nobody recorded in any stream
+/// (e.g. latency in a talker run) is left out. Empty cells show `-`.
+pub fn text_report(run: &RunStats) -> String {
+    let total = run.total();
+    let mut streams: Vec<&StreamStats> = run.streams.iter().collect();
+    streams.push(&total);
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "takt report: device {} ({}), clock {}, {} cycles in {} s",
+        if run.device.is_empty() {
+            "-"
+        } else {
+            &run.device
+        },
+        if run.backend.is_empty() {
+            "-"
+        } else {
+            &run.backend
+        },
+        if run.clock.is_empty() {
+            "-"
+        } else {
+            &run.clock
+        },
+        run.cycles,
+        {
+            let e = run.elapsed_ns;
+            format!("{}.{:03}", e / 1_000_000_000, e % 1_000_000_000 / 1_000_000)
+        }
+    );
+    out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");
+
+    let mut rows = Vec::new();
+    counter_rows(&mut rows, &streams);
+    render(&mut out, &rows);
+
+    for kind in MetricKind::ALL {
+        if total.metric(kind).count() == 0 {
+            continue;
+        }
+        out.push('\n');
+        let mut rows = Vec::new();
+        metric_rows(&mut rows, kind, &streams);
+        render(&mut out, &rows);
+    }
+    out
+}
+
+/// Writes `frames N lost L p99 X.Xus max Y.Yus` (values in us, 1 decimal;
+/// `-` when nothing was measured). No allocation.
+pub fn write_progress_line<W: Write>(
+    out: &mut W,
+    frames: u64,
+    lost: u64,
+    p99_ns: Option<i64>,
+    max_ns: Option<i64>,
+) -> fmt::Result {
+    write!(out, "frames {frames} lost {lost} p99 ")?;
+    match p99_ns {
+        Some(v) => {
+            write_us1(out, v)?;
+            out.write_str("us")?;
+        }
+        None => out.write_str("-")?,
+    }
+    out.write_str(" max ")?;
+    match max_ns {
+        Some(v) => {
+            write_us1(out, v)?;
+            out.write_str("us")
+        }
+        None => out.write_str("-"),
+    }
+}
+
+/// Worst-stream p99 and overall max of one metric, without merging.
+fn worst(run: &RunStats, pick: impl Fn(&StreamStats) -> &Metric) -> (Option<i64>, Option<i64>) {
+    let mut p99: Option<i64> = None;
+    let mut max: Option<i64> = None;
+    for s in &run.streams {
+        let m = pick(s);
+        if let Some(v) = m.value_at_quantile(0.99) {
+            p99 = Some(p99.map_or(v, |p| p.max(v)));
+        }
+        if let Some(v) = m.max() {
+            max = Some(max.map_or(v, |x| x.max(v)));
+        }
+    }
+    (p99, max)
+}
+
+impl RunStats {
+    /// The progress line for this run: frames received (or sent, if nothing
+    /// was received), lost, and of latency (or tx error, if no latency was
+    /// measured) the worst stream's p99 and the largest max. Allocation-free:
+    /// safe to call from the loop's thread into a pre-sized `String` or a
+    /// `heapless::String`.
+    pub fn write_progress<W: Write>(&self, out: &mut W) -> fmt::Result {
+        let received: u64 = self.streams.iter().map(|s| s.frames_received).sum();
+        let sent: u64 = self.streams.iter().map(|s| s.frames_sent).sum();
+        let lost: u64 = self.streams.iter().map(|s| s.lost).sum();
+        let frames = if received > 0 { received } else { sent };
+        let any_latency = self.streams.iter().any(|s| s.latency_ns.count() > 0);
+        let (p99, max) = if any_latency {
+            worst(self, |s| &s.latency_ns)
+        } else {
+            worst(self, |s| &s.tx_error_ns)
+        };
+        write_progress_line(out, frames, lost, p99, max)
+    }
+
+    /// [`RunStats::write_progress`] into a new `String`.
+    pub fn progress_line(&self) -> String {
+        let mut s = String::with_capacity(80);
+        let _ = self.write_progress(&mut s);
+        s
+    }
+}

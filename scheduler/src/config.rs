@@ -11,7 +11,7 @@ mod build;
 mod raw;
 mod toml_errors;
 
-use crate::schedule::{Schedule, Warning};
+use crate::schedule::{Schedule, Validation, Warning};
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
@@ -68,6 +68,12 @@ struct Located {
 
 /// Read and parse a schedule file.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
+    load_file_with(path, Validation::Full)
+}
+
+/// Read and parse a schedule file, choosing how strictly streams are
+/// checked (`Validation::AllowOverbooking` for deliberate overbooking).
+pub fn load_file_with(path: &Path, validation: Validation) -> Result<Loaded, ConfigError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
         ConfigError(Diagnostic {
@@ -78,7 +84,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
         })
     })?;
     match std::str::from_utf8(&bytes) {
-        Ok(text) => parse_str(text, &file),
+        Ok(text) => parse_str_with(text, &file, validation),
         Err(e) => {
             // Everything up to the bad byte is text; it gives line and column.
             let good = bytes.get(..e.valid_up_to()).unwrap_or_default();
@@ -94,9 +100,18 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
 
 /// Parse schedule text; `file` is the name used in diagnostics.
 pub fn parse_str(text: &str, file: &str) -> Result<Loaded, ConfigError> {
+    parse_str_with(text, file, Validation::Full)
+}
+
+/// [`parse_str`] with a choice of how strictly streams are checked.
+pub fn parse_str_with(
+    text: &str,
+    file: &str,
+    validation: Validation,
+) -> Result<Loaded, ConfigError> {
     let error = |located| ConfigError(diagnostic(text, file, located));
     let raw = raw::parse(text).map_err(|f| error(toml_errors::describe(&f, text)))?;
-    let built = build::build(&raw).map_err(error)?;
+    let built = build::build(&raw, validation).map_err(error)?;
     let warnings = built
         .warnings
         .into_iter()

@@ -20,6 +20,30 @@ pub fn sleep_until(clock: ClockId, t_ns: u64) {
     let _ = clock_nanosleep(clock.to_nix(), ClockNanosleepFlags::TIMER_ABSTIME, &ts);
 }
 
+/// Let the calling thread's timers fire on time: a normal thread's wake-ups
+/// are otherwise grouped up to 50 us late (timer slack). SCHED_FIFO threads
+/// have no slack anyway; this is for everything else.
+pub fn minimize_timer_slack() -> Result<(), nix::Error> {
+    nix::sys::prctl::set_timerslack(1)
+}
+
+/// Pin the calling thread to one CPU.
+pub fn pin_to_cpu(cpu: usize) -> Result<(), nix::Error> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+}
+
+/// CPUs this process may run on, in order.
+pub fn allowed_cpus() -> Vec<usize> {
+    let Ok(set) = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
+        return Vec::new();
+    };
+    (0..nix::sched::CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap_or(false))
+        .collect()
+}
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop_signal(_: libc::c_int) {
@@ -55,6 +79,25 @@ pub fn request_stop() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pins_to_an_allowed_cpu_and_refuses_a_missing_one() {
+        let cpus = allowed_cpus();
+        assert!(!cpus.is_empty());
+        std::thread::spawn(move || {
+            pin_to_cpu(cpus[0]).unwrap();
+            assert_eq!(allowed_cpus(), vec![cpus[0]]);
+            assert!(pin_to_cpu(nix::sched::CpuSet::count()).is_err());
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn timer_slack_goes_down_to_one_ns() {
+        minimize_timer_slack().unwrap();
+        assert_eq!(nix::sys::prctl::get_timerslack().unwrap(), 1);
+    }
 
     #[test]
     fn sleep_until_wakes_at_or_after_the_deadline() {

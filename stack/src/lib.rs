@@ -2,9 +2,19 @@
 //! reports, over any `RingDevice`.
 
 pub mod listener;
+pub mod loopback;
 pub mod plan;
 pub mod progress;
 pub mod seq;
 pub mod stats;
 pub mod talker;
 pub mod wire;
+
+/// The crate's one error type: what failed, in words that say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    Stats(#[from] stats::StatsError),
+    #[error(transparent)]
+    Driver(#[from] takt_drivers::DriverError),
+}

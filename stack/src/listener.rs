@@ -6,7 +6,7 @@
 
 use crate::progress::Progress;
 use crate::seq::{Arrival, SeqTracker};
-use crate::stats::StreamStats;
+use crate::stats::{IntervalLog, MetricKind, StreamStats};
 use crate::wire::StreamFrame;
 use std::sync::atomic::{AtomicU64, Ordering};
 use takt_drivers::{RingDevice, RxBatch};
@@ -31,6 +31,7 @@ pub struct Listener {
     clock: ClockId,
     /// Added to device rx timestamps to put them on the schedule clock.
     rx_offset_ns: i64,
+    hist_log: Option<IntervalLog>,
 }
 
 impl Listener {
@@ -42,7 +43,19 @@ impl Listener {
             trackers: vec![SeqTracker::new(); streams],
             clock,
             rx_offset_ns,
+            hist_log: None,
         }
+    }
+
+    /// Also record latencies into an HdrHistogram interval log.
+    pub fn with_hist_log(mut self, log: IntervalLog) -> Self {
+        self.hist_log = Some(log);
+        self
+    }
+
+    /// The interval log, to `finish` it after the run.
+    pub fn take_hist_log(&mut self) -> Option<IntervalLog> {
+        self.hist_log.take()
     }
 
     /// Poll until `deadline_ns` (schedule clock; 0 = not known yet, keep
@@ -67,6 +80,9 @@ impl Listener {
                 let deadline = deadline_ns.load(Ordering::Acquire);
                 if deadline != 0 && now >= deadline {
                     break;
+                }
+                if let Some(log) = &mut self.hist_log {
+                    log.tick(now);
                 }
                 if now >= next_progress {
                     self.publish(stats, progress);
@@ -106,11 +122,12 @@ impl Listener {
         if !frame.padding_ok() {
             summary.bad_padding += 1;
         }
-        match tracker.record(frame.sequence()) {
-            Arrival::Duplicate => {}
-            _ => st
-                .latency_ns
-                .record(rx_ns.saturating_sub(frame.tx_ns() as i64)),
+        if tracker.record(frame.sequence()) != Arrival::Duplicate {
+            let latency = rx_ns.saturating_sub(frame.tx_ns() as i64);
+            st.latency_ns.record(latency);
+            if let Some(log) = &mut self.hist_log {
+                log.record_stream(id, MetricKind::Latency, latency);
+            }
         }
         st.frames_received = tracker.unique;
         st.lost = tracker.lost;

@@ -7,16 +7,23 @@
 
 use crate::plan::{Plan, Planned, Until};
 use crate::progress::Progress;
-use crate::stats::StreamStats;
+use crate::stats::{IntervalLog, MetricKind, StreamStats};
 use crate::wire::{self, StreamFrameFields, Vlan, FCS_LEN};
 use std::iter::Peekable;
 use takt_drivers::{RingDevice, TxBatch, TxFrame, MAX_BURST};
 use takt_scheduler::{rt, ClockId, Schedule};
 
+/// Default advance for devices with launch time: frames are queued this
+/// early and leave at their launch time, so wake-up jitter up to this much
+/// (a non-real-time thread sees tens of us) costs nothing.
+pub const LAUNCH_TIME_ADVANCE_NS: u64 = 200_000;
+
 #[derive(Clone, Copy, Debug)]
 pub struct TalkerOptions {
     /// Wake this long before a frame's launch time to build and queue it.
-    pub advance_ns: u64,
+    /// `None`: [`LAUNCH_TIME_ADVANCE_NS`] when the device holds frames until
+    /// their launch time, else 0 (wake at the launch time and send).
+    pub advance_ns: Option<u64>,
     /// Most frames handed to the ring in one burst (1..=MAX_BURST).
     pub batch: usize,
     pub until: Until,
@@ -25,7 +32,7 @@ pub struct TalkerOptions {
 impl Default for TalkerOptions {
     fn default() -> Self {
         TalkerOptions {
-            advance_ns: 20_000,
+            advance_ns: None,
             batch: 32,
             until: Until::Forever,
         }
@@ -62,7 +69,9 @@ pub struct Talker<'s> {
     pending: TxBatch,
     clock: ClockId,
     launch_time: bool,
+    advance_ns: u64,
     opts: TalkerOptions,
+    hist_log: Option<IntervalLog>,
 }
 
 impl<'s> Talker<'s> {
@@ -94,12 +103,18 @@ impl<'s> Talker<'s> {
             })
             .collect();
         Talker {
+            hist_log: None,
             plan: Plan::new(schedule, opts.until).peekable(),
             seq: vec![0; templates.len()],
             pending: TxBatch::new(),
             templates,
             clock: schedule.clock(),
             launch_time: info.caps.launch_time,
+            advance_ns: opts.advance_ns.unwrap_or(if info.caps.launch_time {
+                LAUNCH_TIME_ADVANCE_NS
+            } else {
+                0
+            }),
             opts: TalkerOptions {
                 batch: opts
                     .batch
@@ -118,6 +133,8 @@ impl<'s> Talker<'s> {
         progress: &Progress,
     ) -> TalkerSummary {
         let mut summary = TalkerSummary::default();
+        // Best effort: a talker that can't lower its slack still runs, later.
+        let _ = rt::minimize_timer_slack();
         let mut pending = std::mem::take(&mut self.pending);
         let (mut sent, mut late) = (0u64, 0u64);
         // When this talker's own previous frame leaves the wire: a frame
@@ -129,7 +146,7 @@ impl<'s> Talker<'s> {
                 summary.interrupted = true;
                 break;
             }
-            let deadline = p.launch_ns.saturating_sub(self.opts.advance_ns);
+            let deadline = p.launch_ns.saturating_sub(self.advance_ns);
             if self.clock.now_ns() < deadline {
                 self.flush(dev, &mut pending);
                 rt::sleep_until(self.clock, deadline);
@@ -144,21 +161,30 @@ impl<'s> Talker<'s> {
 
             let t = &self.templates[p.stream];
             let now = self.clock.now_ns();
-            let depart = if self.launch_time {
+            // The transmit time: when the frame is handed over, or its launch
+            // time if the device holds it until then. Queueing behind earlier
+            // frames is not in it, so an overbooked wire shows as latency;
+            // the late check does count it.
+            let tx_ns = if self.launch_time {
                 now.max(p.launch_ns)
             } else {
                 now
-            }
-            .max(wire_free_ns);
+            };
+            let depart = tx_ns.max(wire_free_ns);
             let st = &mut stats[p.stream];
             if depart.saturating_add(t.wire_ns) > p.window_end_ns {
                 st.late += 1;
                 late += 1;
-            } else if self.queue(dev, &mut pending, &p, self.seq[p.stream], depart) {
+            } else if self.queue(dev, &mut pending, &p, self.seq[p.stream], tx_ns) {
                 self.seq[p.stream] += 1;
                 wire_free_ns = depart + t.wire_ns;
                 st.frames_sent += 1;
-                st.tx_error_ns.record(depart as i64 - p.launch_ns as i64);
+                let err = tx_ns as i64 - p.launch_ns as i64;
+                st.tx_error_ns.record(err);
+                if let Some(log) = &mut self.hist_log {
+                    log.record_stream(p.stream, MetricKind::TxError, err);
+                    log.tick(now);
+                }
                 sent += 1;
             } else {
                 summary.no_buffer += 1;
@@ -168,7 +194,7 @@ impl<'s> Talker<'s> {
             let next_due = self
                 .plan
                 .peek()
-                .map(|n| n.launch_ns.saturating_sub(self.opts.advance_ns));
+                .map(|n| n.launch_ns.saturating_sub(self.advance_ns));
             if pending.len() >= self.opts.batch || next_due.is_none_or(|d| d > self.clock.now_ns())
             {
                 self.flush(dev, &mut pending);
@@ -178,6 +204,17 @@ impl<'s> Talker<'s> {
         self.drain(dev, &mut pending);
         self.pending = pending;
         summary
+    }
+
+    /// Also record transmit errors into an HdrHistogram interval log.
+    pub fn with_hist_log(mut self, log: IntervalLog) -> Self {
+        self.hist_log = Some(log);
+        self
+    }
+
+    /// The interval log, to `finish` it after the run.
+    pub fn take_hist_log(&mut self) -> Option<IntervalLog> {
+        self.hist_log.take()
     }
 
     /// Frames sent so far per stream.

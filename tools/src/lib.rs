@@ -8,6 +8,8 @@
 //!   documented field by field in `docs/check-json.md`).
 
 pub mod check;
+pub mod loopback;
+pub mod run;
 pub mod schedule_json;
 pub mod timeline;
 

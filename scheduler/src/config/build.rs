@@ -7,8 +7,9 @@ use super::raw::{Duration, Int, RawEntry, RawFile, RawGcl, RawLink, RawStream, T
 use super::Located;
 use crate::clock::ClockId;
 use crate::schedule::{
-    GateControlList, GateEntry, GclError, LinkConfig, Schedule, ScheduleError, Stream, Warning,
-    Which, MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_VLAN_ID, MIN_FRAME_BYTES, TRAFFIC_CLASSES,
+    GateControlList, GateEntry, GclError, LinkConfig, Schedule, ScheduleError, Stream, Validation,
+    Warning, Which, MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_VLAN_ID, MIN_FRAME_BYTES,
+    TRAFFIC_CLASSES,
 };
 use crate::units;
 use std::ops::Range;
@@ -21,7 +22,7 @@ pub(super) struct Built {
     pub warnings: Vec<(Range<usize>, Warning)>,
 }
 
-pub(super) fn build(raw: &RawFile) -> Result<Built, Located> {
+pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Located> {
     let clock = clock(&raw.schedule)?;
     let link = link(raw.link.as_ref())?;
     let oper = gcl(&raw.schedule, Which::Oper)?;
@@ -35,8 +36,8 @@ pub(super) fn build(raw: &RawFile) -> Result<Built, Located> {
         .iter()
         .map(|s| stream(s, &link))
         .collect::<Result<Vec<_>, _>>()?;
-    let schedule =
-        Schedule::new(clock, link, oper, admin, streams).map_err(|e| schedule_error(raw, &e))?;
+    let schedule = Schedule::with_validation(clock, link, oper, admin, streams, validation)
+        .map_err(|e| schedule_error(raw, &e))?;
     let warnings = schedule
         .warnings()
         .iter()

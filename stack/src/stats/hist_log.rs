@@ -243,6 +243,9 @@ fn writer_loop(
             let start = Duration::from_nanos(set.start_ns.saturating_sub(base_ns));
             let length = Duration::from_nanos(set.end_ns.saturating_sub(set.start_ns));
             for ((tag, neg_tag), m) in tags.iter().zip(&neg_tags).zip(&set.metrics) {
+                if m.count() == 0 {
+                    continue; // nothing recorded under this tag in this interval
+                }
                 let neg = (m.negative_count() > 0).then(|| (m.negative_magnitudes(), neg_tag));
                 for (h, t) in std::iter::once((m.non_negative(), tag)).chain(neg) {
                     log.write_histogram(h, start, length, Tag::new(t))
@@ -457,4 +460,51 @@ impl IntervalLog {
             extended: self.extended,
         })
     }
+}
+
+/// Merge interval logs written with the same StartTime/BaseTime (e.g. one
+/// per thread) into `out`: the first file's header, then every interval
+/// line of all files in time order. Off the data path: reads them whole.
+pub fn merge_interval_logs(parts: &[PathBuf], out: &Path) -> Result<(), StatsError> {
+    let read = |p: &PathBuf| {
+        std::fs::read_to_string(p).map_err(|source| StatsError::Io {
+            path: p.clone(),
+            source,
+        })
+    };
+    let texts = parts.iter().map(read).collect::<Result<Vec<_>, _>>()?;
+    let is_header = |l: &&str| l.starts_with('#') || l.starts_with('"');
+    let mut merged = String::new();
+    if let Some(first) = texts.first() {
+        for l in first.lines().filter(is_header) {
+            merged.push_str(l);
+            merged.push('\n');
+        }
+    }
+    let mut lines: Vec<(f64, &str)> = texts
+        .iter()
+        .flat_map(|t| t.lines().filter(|l| !l.is_empty() && !is_header(l)))
+        .map(|l| (interval_start(l), l))
+        .collect();
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, l) in lines {
+        merged.push_str(l);
+        merged.push('\n');
+    }
+    std::fs::write(out, merged).map_err(|source| StatsError::Io {
+        path: out.to_path_buf(),
+        source,
+    })
+}
+
+/// StartTimestamp of an interval line (`[Tag=..,]start,length,max,hist`).
+fn interval_start(line: &str) -> f64 {
+    let mut fields = line.split(',');
+    let first = fields.next().unwrap_or("");
+    let start = if first.starts_with("Tag=") {
+        fields.next().unwrap_or("")
+    } else {
+        first
+    };
+    start.parse().unwrap_or(0.0)
 }

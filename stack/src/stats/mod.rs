@@ -21,8 +21,8 @@ mod text;
 use std::path::{Path, PathBuf};
 
 pub use hist_log::{
-    sanitize_tag, stream_slot, stream_tags, IntervalLog, IntervalLogConfig, IntervalLogStats,
-    DEFAULT_INTERVAL_NS, DEFAULT_SPARE_SETS, MAX_VALUE_DIVISOR,
+    merge_interval_logs, sanitize_tag, stream_slot, stream_tags, IntervalLog, IntervalLogConfig,
+    IntervalLogStats, DEFAULT_INTERVAL_NS, DEFAULT_SPARE_SETS, MAX_VALUE_DIVISOR,
 };
 pub use histfile::{
     save_histfile, us_buckets, write_histfile, HistfileColumn, HistfileOptions, OverflowCycles,

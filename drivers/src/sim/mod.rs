@@ -10,7 +10,7 @@
 use crate::pool::{BufId, Pool};
 use crate::{Capabilities, Counters, DeviceInfo, RingDevice, RxBatch, RxFrame, TxBatch, MAX_BURST};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 /// Bytes on the wire that are not in the buffer: preamble + SFD, and FCS.
 const PREAMBLE_BYTES: u64 = 8;
@@ -95,50 +95,11 @@ fn bits_ns(speed_bps: u64, bits: u64) -> u64 {
     (bits as u128 * 1_000_000_000).div_ceil(speed_bps.max(1) as u128) as u64
 }
 
-struct InFlight {
-    data: Box<[u8]>,
-    len: usize,
-    arrival_ns: u64,
-}
-
-/// One direction: frames in flight, in departure order (so arrival order).
-struct Lane {
-    slots: Vec<InFlight>,
-    head: usize,
-    len: usize,
-    /// When the transmitter may start the next frame (after the IFG).
-    free_at_ns: u64,
-}
-
-impl Lane {
-    fn new(capacity: usize, buf_size: usize) -> Self {
-        Lane {
-            slots: (0..capacity.max(1))
-                .map(|_| InFlight {
-                    data: vec![0; buf_size].into_boxed_slice(),
-                    len: 0,
-                    arrival_ns: 0,
-                })
-                .collect(),
-            head: 0,
-            len: 0,
-            free_at_ns: 0,
-        }
-    }
-}
+mod lane;
 
 struct Wire {
     cfg: SimConfig,
-    lanes: [Mutex<Lane>; 2],
     up: AtomicBool,
-}
-
-impl Wire {
-    fn lane(&self, i: usize) -> MutexGuard<'_, Lane> {
-        // A poisoned lock means the other side panicked mid-copy; the lane's
-        // indices are still consistent (updated after the copy), so go on.
-        self.lanes[i].lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 /// Set the simulated link up or down from outside (fault tests): frames sent
@@ -156,8 +117,10 @@ impl SimLink {
 pub struct SimPort {
     info: DeviceInfo,
     wire: Arc<Wire>,
-    /// Lane this port sends on; it receives on the other.
-    side: usize,
+    tx: lane::Producer,
+    rx: lane::Consumer,
+    /// When this port's transmitter may start its next frame (after the IFG).
+    tx_free_at_ns: u64,
     pool: Pool,
     mem: Vec<u8>,
     counters: Counters,
@@ -165,15 +128,13 @@ pub struct SimPort {
 
 /// Two ports joined by a wire, plus a handle to pull the link down.
 pub fn pair(cfg: SimConfig) -> (SimPort, SimPort, SimLink) {
+    let (a_to_b, b_from_a) = lane::lane(cfg.wire_capacity, cfg.buf_size);
+    let (b_to_a, a_from_b) = lane::lane(cfg.wire_capacity, cfg.buf_size);
     let wire = Arc::new(Wire {
-        lanes: [
-            Mutex::new(Lane::new(cfg.wire_capacity, cfg.buf_size)),
-            Mutex::new(Lane::new(cfg.wire_capacity, cfg.buf_size)),
-        ],
         up: AtomicBool::new(true),
         cfg,
     });
-    let port = |side: usize| {
+    let port = |side: usize, tx, rx| {
         let cfg = &wire.cfg;
         SimPort {
             info: DeviceInfo {
@@ -194,13 +155,17 @@ pub fn pair(cfg: SimConfig) -> (SimPort, SimPort, SimLink) {
                 },
             },
             wire: Arc::clone(&wire),
-            side,
+            tx,
+            rx,
+            tx_free_at_ns: 0,
             pool: Pool::new(cfg.pool_size),
-            mem: vec![0; cfg.pool_size * cfg.buf_size],
+            // Not zero: calloc'ed memory is mapped on first touch, and a
+            // page fault per new buffer would show up as transmit jitter.
+            mem: vec![0xa5; cfg.pool_size * cfg.buf_size],
             counters: Counters::default(),
         }
     };
-    let (a, b) = (port(0), port(1));
+    let (a, b) = (port(0, a_to_b, a_from_b), port(1, b_to_a, b_from_a));
     (a, b, SimLink(Arc::clone(&wire)))
 }
 
@@ -253,14 +218,12 @@ impl RingDevice for SimPort {
     }
 
     fn tx_burst(&mut self, frames: &mut TxBatch) -> usize {
-        let wire = Arc::clone(&self.wire);
-        let cfg = &wire.cfg;
-        let up = wire.up.load(Ordering::Acquire);
-        let now = cfg.clock.now();
-        let mut lane = wire.lane(self.side);
+        let (speed, propagation) = (self.wire.cfg.speed_bps, self.wire.cfg.propagation_ns);
+        let up = self.wire.up.load(Ordering::Acquire);
+        let now = self.wire.cfg.clock.now();
         let mut sent = 0;
         while !frames.is_empty() {
-            if up && lane.len == lane.slots.len() {
+            if up && self.tx.is_full() {
                 self.counters.tx_ring_full += 1;
                 break;
             }
@@ -275,17 +238,13 @@ impl RingDevice for SimPort {
                 .launch_time_ns
                 .unwrap_or(now)
                 .max(now)
-                .max(lane.free_at_ns);
+                .max(self.tx_free_at_ns);
             let bytes = len as u64 + PREAMBLE_BYTES + FCS_BYTES;
-            lane.free_at_ns = depart + bits_ns(cfg.speed_bps, (bytes + IFG_BYTES) * 8);
-            let arrival = depart + cfg.serialization_ns(len) + cfg.propagation_ns;
-            let tail = (lane.head + lane.len) % lane.slots.len();
-            let src = &self.mem[self.range(&f.buf)][..len];
-            let slot = &mut lane.slots[tail];
-            slot.data[..len].copy_from_slice(src);
-            slot.len = len;
-            slot.arrival_ns = arrival;
-            lane.len += 1;
+            self.tx_free_at_ns = depart + bits_ns(speed, (bytes + IFG_BYTES) * 8);
+            let arrival = depart + bits_ns(speed, bytes * 8) + propagation;
+            let range = self.range(&f.buf);
+            // Cannot be full: checked above, and only this port produces.
+            let _ = self.tx.push(&self.mem[range][..len], arrival);
             self.counters.tx_frames += 1;
             self.counters.tx_bytes += len as u64;
             self.give_back(f.buf); // the "DMA" is done: completion is immediate
@@ -295,33 +254,35 @@ impl RingDevice for SimPort {
     }
 
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {
-        let wire = Arc::clone(&self.wire);
-        let now = wire.cfg.clock.now();
-        let mut lane = wire.lane(1 - self.side);
+        let now = self.wire.cfg.clock.now();
         let mut got = 0;
-        while lane.len > 0 && !out.is_full() && got < MAX_BURST {
-            let head = lane.head;
-            if lane.slots[head].arrival_ns > now {
+        while !out.is_full() && got < MAX_BURST {
+            if self.rx.front_arrival().is_none_or(|t| t > now) {
                 break;
             }
-            lane.head = (head + 1) % lane.slots.len();
-            lane.len -= 1;
             let Some(buf) = self.pool.alloc() else {
                 // No buffer to receive into: a NIC drops the frame.
+                self.rx.pop_with(|_, _| ());
                 self.counters.pool_empty += 1;
                 self.counters.rx_drops += 1;
                 continue;
             };
-            let slot = &lane.slots[head];
-            let r = self.range(&buf);
-            self.mem[r][..slot.len].copy_from_slice(&slot.data[..slot.len]);
+            let range = self.range(&buf);
+            let mem = &mut self.mem[range];
+            let Some((len, rx_time_ns)) = self.rx.pop_with(|data, arrival| {
+                mem[..data.len()].copy_from_slice(data);
+                (data.len(), arrival)
+            }) else {
+                self.give_back(buf);
+                break;
+            };
             self.counters.rx_frames += 1;
-            self.counters.rx_bytes += slot.len as u64;
+            self.counters.rx_bytes += len as u64;
             // `out` had room (checked above), so this cannot fail.
             let _ = out.push_back(RxFrame {
                 buf,
-                len: slot.len,
-                rx_time_ns: slot.arrival_ns,
+                len,
+                rx_time_ns,
             });
             got += 1;
         }

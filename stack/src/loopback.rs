@@ -1,0 +1,189 @@
+//! Talker and listener in one process, joined by the simulated wire: the
+//! talker on the calling thread (port a), the listener busy-polling on a
+//! second thread (port b).
+
+use crate::listener::{Listener, ListenerSummary};
+use crate::plan::Until;
+use crate::progress::Progress;
+use crate::stats::{merge_interval_logs, IntervalLog, IntervalLogConfig, RunStats};
+use crate::talker::{Talker, TalkerOptions, TalkerSummary};
+use crate::StackError;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+use takt_drivers::sim::{self, SimClock, SimConfig};
+use takt_drivers::{Counters, RingDevice};
+use takt_scheduler::{rt, Schedule};
+
+/// Default advance on the simulated wire. The sim holds each frame until
+/// its launch time, as ETF or a NIC's launch-time feature would, so queueing
+/// early costs nothing and rides out scheduling stalls of the host (a VM's
+/// vCPU can stop for milliseconds: cyclictest at SCHED_FIFO 80 measured
+/// up to 8 ms on the 2-vCPU VMs this was built on).
+pub const SIM_ADVANCE_NS: u64 = 20_000_000;
+
+#[derive(Clone, Debug)]
+pub struct LoopbackConfig {
+    pub talker: TalkerOptions,
+    /// Propagation delay of the simulated cable.
+    pub propagation_ns: u64,
+    /// The first cycle starts at least this long after the call.
+    pub lead_ns: u64,
+    /// The listener keeps polling this long after the last launch.
+    pub drain_ns: u64,
+    /// Write an HdrHistogram interval log of tx error and latency here.
+    pub hist_log: Option<PathBuf>,
+}
+
+impl Default for LoopbackConfig {
+    fn default() -> Self {
+        LoopbackConfig {
+            talker: TalkerOptions::default(),
+            propagation_ns: 0,
+            lead_ns: 20_000_000,
+            drain_ns: 20_000_000,
+            hist_log: None,
+        }
+    }
+}
+
+/// Everything a loopback run measured.
+#[derive(Debug)]
+pub struct LoopbackRun {
+    /// Per stream: the talker's counters and tx error merged with the
+    /// listener's counters and latency.
+    pub stats: RunStats,
+    pub talker: TalkerSummary,
+    pub listener: ListenerSummary,
+    pub port_a: Counters,
+    pub port_b: Counters,
+    /// The schedule as it ran (base times moved to the start).
+    pub schedule: Schedule,
+}
+
+/// Run `schedule` over a fresh simulated wire at the schedule's link speed.
+/// `progress.0` gets the talker's figures, `progress.1` the listener's.
+pub fn run(
+    schedule: &Schedule,
+    cfg: &LoopbackConfig,
+    progress: (&Progress, &Progress),
+) -> Result<LoopbackRun, StackError> {
+    let clock = schedule.clock();
+    let (mut a, mut b, _link) = sim::pair(SimConfig {
+        speed_bps: schedule.link().speed_bps,
+        propagation_ns: cfg.propagation_ns,
+        clock: SimClock::Real(clock.to_nix()),
+        pool_size: 4096,
+        buf_size: 2048,
+        wire_capacity: 4096,
+    });
+    let sched = schedule.started_at(clock.now_ns() + cfg.lead_ns);
+    let start_ns = sched.oper().base_time_ns();
+    let mut opts = cfg.talker;
+    opts.advance_ns = opts.advance_ns.or(Some(SIM_ADVANCE_NS));
+    if let Until::Time(d) = opts.until {
+        opts.until = Until::Time(start_ns.saturating_add(d)); // a duration from the start
+    }
+    let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
+    let mut tx_stats = RunStats::new(names.iter().copied());
+    let mut rx_stats = RunStats::new(names.iter().copied());
+
+    let logs = match &cfg.hist_log {
+        Some(path) => Some(open_logs(path, &names, clock.now_ns())?),
+        None => None,
+    };
+    let (tx_log, rx_log) = logs.map_or((None, None), |(t, r)| (Some(t), Some(r)));
+    let mut talker = Talker::new(&sched, &a, opts);
+    if let Some(log) = tx_log {
+        talker = talker.with_hist_log(log);
+    }
+    let mut listener = Listener::new(sched.streams().len(), clock, 0);
+    if let Some(log) = rx_log {
+        listener = listener.with_hist_log(log);
+    }
+    let deadline = AtomicU64::new(0);
+
+    let (talker_summary, listener_summary, mut listener) = std::thread::scope(|s| {
+        // Busy-polling shares no CPU with the talker when there are two:
+        // otherwise the talker's wake-ups wait for the poller's time slice.
+        let cpus = rt::allowed_cpus();
+        let (tx_cpu, rx_cpu) = match cpus.as_slice() {
+            [.., a, b] => (Some(*a), Some(*b)),
+            _ => (None, None),
+        };
+        let (b, rx_stats, deadline) = (&mut b, &mut rx_stats, &deadline);
+        let rx = s.spawn(move || {
+            if let Some(c) = rx_cpu {
+                let _ = rt::pin_to_cpu(c);
+            }
+            let summary = listener.run(b, &mut rx_stats.streams, deadline, progress.1);
+            (summary, listener)
+        });
+        if let Some(c) = tx_cpu {
+            let _ = rt::pin_to_cpu(c);
+        }
+        let summary = talker.run(&mut a, &mut tx_stats.streams, progress.0);
+        let last = summary.last_launch_ns.unwrap_or(0).max(clock.now_ns());
+        deadline.store(last + cfg.drain_ns, Ordering::Release);
+        // A panic in the listener thread is a bug; carry it to the caller.
+        let (rx_summary, listener) = rx.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (summary, rx_summary, listener)
+    });
+    let end_ns = clock.now_ns();
+    listener.settle_lost(&mut rx_stats.streams, talker.sent());
+    for (t, r) in tx_stats.streams.iter_mut().zip(&rx_stats.streams) {
+        t.merge(r);
+    }
+    let mut stats = tx_stats;
+    stats.started_ns = start_ns;
+    stats.elapsed_ns = end_ns.saturating_sub(start_ns);
+    stats.cycles = talker_summary.cycles;
+    stats.device = format!("{} -> {}", a.info().name, b.info().name);
+    stats.backend = "sim".into();
+    stats.clock = clock.as_str().into();
+
+    if let (Some(path), Some(t), Some(r)) = (
+        &cfg.hist_log,
+        talker.take_hist_log(),
+        listener.take_hist_log(),
+    ) {
+        finish_logs(path, t, r, end_ns)?;
+    }
+    Ok(LoopbackRun {
+        stats,
+        talker: talker_summary,
+        listener: listener_summary,
+        port_a: a.counters(),
+        port_b: b.counters(),
+        schedule: sched,
+    })
+}
+
+fn part(path: &Path, which: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(format!(".{which}.part"));
+    PathBuf::from(p)
+}
+
+/// One log per thread (each records its own metric), merged at the end.
+fn open_logs(
+    path: &Path,
+    names: &[&str],
+    now_ns: u64,
+) -> Result<(IntervalLog, IntervalLog), StackError> {
+    let cfg = IntervalLogConfig::new(SystemTime::now());
+    let t = IntervalLog::for_streams(part(path, "tx"), names, now_ns, &cfg)?;
+    let r = IntervalLog::for_streams(part(path, "rx"), names, now_ns, &cfg)?;
+    Ok((t, r))
+}
+
+fn finish_logs(path: &Path, t: IntervalLog, r: IntervalLog, end_ns: u64) -> Result<(), StackError> {
+    t.finish(end_ns)?;
+    r.finish(end_ns)?;
+    let parts = [part(path, "tx"), part(path, "rx")];
+    merge_interval_logs(&parts, path)?;
+    for p in &parts {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
+}

@@ -1,11 +1,14 @@
-//! The calling thread and time: waiting for an absolute time on a clock, and
-//! the stop flag that SIGINT/SIGTERM raise so runs end cleanly and still
-//! write their reports.
+//! The calling thread and time: waiting for an absolute time on a clock,
+//! pinning, timer slack, the stop flag that SIGINT/SIGTERM raise so runs end
+//! cleanly and still write their reports, and the counting allocator that
+//! proves the data path allocates nothing.
 
 use crate::clock::ClockId;
 use nix::sys::signal::{self, SigHandler, Signal};
 use nix::sys::time::TimeSpec;
 use nix::time::{clock_nanosleep, ClockNanosleepFlags};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Sleep until `t_ns` on `clock` with an absolute clock_nanosleep, so a
@@ -42,6 +45,81 @@ pub fn allowed_cpus() -> Vec<usize> {
     (0..nix::sched::CpuSet::count())
         .filter(|&c| set.is_set(c).unwrap_or(false))
         .collect()
+}
+
+/// A global allocator that counts the heap operations of threads that opt
+/// in with [`count_allocations`]: how tests prove the data path allocates
+/// nothing after start-up. Install it in a test binary with
+/// `#[global_allocator] static A: CountingAllocator = CountingAllocator;`.
+/// Counting is per thread, so helper threads (an interval-log writer) and
+/// other tests running in parallel are not counted.
+pub struct CountingAllocator;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static FREES: Cell<u64> = const { Cell::new(0) };
+}
+
+fn note(counter: &'static std::thread::LocalKey<Cell<u64>>) {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        let _ = counter.try_with(|c| c.set(c.get() + 1));
+    }
+}
+
+// SAFETY: every method forwards to `System` unchanged; the flag and counters
+// are const-initialised thread-locals without destructors, which never
+// allocate, so counting cannot recurse into the allocator.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(&ALLOCS);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(&ALLOCS);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(&ALLOCS);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note(&FREES);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+/// Heap operations one thread made inside [`count_allocations`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AllocCounts {
+    /// Allocations and reallocations.
+    pub allocs: u64,
+    pub frees: u64,
+}
+
+/// Run `f` on this thread with its allocations counted (only when
+/// [`CountingAllocator`] is the global allocator; otherwise counts are 0).
+pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, AllocCounts) {
+    let read = || (ALLOCS.with(Cell::get), FREES.with(Cell::get));
+    let (a0, f0) = read();
+    COUNTING.with(|c| c.set(true));
+    let r = f();
+    COUNTING.with(|c| c.set(false));
+    let (a1, f1) = read();
+    (
+        r,
+        AllocCounts {
+            allocs: a1 - a0,
+            frees: f1 - f0,
+        },
+    )
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);

@@ -69,18 +69,20 @@ pub fn run(
     progress: (&Progress, &Progress),
 ) -> Result<LoopbackRun, StackError> {
     let clock = schedule.clock();
+    let advance_ns = cfg.talker.advance_ns.unwrap_or(SIM_ADVANCE_NS);
+    let in_flight = frames_in_flight(schedule, advance_ns);
     let (mut a, mut b, _link) = sim::pair(SimConfig {
         speed_bps: schedule.link().speed_bps,
         propagation_ns: cfg.propagation_ns,
         clock: SimClock::Real(clock.to_nix()),
-        pool_size: 4096,
+        pool_size: in_flight,
         buf_size: 2048,
-        wire_capacity: 4096,
+        wire_capacity: in_flight,
     });
     let sched = schedule.started_at(clock.now_ns() + cfg.lead_ns);
     let start_ns = sched.oper().base_time_ns();
     let mut opts = cfg.talker;
-    opts.advance_ns = opts.advance_ns.or(Some(SIM_ADVANCE_NS));
+    opts.advance_ns = Some(advance_ns);
     if let Until::Time(d) = opts.until {
         opts.until = Until::Time(start_ns.saturating_add(d)); // a duration from the start
     }
@@ -157,6 +159,23 @@ pub fn run(
         port_b: b.counters(),
         schedule: sched,
     })
+}
+
+/// Frames that can be queued at once: those launching within the advance,
+/// plus two cycles and a margin, so the wire and pool never run dry.
+fn frames_in_flight(schedule: &Schedule, advance_ns: u64) -> usize {
+    let per_cycle: u64 = schedule
+        .streams()
+        .iter()
+        .map(|s| u64::from(s.frames_per_cycle))
+        .sum();
+    let cycle = schedule
+        .oper()
+        .cycle_time_ns()
+        .min(schedule.admin().map_or(u64::MAX, |a| a.cycle_time_ns()));
+    let cycles = advance_ns / cycle.max(1) + 2;
+    let n = per_cycle.saturating_mul(cycles).saturating_add(1024);
+    usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20)
 }
 
 fn part(path: &Path, which: &str) -> PathBuf {

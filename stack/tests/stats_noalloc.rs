@@ -1,83 +1,26 @@
 //! The recording path and the interval hand-off allocate nothing.
 //!
-//! A counting global allocator counts allocations, reallocations and frees
-//! made by the *current thread* while its flag is set. Flag and counters are
-//! thread-local on purpose: the interval-log writer thread serialises and
+//! `rt::CountingAllocator` counts allocations, reallocations and frees made
+//! by the *current thread* inside `count_allocations`. Counting is
+//! per thread on purpose: the interval-log writer thread serialises and
 //! deflates (and so allocates) off the data path, and the test harness runs
 //! other tests on other threads; neither must be counted.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use takt_scheduler::rt::{count_allocations, CountingAllocator};
 use takt_stack::stats::{
     IntervalLog, IntervalLogConfig, Metric, MetricKind, OverflowCycles, RunStats,
 };
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-    static FREES: Cell<u64> = const { Cell::new(0) };
-}
-
-fn counting() -> bool {
-    COUNTING.try_with(Cell::get).unwrap_or(false)
-}
-
-fn bump(counter: &'static std::thread::LocalKey<Cell<u64>>) {
-    let _ = counter.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` unchanged; flag and counters are
-// const-initialised thread-locals without destructors, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            bump(&ALLOCS);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            bump(&ALLOCS);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
-            bump(&ALLOCS);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if counting() {
-            bump(&FREES);
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Runs `f` with this thread's allocations counted; returns (allocations +
 /// reallocations, frees) it made.
 fn count<R>(f: impl FnOnce() -> R) -> (R, u64, u64) {
-    let (a0, f0) = (ALLOCS.with(Cell::get), FREES.with(Cell::get));
-    COUNTING.with(|c| c.set(true));
-    let r = f();
-    COUNTING.with(|c| c.set(false));
-    let (a1, f1) = (ALLOCS.with(Cell::get), FREES.with(Cell::get));
-    (r, a1 - a0, f1 - f0)
+    let (r, n) = count_allocations(f);
+    (r, n.allocs, n.frees)
 }
 
 #[test]

@@ -32,6 +32,7 @@ pub struct Listener {
     /// Added to device rx timestamps to put them on the schedule clock.
     rx_offset_ns: i64,
     hist_log: Option<IntervalLog>,
+    stop_on_signal: bool,
 }
 
 impl Listener {
@@ -44,7 +45,16 @@ impl Listener {
             clock,
             rx_offset_ns,
             hist_log: None,
+            stop_on_signal: true,
         }
+    }
+
+    /// Whether SIGINT/SIGTERM end the run at once (the default). A
+    /// listener whose talker shares the process lets the talker stop first
+    /// and set the deadline, so frames already on the wire are still counted.
+    pub fn stop_on_signal(mut self, stop: bool) -> Self {
+        self.stop_on_signal = stop;
+        self
     }
 
     /// Also record latencies into an HdrHistogram interval log.
@@ -71,7 +81,7 @@ impl Listener {
         let mut batch = RxBatch::new();
         let mut next_progress = self.clock.now_ns() + PROGRESS_EVERY_NS;
         loop {
-            if rt::stop_requested() {
+            if self.stop_on_signal && rt::stop_requested() {
                 summary.interrupted = true;
                 break;
             }

@@ -29,48 +29,29 @@ fn every_scheduled_frame_arrives_once_with_wire_latency() {
     let (p, q) = (Progress::default(), Progress::default());
     let run = loopback::run(&schedule, &cfg, (&p, &q)).unwrap();
     assert_eq!(run.stats.cycles, cycles);
-    for st in &run.stats.streams {
-        eprintln!(
-            "{}: sent {} late {} rx {} lost {} latency min {:?} max {:?} tx_err max {:?}",
-            st.name,
-            st.frames_sent,
-            st.late,
-            st.frames_received,
-            st.lost,
-            st.latency_ns.min(),
-            st.latency_ns.max(),
-            st.tx_error_ns.max()
-        );
-    }
-    eprintln!("{:?} {:?} {:?}", run.talker, run.port_a, run.port_b);
     for (st, s) in run.stats.streams.iter().zip(schedule.streams()) {
-        let want = cycles * u64::from(s.frames_per_cycle);
-        assert_eq!(st.frames_sent + st.late, want, "{}", st.name);
-        assert_eq!(st.frames_received, st.frames_sent, "{}", st.name);
+        let name = &st.name;
+        // Late frames are the host's stalls, not the schedule's: they are
+        // counted, never lost silently.
         assert_eq!(
-            (st.lost, st.duplicates, st.reordered),
-            (0, 0, 0),
-            "{}",
-            st.name
+            st.frames_sent + st.late,
+            cycles * u64::from(s.frames_per_cycle),
+            "{name}"
         );
-        // preamble + frame (FCS included) at link speed, plus the cable
-        let expect = ((s.frame_size as u64 + 8) * 8 * 1_000_000_000)
-            .div_ceil(schedule.link().speed_bps)
-            + 500;
+        assert_eq!(st.frames_received, st.frames_sent, "{name}");
+        assert_eq!((st.lost, st.duplicates, st.reordered), (0, 0, 0), "{name}");
+        // preamble + frame (with FCS) at the link speed, plus the cable
+        let bits = (u64::from(s.frame_size) + 8) * 8;
+        let expect = (bits * 1_000_000_000).div_ceil(schedule.link().speed_bps) + 500;
         let p50 = st.latency_ns.value_at_percentile(50.0).unwrap() as u64;
-        eprintln!(
-            "{}: sent {} late {} latency min {:?} p50 {p50} max {:?} tx_err max {:?}",
-            st.name,
-            st.frames_sent,
-            st.late,
-            st.latency_ns.min(),
-            st.latency_ns.max(),
-            st.tx_error_ns.max()
-        );
         assert!(
             p50.abs_diff(expect) <= expect / 1000 + 1,
-            "{}: p50 {p50} vs {expect}",
-            st.name
+            "{name}: p50 {p50} vs {expect}"
+        );
+        assert_eq!(
+            st.latency_ns.min(),
+            Some(expect as i64),
+            "{name}: nothing beats the wire"
         );
     }
 }

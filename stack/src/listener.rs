@@ -85,8 +85,11 @@ impl Listener {
                 summary.interrupted = true;
                 break;
             }
+            // Read the time before polling: an empty poll after it proves
+            // nothing that arrived by `now` is left, however long this
+            // thread is descheduled in between.
+            let now = self.clock.now_ns();
             if dev.rx_burst(&mut batch) == 0 {
-                let now = self.clock.now_ns();
                 let deadline = deadline_ns.load(Ordering::Acquire);
                 if deadline != 0 && now >= deadline {
                     break;

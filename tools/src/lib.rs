@@ -6,11 +6,19 @@
 //! - [`timeline`]: the human-readable picture of one cycle of a schedule.
 //! - [`schedule_json`]: the normalised schedule as JSON (`takt check --json`,
 //!   documented field by field in `docs/check-json.md`).
+//! - [`loopback`]: `takt loopback FILE`, talker and listener over the
+//!   simulated wire in one process.
+//! - [`talker`] / [`listener`]: `takt-talker` and `takt-listener`, one end
+//!   each on a device; `run_on` runs on any `RingDevice`.
+//! - [`run`]: what the runs share: flags, schedule loading, device and
+//!   clock checks, progress line, reports, exit codes.
 
 pub mod check;
+pub mod listener;
 pub mod loopback;
 pub mod run;
 pub mod schedule_json;
+pub mod talker;
 pub mod timeline;
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use takt_scheduler::units;
 use takt_stack::loopback::{self, LoopbackConfig};
 use takt_stack::progress::Progress;
-use takt_stack::talker::TalkerOptions;
 
 use crate::run::{self, RunArgs, EXIT_RUNTIME};
 
@@ -49,11 +48,7 @@ pub fn main(args: &LoopbackArgs) -> ExitCode {
         return code;
     }
     let cfg = LoopbackConfig {
-        talker: TalkerOptions {
-            advance_ns: args.run.advance,
-            batch: args.run.batch.into(),
-            until: args.run.until(),
-        },
+        talker: args.run.talker_options(),
         propagation_ns: args.propagation,
         hist_log: args.run.hist_log.clone(),
         ..LoopbackConfig::default()

@@ -1,6 +1,7 @@
 //! What `takt loopback`, `takt-talker` and `takt-listener` share: the run
-//! flags, loading the schedule, the once-a-second progress line, and
-//! writing the reports at the end (also after SIGINT/SIGTERM).
+//! flags, loading the schedule, opening the device and checking its clock,
+//! the once-a-second progress line, and writing the reports at the end
+//! (also after SIGINT/SIGTERM).
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,13 +10,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use takt_drivers::{DeviceInfo, DeviceSpec, DriverError, RingDevice};
 use takt_scheduler::config::{self, ConfigError};
-use takt_scheduler::{rt, units, Schedule, Validation};
+use takt_scheduler::{rt, units, ClockId, Schedule, Validation};
 use takt_stack::plan::Until;
 use takt_stack::progress::Progress;
 use takt_stack::stats::{
     json_report, save_histfile, text_report, HistfileColumn, HistfileOptions, RunStats,
 };
+use takt_stack::talker::TalkerOptions;
+use takt_stack::StackError;
 
 /// The run finished (or was stopped by a signal) and its reports were written.
 pub const EXIT_OK: u8 = 0;
@@ -82,7 +86,9 @@ fn duration_arg(s: &str) -> Result<u64, String> {
 }
 
 impl RunArgs {
-    /// How long the talker runs: a duration counts from the first cycle.
+    /// How long the run lasts. `Until::Time` holds the *duration* here (it
+    /// counts from the first cycle, which is only known once the run
+    /// starts): see [`absolute_until`].
     pub fn until(&self) -> Until {
         match (self.duration, self.cycles) {
             (Some(d), _) => Until::Time(d),
@@ -90,6 +96,180 @@ impl RunArgs {
             (None, None) => Until::Forever,
         }
     }
+
+    /// The talker options these flags give (`until` as in [`RunArgs::until`]).
+    pub fn talker_options(&self) -> TalkerOptions {
+        TalkerOptions {
+            advance_ns: self.advance,
+            batch: self.batch.into(),
+            until: self.until(),
+        }
+    }
+}
+
+/// `until` with a duration turned into the end time of a run whose first
+/// cycle starts at `start_ns`.
+pub fn absolute_until(until: Until, start_ns: u64) -> Until {
+    match until {
+        Until::Time(d) => Until::Time(start_ns.saturating_add(d)),
+        other => other,
+    }
+}
+
+/// The first cycle starts at least this long after a run is set up.
+pub const DEFAULT_LEAD_NS: u64 = 20_000_000;
+
+/// Why a talker or listener run could not start or finish. Bad input
+/// (exit 2) or a runtime failure (exit 1): see [`RunError::exit_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Device(#[from] DriverError),
+    #[error(
+        "{device} holds frames until launch times on the {device_clock} clock, \
+         but the schedule runs on {schedule_clock}: {hint}"
+    )]
+    ClockMismatch {
+        device: String,
+        device_clock: String,
+        schedule_clock: ClockId,
+        hint: String,
+    },
+    #[error(
+        "{device} runs on a virtual clock (a simulation driven by hand): \
+         a run needs a device whose timestamps are on a real clock"
+    )]
+    VirtualClock { device: String },
+    #[error("cannot read the {clock} clock of {device}: {source}")]
+    ReadClock {
+        device: String,
+        clock: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error(transparent)]
+    Stack(#[from] StackError),
+}
+
+impl RunError {
+    /// 2 when the fix is in the input (device spec, schedule clock), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Device(e) => driver_exit_code(e),
+            RunError::ClockMismatch { .. } => EXIT_BAD_INPUT,
+            RunError::VirtualClock { .. } | RunError::ReadClock { .. } | RunError::Stack(_) => {
+                EXIT_RUNTIME
+            }
+        }
+    }
+}
+
+/// A bad or unusable device spec is bad input (2); a backend that is not
+/// built or fails to open is a runtime failure (1).
+pub fn driver_exit_code(e: &DriverError) -> u8 {
+    match e {
+        DriverError::BadSpec { .. } | DriverError::Unsupported(_) => EXIT_BAD_INPUT,
+        DriverError::NotBuilt { .. } | DriverError::Io { .. } => EXIT_RUNTIME,
+    }
+}
+
+/// `--device` as clap parses it: the spec parser's reason on failure.
+pub fn device_arg(s: &str) -> Result<DeviceSpec, String> {
+    s.parse::<DeviceSpec>().map_err(|e| match e {
+        DriverError::BadSpec { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
+/// The backend of a spec as reports name it: `sim`, `packet`, `xdp`, `vfio`.
+pub fn backend_name(spec: &DeviceSpec) -> &'static str {
+    match spec {
+        DeviceSpec::Sim => "sim",
+        DeviceSpec::Packet { .. } => "packet",
+        DeviceSpec::Xdp { .. } => "xdp",
+        DeviceSpec::Vfio { .. } => "vfio",
+    }
+}
+
+/// Open the device, printing why not (prefixed with `tool`).
+pub fn open_device(tool: &str, spec: &DeviceSpec) -> Result<Box<dyn RingDevice>, ExitCode> {
+    takt_drivers::spec::open(spec).map_err(|e| {
+        eprintln!("{tool}: --device {spec}: {e}");
+        ExitCode::from(driver_exit_code(&e))
+    })
+}
+
+/// `tai`, `monotonic`, `realtime`, or the raw clock id.
+pub fn clock_name(id: nix::time::ClockId) -> String {
+    schedule_clock(id).map_or_else(|| format!("id {}", id.as_raw()), |c| c.as_str().into())
+}
+
+/// The schedule clock a device clock is, if it is one of them.
+fn schedule_clock(id: nix::time::ClockId) -> Option<ClockId> {
+    [ClockId::Tai, ClockId::Monotonic, ClockId::Realtime]
+        .into_iter()
+        .find(|c| c.to_nix() == id)
+}
+
+/// The device's real clock; a virtual one cannot run in real time.
+fn device_clock(info: &DeviceInfo) -> Result<nix::time::ClockId, RunError> {
+    info.clock.ok_or_else(|| RunError::VirtualClock {
+        device: info.name.clone(),
+    })
+}
+
+/// A talker gives the device launch times on the schedule clock: a device
+/// that honours launch times must keep them on that clock. (Without launch
+/// time the device clock does not matter: frames leave when queued.)
+pub fn check_talker_clock(info: &DeviceInfo, clock: ClockId) -> Result<(), RunError> {
+    let dev = device_clock(info)?;
+    if !info.caps.launch_time || dev == clock.to_nix() {
+        return Ok(());
+    }
+    let hint = match schedule_clock(dev) {
+        Some(c) => format!("set clock = \"{c}\" in the schedule's [schedule] table"),
+        None => "run the schedule on the device's clock".into(),
+    };
+    Err(RunError::ClockMismatch {
+        device: info.name.clone(),
+        device_clock: clock_name(dev),
+        schedule_clock: clock,
+        hint,
+    })
+}
+
+/// What to add to the device's rx timestamps to put them on the schedule
+/// clock: 0 when they are the same clock, else `schedule now - device now`,
+/// read as the closest of a few back-to-back pairs.
+pub fn rx_offset_ns(info: &DeviceInfo, clock: ClockId) -> Result<i64, RunError> {
+    let dev = device_clock(info)?;
+    if dev == clock.to_nix() {
+        return Ok(0);
+    }
+    clock_offset_ns(clock, dev).map_err(|source| RunError::ReadClock {
+        device: info.name.clone(),
+        clock: clock_name(dev),
+        source,
+    })
+}
+
+/// `schedule now - device now` in ns, from the tightest of 5 readings
+/// (schedule, device, schedule) taken back to back.
+pub fn clock_offset_ns(schedule: ClockId, device: nix::time::ClockId) -> Result<i64, nix::Error> {
+    let ns = |t: nix::sys::time::TimeSpec| t.tv_sec() as i128 * 1_000_000_000 + t.tv_nsec() as i128;
+    let mut best: Option<(u64, i64)> = None;
+    for _ in 0..5 {
+        let a = schedule.now_ns();
+        let d = ns(nix::time::clock_gettime(device)?);
+        let b = schedule.now_ns();
+        let spread = b.saturating_sub(a);
+        let mid = i128::from(a) + i128::from(spread / 2);
+        let offset = (mid - d).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        if best.is_none_or(|(s, _)| spread < s) {
+            best = Some((spread, offset));
+        }
+    }
+    Ok(best.map_or(0, |(_, o)| o))
 }
 
 /// Load the schedule, printing positioned errors and warnings.
@@ -210,4 +390,103 @@ pub fn write_reports(
         code = EXIT_RUNTIME;
     }
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use takt_drivers::{Capabilities, DeviceInfo};
+
+    fn info(clock: Option<nix::time::ClockId>, launch_time: bool) -> DeviceInfo {
+        DeviceInfo {
+            name: "packet:eth0".into(),
+            mac: [2, 0, 0, 0, 0, 1],
+            link_speed_bps: 1_000_000_000,
+            buf_size: 2048,
+            pool_size: 64,
+            caps: Capabilities {
+                launch_time,
+                max_batch: 32,
+                ..Capabilities::default()
+            },
+            clock,
+        }
+    }
+
+    #[test]
+    fn device_errors_map_to_exit_codes() {
+        let spec = |s: &str| s.parse::<DeviceSpec>();
+        let bad = spec("eth0").unwrap_err();
+        assert_eq!(driver_exit_code(&bad), EXIT_BAD_INPUT);
+        let sim = takt_drivers::spec::open(&DeviceSpec::Sim).err().unwrap();
+        assert_eq!(driver_exit_code(&sim), EXIT_BAD_INPUT);
+        let packet = takt_drivers::spec::open(&spec("packet:eth0").unwrap())
+            .err()
+            .unwrap();
+        assert_eq!(driver_exit_code(&packet), EXIT_RUNTIME);
+        assert_eq!(RunError::from(packet).exit_code(), EXIT_RUNTIME);
+    }
+
+    #[test]
+    fn device_arg_gives_the_reason_and_backend_names_the_kind() {
+        assert_eq!(device_arg("xdp:eth0@2").unwrap().to_string(), "xdp:eth0@2");
+        let e = device_arg("eth0").unwrap_err();
+        assert!(e.starts_with("unknown backend \"eth0\""), "{e}");
+        for (s, kind) in [
+            ("sim", "sim"),
+            ("packet:eth0", "packet"),
+            ("xdp:eth0", "xdp"),
+            ("vfio:00:02.0", "vfio"),
+        ] {
+            assert_eq!(backend_name(&s.parse().unwrap()), kind);
+        }
+    }
+
+    #[test]
+    fn a_duration_counts_from_the_start() {
+        assert_eq!(absolute_until(Until::Time(5), 100), Until::Time(105));
+        assert_eq!(absolute_until(Until::Cycles(5), 100), Until::Cycles(5));
+        assert_eq!(absolute_until(Until::Forever, 100), Until::Forever);
+    }
+
+    #[test]
+    fn talker_clock_must_match_only_with_launch_time() {
+        let tai = Some(ClockId::Tai.to_nix());
+        let mono = Some(ClockId::Monotonic.to_nix());
+        assert!(check_talker_clock(&info(tai, true), ClockId::Tai).is_ok());
+        assert!(check_talker_clock(&info(mono, false), ClockId::Tai).is_ok());
+        let e = check_talker_clock(&info(mono, true), ClockId::Tai).unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
+        assert_eq!(
+            e.to_string(),
+            "packet:eth0 holds frames until launch times on the monotonic clock, but the \
+             schedule runs on tai: set clock = \"monotonic\" in the schedule's [schedule] table"
+        );
+        let e = check_talker_clock(&info(None, false), ClockId::Tai).unwrap_err();
+        assert!(matches!(e, RunError::VirtualClock { .. }));
+        assert_eq!(e.exit_code(), EXIT_RUNTIME);
+    }
+
+    #[test]
+    fn rx_offset_is_zero_on_the_same_clock_and_measured_on_another() {
+        let tai = Some(ClockId::Tai.to_nix());
+        assert_eq!(rx_offset_ns(&info(tai, true), ClockId::Tai).unwrap(), 0);
+        let expected = ClockId::Realtime.now_ns() as i64 - ClockId::Monotonic.now_ns() as i64;
+        let got = rx_offset_ns(
+            &info(Some(ClockId::Monotonic.to_nix()), false),
+            ClockId::Realtime,
+        )
+        .unwrap();
+        assert!((got - expected).abs() < 50_000_000, "{got} vs {expected}");
+        // A clock against itself: the offset is only the read-out skew.
+        let same = clock_offset_ns(ClockId::Monotonic, ClockId::Monotonic.to_nix()).unwrap();
+        assert!(same.abs() < 1_000_000, "{same}");
+        assert!(rx_offset_ns(&info(None, false), ClockId::Tai).is_err());
+    }
+
+    #[test]
+    fn clock_names() {
+        assert_eq!(clock_name(ClockId::Tai.to_nix()), "tai");
+        assert_eq!(clock_name(nix::time::ClockId::CLOCK_BOOTTIME), "id 7");
+    }
 }

@@ -20,12 +20,17 @@ fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples")
 }
 
-/// Every docs/examples/*.toml, sorted.
+/// The one example that is invalid on purpose (overbooked; it runs with
+/// `takt loopback --allow-overbooking`). Every other example must be valid.
+const INVALID_ON_PURPOSE: &str = "overbooked.toml";
+
+/// Every docs/examples/*.toml that should be valid, sorted.
 fn examples() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(examples_dir())
         .expect("docs/examples exists")
         .map(|e| e.expect("readable dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter(|p| p.file_name().is_some_and(|n| n != INVALID_ON_PURPOSE))
         .collect();
     files.sort();
     assert!(
@@ -283,6 +288,31 @@ fn invalid_file_exits_2_with_a_positioned_error() {
         err.starts_with(&format!("{}:6:12: error: ", bad.path())),
         "{err}"
     );
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn the_overbooked_example_is_rejected_at_its_spacing() {
+    let path = example(INVALID_ON_PURPOSE);
+    assert!(
+        Path::new(&path).exists(),
+        "{path} is gone: drop INVALID_ON_PURPOSE"
+    );
+    let out = takt(&["check", &path]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    // FILE:LINE:COL of the `spacing` value, which is what to change.
+    let spacing_line = std::fs::read_to_string(&path)
+        .expect("read example")
+        .lines()
+        .position(|l| l.starts_with("spacing = "))
+        .expect("a spacing line")
+        + 1;
+    let at = format!("{path}:{spacing_line}:11: error: ");
+    assert!(err.starts_with(&at), "expected {at:?} in\n{err}");
+    assert!(err.contains("stream \"burst\""), "{err}");
+    assert!(err.contains("shorter than one frame on the wire"), "{err}");
     assert_eq!(text(&out.stdout), "");
 }
 

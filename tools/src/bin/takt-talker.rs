@@ -1,0 +1,33 @@
+//! `takt-talker`: send a schedule's streams on a device. Flags are parsed
+//! here; the work is in `takt_tools::talker`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use takt_tools::{run, talker};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "takt-talker",
+    version,
+    about = "takt-talker: send a TSN schedule's streams on a device, each frame at its launch time",
+    long_about = "\
+takt-talker: send a TSN schedule's streams on a device, each frame at its
+launch time.
+
+Every stream's frames go out at offset + i * spacing in each cycle of the
+schedule; a frame that cannot leave before its gate closes is counted late
+and not sent. The report gives, per stream, frames sent, late frames and the
+transmit error (actual - scheduled launch time).",
+    after_help = format!("{}\n{}", talker::AFTER_HELP, run::EXIT_STATUS_HELP)
+)]
+struct Cli {
+    #[command(flatten)]
+    args: talker::TalkerArgs,
+}
+
+fn main() -> ExitCode {
+    // Usage errors (and a malformed --device) exit 2, --help/--version 0,
+    // inside parse().
+    talker::main(&Cli::parse().args)
+}

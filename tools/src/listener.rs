@@ -1,0 +1,240 @@
+//! `takt-listener --schedule FILE --device SPEC`: receive a schedule's
+//! streams on one device and report, per stream, frames received, lost,
+//! duplicates, reordered and the one-way latency (rx time - tx time).
+//!
+//! [`main`] does what a binary does (device spec, schedule file, signals,
+//! progress line, reports); [`run_on`] is the run itself on any
+//! `RingDevice`, so tests give it one end of the simulated wire.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use takt_drivers::{Counters, DeviceSpec, RingDevice};
+use takt_scheduler::Schedule;
+use takt_stack::listener::{Listener, ListenerSummary};
+use takt_stack::plan::Until;
+use takt_stack::progress::Progress;
+use takt_stack::stats::{IntervalLog, IntervalLogConfig, RunStats};
+use takt_stack::StackError;
+
+use crate::run::{self, RunArgs, RunError, DEFAULT_LEAD_NS};
+
+const TOOL: &str = "takt-listener";
+
+/// With `--cycles`, the listener keeps polling this long after the end of
+/// the last cycle, for frames still on their way.
+pub const DRAIN_NS: u64 = 20_000_000;
+
+pub const AFTER_HELP: &str = "\
+Example:
+  takt-listener --schedule docs/examples/two-class-250us.toml --device xdp:eth1@0 --duration 12s --histfile lat.hist
+  takt-talker --schedule docs/examples/two-class-250us.toml --device xdp:eth0@0 --duration 10s
+      Start the listener on the receiving host, then the talker on the
+      sending one (same schedule file, clocks synchronised by PTP). The
+      listener prints, per stream, frames received, lost, duplicates,
+      reordered and the one-way latency percentiles, and writes the latency
+      as a cyclictest-format histogram to lat.hist.
+  takt-listener --schedule s.toml --device packet:eth1 --report json --hist-log lat.hlog
+      Listen until Ctrl-C, then print the report as JSON; lat.hlog gets an
+      HdrHistogram interval log with one histogram per stream and second.
+
+Devices (--device):
+  packet:IFNAME       AF_PACKET on an interface
+  xdp:IFNAME@QUEUE    AF_XDP on one queue of an interface
+  vfio:DDDD:BB:DD.F   an Intel 82574L bound to vfio-pci
+  sim                 the simulated wire joins two ports in one process:
+                      use `takt loopback FILE` for it
+(The packet, xdp and vfio backends are not built yet: they exit 1 saying so.)
+
+Latency needs the talker's and the listener's clocks in step (PTP). When
+the device timestamps on another clock than the schedule's, the offset
+between the two is measured at the start and applied to every timestamp.
+--duration counts from the first cycle; --cycles ends 20 ms after the
+schedule's cycles would have ended; with neither, listening ends on
+Ctrl-C/SIGTERM, and the report and histogram files are still written.
+On a terminal a progress line is redrawn once a second (-q: none).
+";
+
+/// Flags of `takt-listener`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ListenerArgs {
+    /// Schedule file (TOML; docs/schedule-format.md), the one the talker runs
+    #[arg(long, value_name = "FILE")]
+    pub schedule: PathBuf,
+    /// Device to receive on: packet:IFNAME, xdp:IFNAME@QUEUE or vfio:DDDD:BB:DD.F
+    #[arg(long, value_name = "SPEC", value_parser = run::device_arg)]
+    pub device: DeviceSpec,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// How to run, besides the device and the schedule.
+#[derive(Clone, Debug)]
+pub struct ListenerConfig {
+    /// As [`RunArgs::until`] gives it: a duration counts from the first
+    /// cycle; `Forever` listens until SIGINT/SIGTERM.
+    pub until: Until,
+    /// The first cycle starts at least this long after the call (the
+    /// talker's rule, so both ends agree on where cycles start).
+    pub lead_ns: u64,
+    /// With `Until::Cycles`, poll this long after the last cycle's end.
+    pub drain_ns: u64,
+    /// Write an HdrHistogram interval log of the latency here.
+    pub hist_log: Option<PathBuf>,
+    /// Backend name for the report (`packet`, `xdp`, ...).
+    pub backend: String,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        ListenerConfig {
+            until: Until::Forever,
+            lead_ns: DEFAULT_LEAD_NS,
+            drain_ns: DRAIN_NS,
+            hist_log: None,
+            backend: String::new(),
+        }
+    }
+}
+
+/// Everything a listener run measured.
+#[derive(Debug)]
+pub struct ListenerRun {
+    /// Per stream: frames received, lost, duplicates, reordered, latency.
+    pub stats: RunStats,
+    pub summary: ListenerSummary,
+    pub counters: Counters,
+    /// Added to the device's rx timestamps (0: same clock as the schedule).
+    pub rx_offset_ns: i64,
+    /// The schedule as it ran (base times moved to the start).
+    pub schedule: Schedule,
+}
+
+/// When the listener stops polling, ns on the schedule clock (0: on a
+/// signal only), for a run whose schedule is `sched` (already started).
+pub fn deadline_ns(sched: &Schedule, until: Until, drain_ns: u64) -> u64 {
+    let start = sched.oper().base_time_ns();
+    match until {
+        Until::Time(d) => start.saturating_add(d),
+        Until::Cycles(n) => sched
+            .cycle(n)
+            .map(|c| c.start_ns)
+            .unwrap_or_else(|| start.saturating_add(n.saturating_mul(sched.oper().cycle_time_ns())))
+            .saturating_add(drain_ns),
+        Until::Forever => 0,
+    }
+}
+
+/// Receive `schedule`'s streams on `dev` until the run's end or
+/// SIGINT/SIGTERM. `progress` gets the listener's figures.
+pub fn run_on(
+    dev: &mut dyn RingDevice,
+    schedule: &Schedule,
+    cfg: &ListenerConfig,
+    progress: &Progress,
+) -> Result<ListenerRun, RunError> {
+    let clock = schedule.clock();
+    let rx_offset_ns = run::rx_offset_ns(dev.info(), clock)?;
+    let sched = schedule.started_at(clock.now_ns() + cfg.lead_ns);
+    let start_ns = sched.oper().base_time_ns();
+    let deadline = AtomicU64::new(deadline_ns(&sched, cfg.until, cfg.drain_ns));
+    let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
+    let mut stats = RunStats::new(names.iter().copied());
+
+    let mut listener = Listener::new(names.len(), clock, rx_offset_ns);
+    if let Some(path) = &cfg.hist_log {
+        let log_cfg = IntervalLogConfig::new(SystemTime::now());
+        let log = IntervalLog::for_streams(path, &names, clock.now_ns(), &log_cfg)
+            .map_err(StackError::from)?;
+        listener = listener.with_hist_log(log);
+    }
+    let summary = listener.run(dev, &mut stats.streams, &deadline, progress);
+    let end_ns = clock.now_ns();
+    if let Some(log) = listener.take_hist_log() {
+        log.finish(end_ns).map_err(StackError::from)?;
+    }
+    // Cycles the run spanned (at most the ones asked for).
+    let seen = sched.cycle_at(end_ns).map_or(0, |c| c.index + 1);
+    stats.cycles = match cfg.until {
+        Until::Cycles(n) => seen.min(n),
+        _ => seen,
+    };
+    stats.started_ns = start_ns;
+    stats.elapsed_ns = end_ns.saturating_sub(start_ns);
+    stats.device = dev.info().name.clone();
+    stats.backend = cfg.backend.clone();
+    stats.clock = clock.as_str().into();
+    Ok(ListenerRun {
+        stats,
+        summary,
+        counters: dev.counters(),
+        rx_offset_ns,
+        schedule: sched,
+    })
+}
+
+/// `takt-listener` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
+pub fn main(args: &ListenerArgs) -> ExitCode {
+    let schedule = match run::load_schedule(&args.schedule, args.run.allow_overbooking) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut dev = match run::open_device(TOOL, &args.device) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if let Err(code) = run::catch_signals() {
+        return code;
+    }
+    let cfg = ListenerConfig {
+        until: args.run.until(),
+        hist_log: args.run.hist_log.clone(),
+        backend: run::backend_name(&args.device).into(),
+        ..ListenerConfig::default()
+    };
+    let progress = Arc::new(Progress::default());
+    let line = {
+        let p = Arc::clone(&progress);
+        run::ProgressLine::start(args.run.quiet, move || run::progress_text(None, Some(&p)))
+    };
+    let result = run_on(dev.as_mut(), &schedule, &cfg, &progress);
+    drop(line);
+    match result {
+        Ok(done) => run::write_reports(&done.stats, &args.run, |s| &s.latency_ns),
+        Err(e) => {
+            eprintln!("{TOOL}: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+
+    #[test]
+    fn deadline_follows_the_run_length() {
+        // 250 us cycles, first cycle at 1 ms.
+        let s = fixtures::two_class_schedule().started_at(1_000_000 - 1);
+        assert_eq!(s.oper().base_time_ns(), 1_000_000);
+        assert_eq!(deadline_ns(&s, Until::Forever, DRAIN_NS), 0);
+        assert_eq!(deadline_ns(&s, Until::Time(5_000), DRAIN_NS), 1_005_000);
+        assert_eq!(
+            deadline_ns(&s, Until::Cycles(4), DRAIN_NS),
+            1_000_000 + 4 * 250_000 + DRAIN_NS
+        );
+    }
+
+    #[test]
+    fn deadline_counts_cycles_across_an_admin_switch() {
+        // Oper 250 us cycles until #7999 (stretched to 350 us), then admin
+        // 200 us cycles from 2.0001 s.
+        let s = fixtures::admin_schedule();
+        assert_eq!(deadline_ns(&s, Until::Cycles(8000), 0), 2_000_100_000);
+        assert_eq!(deadline_ns(&s, Until::Cycles(8002), 7), 2_000_500_007);
+    }
+}

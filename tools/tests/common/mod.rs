@@ -1,0 +1,105 @@
+//! Helpers the CLI tests share: running the real binaries, example paths,
+//! temp directories.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Run a binary to completion with `args`, stdout and stderr captured.
+pub fn run(bin: &str, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {bin}: {e}"))
+}
+
+/// Start a binary with stdout and stderr piped.
+pub fn spawn(bin: &str, args: &[&str]) -> Child {
+    Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {bin}: {e}"))
+}
+
+/// Wait for `child` at most `limit`; kill it and fail if it takes longer.
+pub fn wait_at_most(mut child: Child, limit: Duration) -> Output {
+    let give_up = Instant::now() + limit;
+    loop {
+        match child.try_wait().expect("wait for child") {
+            Some(_) => return child.wait_with_output().expect("collect output"),
+            None if Instant::now() >= give_up => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("collect output");
+                panic!(
+                    "still running after {limit:?}; killed. stderr:\n{}",
+                    text(&out.stderr)
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+}
+
+pub fn assert_no_panic(out: &Output) {
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "panicked:\n{err}");
+    assert_ne!(out.status.code(), Some(101), "panicked:\n{err}");
+}
+
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples")
+}
+
+pub fn example(name: &str) -> String {
+    examples_dir().join(name).display().to_string()
+}
+
+/// A fresh, uniquely named directory under the system temp dir; removed
+/// (with everything in it) on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "takt-tools-test-{}-{tag}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// `name` inside the directory, as a string for a command line.
+    pub fn file(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+
+    /// Write `contents` to `name` inside the directory; its path.
+    pub fn write(&self, name: &str, contents: &str) -> String {
+        let path = self.file(name);
+        std::fs::write(&path, contents).expect("write temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -17,10 +17,10 @@ use takt_scheduler::{rt, Schedule};
 
 /// Default advance on the simulated wire. The sim holds each frame until
 /// its launch time, as ETF or a NIC's launch-time feature would, so queueing
-/// early costs nothing and rides out scheduling stalls of the host (a VM's
-/// vCPU can stop for milliseconds: cyclictest at SCHED_FIFO 80 measured
-/// up to 8 ms on the 2-vCPU VMs this was built on).
-pub const SIM_ADVANCE_NS: u64 = 20_000_000;
+/// early costs nothing and rides out scheduling stalls of the host: on the
+/// 2-vCPU VMs this was built on, cyclictest at SCHED_FIFO 80 saw maxima of
+/// 1 to 36 ms (docs/latency.md).
+pub const SIM_ADVANCE_NS: u64 = 50_000_000;
 
 #[derive(Clone, Debug)]
 pub struct LoopbackConfig {

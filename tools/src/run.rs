@@ -66,7 +66,7 @@ pub struct RunArgs {
     pub hist_buckets: u32,
     /// Queue each frame this long before its launch time, e.g. 50us
     /// (default: 200us when the device holds frames until their launch
-    /// time — 20ms on the simulated wire — else 0)
+    /// time — 50ms on the simulated wire — else 0)
     #[arg(long, value_parser = duration_arg, value_name = "DURATION")]
     pub advance: Option<u64>,
     /// Most frames per burst handed to the ring

@@ -10,7 +10,7 @@ use crate::stats::{IntervalLog, MetricKind, StreamStats};
 use crate::wire::StreamFrame;
 use std::sync::atomic::{AtomicU64, Ordering};
 use takt_drivers::{RingDevice, RxBatch};
-use takt_scheduler::{rt, ClockId};
+use takt_scheduler::{rt, ClockId, Schedule};
 
 /// Publish the progress figures (incl. a percentile) this often.
 const PROGRESS_EVERY_NS: u64 = 1_000_000_000;
@@ -28,6 +28,8 @@ pub struct ListenerSummary {
 
 pub struct Listener {
     trackers: Vec<SeqTracker>,
+    /// Per stream: the (VLAN id, PCP) the schedule gives it.
+    vlans: Vec<(u16, u8)>,
     clock: ClockId,
     /// Added to device rx timestamps to put them on the schedule clock.
     rx_offset_ns: i64,
@@ -36,13 +38,15 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// `streams` = the schedule's stream count. `rx_offset_ns` converts the
-    /// device's timestamp clock to the schedule clock (0 when they are the
-    /// same clock).
-    pub fn new(streams: usize, clock: ClockId, rx_offset_ns: i64) -> Self {
+    /// For the streams of `schedule`, on its clock. `rx_offset_ns` converts
+    /// the device's timestamp clock to the schedule clock (0 when they are
+    /// the same clock).
+    pub fn new(schedule: &Schedule, rx_offset_ns: i64) -> Self {
+        let streams = schedule.streams();
         Listener {
-            trackers: vec![SeqTracker::new(); streams],
-            clock,
+            trackers: vec![SeqTracker::new(); streams.len()],
+            vlans: streams.iter().map(|s| (s.vlan_id, s.pcp)).collect(),
+            clock: schedule.clock(),
             rx_offset_ns,
             hist_log: None,
             stop_on_signal: true,
@@ -135,6 +139,11 @@ impl Listener {
         if !frame.padding_ok() {
             summary.bad_padding += 1;
         }
+        if let Some(v) = frame.vlan() {
+            if (v.vid, v.pcp) != self.vlans[id] {
+                st.wrong_vlan += 1;
+            }
+        }
         if tracker.record(frame.sequence()) != Arrival::Duplicate {
             let latency = rx_ns.saturating_sub(frame.tx_ns() as i64);
             st.latency_ns.record(latency);
@@ -167,5 +176,88 @@ impl Listener {
         }
         progress.set_counts(frames, lost, 0);
         progress.set_latency(p99, max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{encode, StreamFrameFields, Vlan};
+    use takt_scheduler::{GateControlList, GateEntry, LinkConfig, Stream};
+
+    fn schedule() -> Schedule {
+        let gcl = GateControlList::new(
+            0,
+            None,
+            0,
+            vec![GateEntry {
+                gate_mask: 0x80,
+                interval_ns: 100_000,
+            }],
+        )
+        .unwrap();
+        let stream = Stream {
+            name: "s".into(),
+            traffic_class: 7,
+            vlan_id: 10,
+            pcp: 6,
+            dst_mac: [0x91, 0xe0, 0xf0, 0, 0xfe, 0],
+            frame_size: 64,
+            offset_ns: 0,
+            frames_per_cycle: 1,
+            spacing_ns: 0,
+        };
+        let link = LinkConfig {
+            speed_bps: 1_000_000_000,
+            tc_to_pcp: LinkConfig::IDENTITY_TC_TO_PCP,
+        };
+        Schedule::new(ClockId::Tai, link, gcl, None, vec![stream]).unwrap()
+    }
+
+    fn frame(seq: u64, vlan: Option<Vlan>) -> Vec<u8> {
+        let mut buf = vec![0; 60];
+        let fields = StreamFrameFields {
+            dst: [0x91, 0xe0, 0xf0, 0, 0xfe, 0],
+            src: [2, 0, 0, 0, 0, 1],
+            vlan,
+            stream_id: 0,
+            sequence: seq,
+            launch_ns: 1_000,
+            tx_ns: 1_000,
+            tx_hw_timestamp: false,
+        };
+        encode(&mut buf, &fields, 60).unwrap();
+        buf
+    }
+
+    #[test]
+    fn frames_with_another_vlan_or_pcp_are_counted() {
+        let sched = schedule();
+        let mut l = Listener::new(&sched, 0);
+        let mut stats = vec![crate::stats::StreamStats::new("s")];
+        let mut summary = ListenerSummary::default();
+        let vlan = |vid, pcp| {
+            Some(Vlan {
+                pcp,
+                dei: false,
+                vid,
+            })
+        };
+        for (seq, tag) in [
+            (0, vlan(10, 6)),
+            (1, vlan(11, 6)),
+            (2, vlan(10, 5)),
+            (3, None),
+        ] {
+            l.on_frame(&frame(seq, tag), 2_000, &mut stats, &mut summary);
+        }
+        assert_eq!(stats[0].frames_received, 4);
+        assert_eq!(
+            stats[0].wrong_vlan, 2,
+            "wrong VID and wrong PCP; untagged is not judged"
+        );
+        assert_eq!(stats[0].latency_ns.max(), Some(1_000));
+        l.on_frame(&[0u8; 60], 0, &mut stats, &mut summary);
+        assert_eq!(summary.other_frames, 1);
     }
 }

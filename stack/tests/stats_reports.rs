@@ -172,11 +172,17 @@ fn text_table_has_header_rows_and_units() {
         line.split_whitespace().map(String::from).collect()
     };
 
-    assert_eq!(row("a", "stream"), ["a", "1000", "998", "2", "0", "0", "1"]);
-    assert_eq!(row("b", "stream"), ["b", "0", "500", "0", "3", "4", "0"]);
+    assert_eq!(
+        row("a", "stream"),
+        ["a", "1000", "998", "2", "0", "0", "1", "0"]
+    );
+    assert_eq!(
+        row("b", "stream"),
+        ["b", "0", "500", "0", "3", "4", "0", "0"]
+    );
     assert_eq!(
         row("total", "stream"),
-        ["total", "1000", "1498", "2", "3", "4", "1"]
+        ["total", "1000", "1498", "2", "3", "4", "1", "0"]
     );
 
     // tx_error block: min p50 p90 p99 p99.9 max mean count overflows.

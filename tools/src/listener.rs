@@ -144,7 +144,7 @@ pub fn run_on(
     let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
     let mut stats = RunStats::new(names.iter().copied());
 
-    let mut listener = Listener::new(names.len(), clock, rx_offset_ns);
+    let mut listener = Listener::new(&sched, rx_offset_ns);
     if let Some(path) = &cfg.hist_log {
         let log_cfg = IntervalLogConfig::new(SystemTime::now());
         let log = IntervalLog::for_streams(path, &names, clock.now_ns(), &log_cfg)

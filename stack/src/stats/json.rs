@@ -20,6 +20,7 @@ pub struct StreamReport {
     pub duplicates: u64,
     pub reordered: u64,
     pub late: u64,
+    pub wrong_vlan: u64,
     pub tx_error_ns: Summary,
     pub latency_ns: Summary,
 }
@@ -48,6 +49,7 @@ impl From<&StreamStats> for StreamReport {
             duplicates: s.duplicates,
             reordered: s.reordered,
             late: s.late,
+            wrong_vlan: s.wrong_vlan,
             tx_error_ns: s.tx_error_ns.summary(),
             latency_ns: s.latency_ns.summary(),
         }

@@ -45,6 +45,10 @@ pub struct StreamStats {
     /// Frames the talker launched after their window had closed (or could
     /// not launch in time).
     pub late: u64,
+    /// Frames received with a VLAN id or PCP other than the schedule's
+    /// for their stream (frames whose tag the receive path stripped are
+    /// not checked).
+    pub wrong_vlan: u64,
     pub tx_error_ns: Metric,
     pub latency_ns: Metric,
 }
@@ -60,6 +64,7 @@ impl StreamStats {
             duplicates: 0,
             reordered: 0,
             late: 0,
+            wrong_vlan: 0,
             tx_error_ns: Metric::new(),
             latency_ns: Metric::new(),
         }
@@ -87,6 +92,7 @@ impl StreamStats {
         self.duplicates += other.duplicates;
         self.reordered += other.reordered;
         self.late += other.late;
+        self.wrong_vlan += other.wrong_vlan;
         self.tx_error_ns.merge(&other.tx_error_ns);
         self.latency_ns.merge(&other.latency_ns);
     }
@@ -99,6 +105,7 @@ impl StreamStats {
         self.duplicates = 0;
         self.reordered = 0;
         self.late = 0;
+        self.wrong_vlan = 0;
         self.tx_error_ns.reset();
         self.latency_ns.reset();
     }

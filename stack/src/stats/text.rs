@@ -65,6 +65,7 @@ fn counter_rows(rows: &mut Vec<Vec<String>>, streams: &[&StreamStats]) {
             "duplicates",
             "reordered",
             "late",
+            "wrong_vlan",
         ]
         .map(String::from)
         .to_vec(),
@@ -78,6 +79,7 @@ fn counter_rows(rows: &mut Vec<Vec<String>>, streams: &[&StreamStats]) {
             s.duplicates.to_string(),
             s.reordered.to_string(),
             s.late.to_string(),
+            s.wrong_vlan.to_string(),
         ]);
     }
 }

@@ -6,9 +6,11 @@
 //!
 //! Drivers know nothing of schedules or streams.
 
+pub mod e1000e;
 pub mod pool;
 pub mod sim;
 pub mod spec;
+pub mod vfio;
 
 pub use pool::{BufId, Pool};
 pub use spec::{open, DeviceSpec, PciAddress};
@@ -131,4 +133,78 @@ pub enum DriverError {
         #[source]
         source: std::io::Error,
     },
+
+    // ---- VFIO: finding, binding and opening the PCI device ----
+    #[error(
+        "no PCI device {addr} (nothing at {path}): `lspci -D -d 8086:10d3` lists the \
+         addresses of the Intel 82574L NICs"
+    )]
+    NoSuchPciDevice { addr: String, path: String },
+    #[error(
+        "{addr} is PCI device {vendor:04x}:{device:04x}, not an Intel 82574L (8086:10d3): \
+         pick an e1000e NIC from `lspci -D -d 8086:10d3`"
+    )]
+    WrongPciDevice {
+        addr: String,
+        vendor: u16,
+        device: u16,
+    },
+    #[error("{addr} is {}, not to vfio-pci: as root run {fix}", describe_driver(.driver))]
+    NotBoundToVfio {
+        addr: String,
+        /// The driver it is bound to, if any.
+        driver: Option<String>,
+        /// The shell commands that bind it.
+        fix: String,
+    },
+    #[error(
+        "no IOMMU for {addr}: {reason}: boot with intel_iommu=on (or amd_iommu=on), in a QEMU \
+         guest add `-device intel-iommu,intremap=on` before the NICs, and load vfio-pci"
+    )]
+    NoIommu { addr: String, reason: String },
+    #[error(
+        "IOMMU group {group} of {addr} is not viable: every device in the group must be bound \
+         to vfio-pci or to no driver, and {others}; bind those to vfio-pci too \
+         (driver_override + drivers_probe), or use a NIC in a group of its own"
+    )]
+    GroupNotViable {
+        addr: String,
+        group: u32,
+        /// The other devices of the group and their drivers, readable.
+        others: String,
+    },
+    #[error(
+        "no access to {path}: run as root, or give this user read/write access to it \
+         (e.g. `chown $USER {path}`)"
+    )]
+    PermissionDenied { path: String },
+    #[error(
+        "cannot lock {needed} bytes of DMA memory: RLIMIT_MEMLOCK is {}: run as root (or with \
+         CAP_IPC_LOCK), raise the limit (`ulimit -l unlimited`, or memlock in \
+         /etc/security/limits.conf), or open the device with a smaller pool",
+        describe_limit(*.limit)
+    )]
+    MemlockTooLow {
+        needed: u64,
+        /// Soft limit in bytes; `None` = unlimited (then the kernel refused for another reason).
+        limit: Option<u64>,
+    },
+    #[error("{device}: {what}")]
+    DeviceNotReady { device: String, what: String },
+    #[error("bad {device} options: {reason}")]
+    BadOptions { device: String, reason: String },
+}
+
+fn describe_driver(driver: &Option<String>) -> String {
+    match driver {
+        Some(d) => format!("bound to {d}"),
+        None => "bound to no driver".into(),
+    }
+}
+
+fn describe_limit(limit: Option<u64>) -> String {
+    match limit {
+        Some(l) => format!("{l} bytes"),
+        None => "unlimited".into(),
+    }
 }

@@ -47,7 +47,8 @@ Devices (--device):
   vfio:DDDD:BB:DD.F   an Intel 82574L bound to vfio-pci
   sim                 the simulated wire joins two ports in one process:
                       use `takt loopback FILE` for it
-(The packet, xdp and vfio backends are not built yet: they exit 1 saying so.)
+(The packet and xdp backends are not built yet: they exit 1 saying so. vfio needs
+the NIC bound to vfio-pci and an IOMMU: docs/net-mdev.md.)
 
 Latency needs the talker's and the listener's clocks in step (PTP). When
 the device timestamps on another clock than the schedule's, the offset

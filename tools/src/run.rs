@@ -168,8 +168,19 @@ impl RunError {
 /// built or fails to open is a runtime failure (1).
 pub fn driver_exit_code(e: &DriverError) -> u8 {
     match e {
-        DriverError::BadSpec { .. } | DriverError::Unsupported(_) => EXIT_BAD_INPUT,
-        DriverError::NotBuilt { .. } | DriverError::Io { .. } => EXIT_RUNTIME,
+        DriverError::BadSpec { .. }
+        | DriverError::Unsupported(_)
+        | DriverError::NoSuchPciDevice { .. }
+        | DriverError::WrongPciDevice { .. }
+        | DriverError::BadOptions { .. } => EXIT_BAD_INPUT,
+        DriverError::NotBuilt { .. }
+        | DriverError::Io { .. }
+        | DriverError::NotBoundToVfio { .. }
+        | DriverError::NoIommu { .. }
+        | DriverError::GroupNotViable { .. }
+        | DriverError::PermissionDenied { .. }
+        | DriverError::MemlockTooLow { .. }
+        | DriverError::DeviceNotReady { .. } => EXIT_RUNTIME,
     }
 }
 

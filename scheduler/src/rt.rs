@@ -104,6 +104,13 @@ pub struct AllocCounts {
     pub frees: u64,
 }
 
+/// Whether [`CountingAllocator`] is the global allocator of this program
+/// (so [`count_allocations`] measures something).
+pub fn allocation_counting_active() -> bool {
+    let (_, n) = count_allocations(|| drop(std::hint::black_box(Box::new(0u8))));
+    n.allocs > 0
+}
+
 /// Run `f` on this thread with its allocations counted (only when
 /// [`CountingAllocator`] is the global allocator; otherwise counts are 0).
 pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, AllocCounts) {

@@ -118,13 +118,18 @@ pub fn run(
             if let Some(c) = rx_cpu {
                 let _ = rt::pin_to_cpu(c);
             }
-            let summary = listener.run(b, &mut rx_stats.streams, deadline, progress.1);
+            let (summary, heap) = rt::count_allocations(|| {
+                listener.run(b, &mut rx_stats.streams, deadline, progress.1)
+            });
+            rx_stats.data_path_allocations = Some(heap.allocs + heap.frees);
             (summary, listener)
         });
         if let Some(c) = tx_cpu {
             let _ = rt::pin_to_cpu(c);
         }
-        let summary = talker.run(&mut a, &mut tx_stats.streams, progress.0);
+        let (summary, heap) =
+            rt::count_allocations(|| talker.run(&mut a, &mut tx_stats.streams, progress.0));
+        tx_stats.data_path_allocations = Some(heap.allocs + heap.frees);
         let last = summary.last_launch_ns.unwrap_or(0).max(clock.now_ns());
         deadline.store(last + cfg.drain_ns, Ordering::Release);
         // A panic in the listener thread is a bug; carry it to the caller.
@@ -136,6 +141,7 @@ pub fn run(
     for (t, r) in tx_stats.streams.iter_mut().zip(&rx_stats.streams) {
         t.merge(r);
     }
+    let tx_heap = tx_stats.data_path_allocations;
     let mut stats = tx_stats;
     stats.started_ns = start_ns;
     stats.elapsed_ns = end_ns.saturating_sub(start_ns);
@@ -143,6 +149,8 @@ pub fn run(
     stats.device = format!("{} -> {}", a.info().name, b.info().name);
     stats.backend = "sim".into();
     stats.clock = clock.as_str().into();
+    stats.data_path_allocations = rt::allocation_counting_active()
+        .then(|| tx_heap.unwrap_or(0) + rx_stats.data_path_allocations.unwrap_or(0));
 
     if let (Some(path), Some(t), Some(r)) = (
         &cfg.hist_log,

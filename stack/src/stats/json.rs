@@ -35,6 +35,8 @@ pub struct RunReport {
     pub started_ns: u64,
     pub elapsed_ns: u64,
     pub cycles: u64,
+    /// Heap operations on the data path while running (null: not counted).
+    pub data_path_allocations: Option<u64>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
 }
@@ -66,6 +68,7 @@ impl From<&RunStats> for RunReport {
             started_ns: run.started_ns,
             elapsed_ns: run.elapsed_ns,
             cycles: run.cycles,
+            data_path_allocations: run.data_path_allocations,
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&run.total()),
         }

@@ -127,6 +127,10 @@ pub struct RunStats {
     pub backend: String,
     /// Schedule clock: `tai`, `monotonic` or `realtime`.
     pub clock: String,
+    /// Heap operations (allocations, reallocations, frees) the data-path
+    /// threads made while running, when the program counts them
+    /// (`rt::CountingAllocator`); the house rule says 0.
+    pub data_path_allocations: Option<u64>,
 }
 
 impl RunStats {

@@ -154,6 +154,9 @@ pub fn text_report(run: &RunStats) -> String {
             format!("{}.{:03}", e / 1_000_000_000, e % 1_000_000_000 / 1_000_000)
         }
     );
+    if let Some(n) = run.data_path_allocations {
+        let _ = writeln!(out, "heap operations on the data path while running: {n}");
+    }
     out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");
 
     let mut rows = Vec::new();

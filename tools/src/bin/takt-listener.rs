@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use takt_tools::{listener, run};
 
+/// Counts heap operations of the data-path threads, so every report can say
+/// how many there were (the house rule: none). Other threads are not counted.
+#[global_allocator]
+static ALLOC: takt_scheduler::rt::CountingAllocator = takt_scheduler::rt::CountingAllocator;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "takt-listener",

@@ -182,17 +182,10 @@ pub fn run_on(
 
 /// `takt-listener` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
 pub fn main(args: &ListenerArgs) -> ExitCode {
-    let schedule = match run::load_schedule(&args.schedule, args.run.allow_overbooking) {
-        Ok(s) => s,
+    let (schedule, mut dev) = match run::prepare(TOOL, &args.schedule, &args.device, &args.run) {
+        Ok(ready) => ready,
         Err(code) => return code,
     };
-    let mut dev = match run::open_device(TOOL, &args.device) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    if let Err(code) = run::catch_signals() {
-        return code;
-    }
     let cfg = ListenerConfig {
         until: args.run.until(),
         hist_log: args.run.hist_log.clone(),

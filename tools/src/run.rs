@@ -210,6 +210,21 @@ pub fn open_device(tool: &str, spec: &DeviceSpec) -> Result<Box<dyn RingDevice>,
     })
 }
 
+/// What takt-talker and takt-listener do before running, in the order that
+/// gives the most useful error first: load the schedule, open the device,
+/// catch SIGINT/SIGTERM.
+pub fn prepare(
+    tool: &str,
+    schedule: &Path,
+    device: &DeviceSpec,
+    args: &RunArgs,
+) -> Result<(Schedule, Box<dyn RingDevice>), ExitCode> {
+    let schedule = load_schedule(schedule, args.allow_overbooking)?;
+    let dev = open_device(tool, device)?;
+    catch_signals()?;
+    Ok((schedule, dev))
+}
+
 /// `tai`, `monotonic`, `realtime`, or the raw clock id.
 pub fn clock_name(id: nix::time::ClockId) -> String {
     schedule_clock(id).map_or_else(|| format!("id {}", id.as_raw()), |c| c.as_str().into())

@@ -142,7 +142,10 @@ pub fn open(spec: &DeviceSpec) -> Result<Box<dyn RingDevice>, DriverError> {
         DeviceSpec::Sim => Err(DriverError::Unsupported(
             "sim joins two ports in one process: run talker and listener together with `takt loopback`".into(),
         )),
-        DeviceSpec::Packet { .. } => Err(DriverError::NotBuilt { backend: "AF_PACKET" }),
+        DeviceSpec::Packet { ifname } => Ok(Box::new(crate::packet::PacketDevice::open(
+            ifname,
+            crate::packet::PacketOptions::default(),
+        )?)),
         DeviceSpec::Xdp { .. } => Err(DriverError::NotBuilt { backend: "AF_XDP" }),
         DeviceSpec::Vfio { addr } => Ok(Box::new(crate::e1000e::E1000e::open(
             *addr,
@@ -212,10 +215,20 @@ mod tests {
 
     #[test]
     fn later_backends_say_not_built() {
-        for s in ["packet:eth0", "xdp:eth0@0"] {
-            let e = open(&s.parse().unwrap()).err().unwrap().to_string();
-            assert!(e.contains("not built yet"), "{e}");
-        }
+        let e = open(&"xdp:eth0@0".parse().unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not built yet"), "{e}");
+    }
+
+    #[test]
+    fn packet_opens_the_af_packet_driver() {
+        let e = open(&"packet:takt-none0".parse().unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("no network interface \"takt-none0\""), "{e}");
     }
 
     #[test]

@@ -446,7 +446,7 @@ mod tests {
         assert_eq!(driver_exit_code(&bad), EXIT_BAD_INPUT);
         let sim = takt_drivers::spec::open(&DeviceSpec::Sim).err().unwrap();
         assert_eq!(driver_exit_code(&sim), EXIT_BAD_INPUT);
-        let packet = takt_drivers::spec::open(&spec("packet:eth0").unwrap())
+        let packet = takt_drivers::spec::open(&spec("xdp:eth0@0").unwrap())
             .err()
             .unwrap();
         assert_eq!(driver_exit_code(&packet), EXIT_RUNTIME);

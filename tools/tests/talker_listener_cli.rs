@@ -96,27 +96,32 @@ fn sim_device_exits_2_pointing_to_takt_loopback() {
 
 #[test]
 fn backends_not_built_yet_exit_1_saying_so() {
+    let spec = "xdp:eth0@0";
     for bin in BOTH {
-        for spec in ["packet:eth0", "xdp:eth0@0"] {
-            let out = with_device(bin, spec);
-            assert_eq!(out.status.code(), Some(1), "{bin} --device {spec}");
-            let err = text(&out.stderr);
-            assert!(err.contains("not built yet"), "{bin}: {err}");
-            assert!(err.contains(&format!("--device {spec}")), "{bin}: {err}");
-            assert_eq!(text(&out.stdout), "");
-        }
+        let out = with_device(bin, spec);
+        assert_eq!(out.status.code(), Some(1), "{bin} --device {spec}");
+        let err = text(&out.stderr);
+        assert!(err.contains("not built yet"), "{bin}: {err}");
+        assert!(err.contains(&format!("--device {spec}")), "{bin}: {err}");
+        assert_eq!(text(&out.stdout), "");
     }
 }
 
 #[test]
-fn a_vfio_device_that_is_not_there_exits_2_naming_it() {
-    // No PCI device sits at ff:1f.7 on any machine this runs on.
+fn a_device_that_is_not_there_exits_2_naming_it() {
+    // No PCI device sits at ff:1f.7 and no interface is called takt-none0
+    // on any machine this runs on.
     for bin in BOTH {
-        let out = with_device(bin, "vfio:0000:ff:1f.7");
-        assert_eq!(out.status.code(), Some(2), "{bin}");
-        let err = text(&out.stderr);
-        assert!(err.contains("0000:ff:1f.7"), "{bin}: {err}");
-        assert_eq!(text(&out.stdout), "");
+        for (spec, name) in [
+            ("vfio:0000:ff:1f.7", "0000:ff:1f.7"),
+            ("packet:takt-none0", "takt-none0"),
+        ] {
+            let out = with_device(bin, spec);
+            assert_eq!(out.status.code(), Some(2), "{bin} {spec}");
+            let err = text(&out.stderr);
+            assert!(err.contains(name), "{bin}: {err}");
+            assert_eq!(text(&out.stdout), "");
+        }
     }
 }
 
@@ -130,7 +135,7 @@ fn bad_schedule_exits_2_with_file_line_col() {
     );
     let missing = dir.file("missing.toml");
     for bin in BOTH {
-        let out = run(bin, &["--schedule", &bad, "--device", "packet:eth0"]);
+        let out = run(bin, &["--schedule", &bad, "--device", "xdp:eth0@0"]);
         assert_eq!(out.status.code(), Some(2), "{bin}");
         let err = text(&out.stderr);
         assert!(
@@ -139,7 +144,7 @@ fn bad_schedule_exits_2_with_file_line_col() {
         );
         assert!(!err.contains("not built"), "schedule before device: {err}");
 
-        let out = run(bin, &["--schedule", &missing, "--device", "packet:eth0"]);
+        let out = run(bin, &["--schedule", &missing, "--device", "xdp:eth0@0"]);
         assert_eq!(out.status.code(), Some(2), "{bin}");
         assert!(text(&out.stderr).starts_with(&format!("{missing}:")));
     }
@@ -149,7 +154,7 @@ fn bad_schedule_exits_2_with_file_line_col() {
 fn overbooked_schedule_needs_the_flag() {
     let file = example("overbooked.toml");
     for bin in BOTH {
-        let out = run(bin, &["--schedule", &file, "--device", "packet:eth0"]);
+        let out = run(bin, &["--schedule", &file, "--device", "xdp:eth0@0"]);
         assert_eq!(out.status.code(), Some(2), "{bin}");
         assert!(text(&out.stderr).contains(": error: "));
         // Accepted with the flag: it gets as far as the device.
@@ -159,7 +164,7 @@ fn overbooked_schedule_needs_the_flag() {
                 "--schedule",
                 &file,
                 "--device",
-                "packet:eth0",
+                "xdp:eth0@0",
                 "--allow-overbooking",
             ],
         );
@@ -178,32 +183,25 @@ fn bad_flags_exit_2() {
                 "--schedule",
                 s,
                 "--device",
-                "packet:eth0",
+                "xdp:eth0@0",
                 "--duration",
                 "1s",
                 "--cycles",
                 "5",
             ][..],
             &["--schedule", s][..],
-            &["--device", "packet:eth0"][..],
+            &["--device", "xdp:eth0@0"][..],
             &[
                 "--schedule",
                 s,
                 "--device",
-                "packet:eth0",
+                "xdp:eth0@0",
                 "--duration",
                 "soon",
             ][..],
-            &["--schedule", s, "--device", "packet:eth0", "--batch", "65"][..],
-            &[
-                "--schedule",
-                s,
-                "--device",
-                "packet:eth0",
-                "--report",
-                "xml",
-            ][..],
-            &["--schedule", s, "--device", "packet:eth0", "--no-such-flag"][..],
+            &["--schedule", s, "--device", "xdp:eth0@0", "--batch", "65"][..],
+            &["--schedule", s, "--device", "xdp:eth0@0", "--report", "xml"][..],
+            &["--schedule", s, "--device", "xdp:eth0@0", "--no-such-flag"][..],
         ] {
             let out = run(bin, args);
             assert_eq!(out.status.code(), Some(2), "{bin} {args:?}");
@@ -217,7 +215,7 @@ fn bad_flags_exit_2() {
             "--schedule",
             s,
             "--device",
-            "packet:eth0",
+            "xdp:eth0@0",
             "--duration",
             "1s",
             "--cycles",

@@ -7,6 +7,7 @@
 //! Drivers know nothing of schedules or streams.
 
 pub mod e1000e;
+pub mod link;
 pub mod packet;
 pub mod pool;
 pub mod sim;

@@ -3,10 +3,10 @@
 //! the tests skip with a message, except under CI=true, where they fail.
 
 use std::fs::File;
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use takt_drivers::link::{self, VethPair};
 use takt_drivers::packet::{PacketDevice, PacketOptions};
 use takt_drivers::{RingDevice, RxBatch, TxBatch, TxFrame};
 
@@ -26,60 +26,31 @@ fn need_root(test: &str) -> bool {
     false
 }
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("running ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// Two namespaces joined by a veth pair (`tk-a` in `a`, `tk-b` in `b`),
-/// deleted on drop.
+/// made by `link::VethPair` and deleted with it on drop.
 struct Netns {
     a: String,
     b: String,
+    _pair: VethPair,
 }
 
 impl Netns {
     fn new(up: bool) -> Netns {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
-        let ns = Netns {
-            a: format!("takt-t-{pid}-{n}-a"),
-            b: format!("takt-t-{pid}-{n}-b"),
-        };
-        // Guard first: whatever fails below, Drop deletes what exists.
-        ip(&["netns", "add", &ns.a]);
-        ip(&["netns", "add", &ns.b]);
-        for name in [&ns.a, &ns.b] {
-            // No IPv6 router/neighbour chatter on the test wire.
-            let _ = Command::new("ip")
-                .args(["netns", "exec", name, "sysctl", "-qw"])
-                .arg("net.ipv6.conf.default.disable_ipv6=1")
-                .status();
+        let (a, b) = (format!("takt-t-{pid}-{n}-a"), format!("takt-t-{pid}-{n}-b"));
+        let pair = VethPair::create(&a, &b, "tk-a", "tk-b", "10.78.0.1/24", "10.78.0.2/24")
+            .expect("veth pair between two namespaces");
+        if !up {
+            for (ns, name) in [(pair.ns_a(), "tk-a"), (pair.ns_b(), "tk-b")] {
+                ns.run(|| link::set_up(name, false))
+                    .expect("enter the namespace")
+                    .expect("link down");
+            }
         }
-        ip(&[
-            "-n", &ns.a, "link", "add", "tk-a", "type", "veth", "peer", "name", "tk-b", "netns",
-            &ns.b,
-        ]);
-        if up {
-            ip(&["-n", &ns.a, "link", "set", "tk-a", "up"]);
-            ip(&["-n", &ns.b, "link", "set", "tk-b", "up"]);
-        }
-        ns
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for name in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", name]).status();
-        }
+        Netns { a, b, _pair: pair }
     }
 }
 
@@ -327,7 +298,6 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
         return;
     }
     let ns = Netns::new(true);
-    let a = ns.a.clone();
     let (down, after, outstanding) = in_netns(&ns.a, move || {
         let mut dev = PacketDevice::open("tk-a", PacketOptions::default()).expect("open tk-a");
         let src = dev.info().mac;
@@ -343,12 +313,12 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
             });
             assert_eq!(dev.tx_burst(&mut batch), 1);
         };
-        ip(&["-n", &a, "link", "set", "tk-a", "down"]);
+        link::set_up("tk-a", false).expect("link down");
         for i in 0..3 {
             send(&mut dev, i);
         }
         let down = dev.counters();
-        ip(&["-n", &a, "link", "set", "tk-a", "up"]);
+        link::set_up("tk-a", true).expect("link up");
         send(&mut dev, 3);
         (down, dev.counters(), dev.outstanding())
     })

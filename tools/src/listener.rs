@@ -172,6 +172,7 @@ pub fn run_on(
     stats.device = dev.info().name.clone();
     stats.backend = cfg.backend.clone();
     stats.clock = clock.as_str().into();
+    stats.device_counters = Some(dev.counters());
     Ok(ListenerRun {
         stats,
         summary,

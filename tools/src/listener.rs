@@ -146,6 +146,9 @@ pub fn run_on(
     let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
     let mut stats = RunStats::new(names.iter().copied());
 
+    // A NIC filters destinations in hardware: ask for the streams' groups.
+    let dsts: Vec<[u8; 6]> = sched.streams().iter().map(|s| s.dst_mac).collect();
+    dev.accept_destinations(&dsts)?;
     let mut listener = Listener::new(&sched, rx_offset_ns);
     if let Some(path) = &cfg.hist_log {
         let log_cfg = IntervalLogConfig::new(SystemTime::now());

@@ -26,7 +26,11 @@
 //!   link is back.
 //! - **Receive filter**: ETH_P_ALL (a RingDevice also carries ARP/ICMP for
 //!   the control plane), with PACKET_IGNORE_OUTGOING so the socket does not
-//!   see frames other sockets send on the same interface.
+//!   see frames other sockets send on the same interface. A real NIC
+//!   filters destinations in hardware, so `accept_destinations` (the
+//!   listener calls it with its streams' addresses) joins their multicast
+//!   groups, or turns on promiscuous mode for a foreign unicast address,
+//!   with PACKET_ADD_MEMBERSHIP: held by the socket, gone when it closes.
 //! - **Time**: rx timestamps are the kernel's software timestamps,
 //!   CLOCK_REALTIME. No launch time: SO_TXTIME needs an ETF qdisc, which
 //!   this backend does not set up (and the development host's kernel lacks).
@@ -430,6 +434,30 @@ impl RingDevice for PacketDevice {
             self.kick();
         }
         taken
+    }
+
+    fn accept_destinations(&mut self, macs: &[[u8; 6]]) -> Result<(), DriverError> {
+        let raw = self.fd.as_raw_fd();
+        let ifname = self.info.name.trim_start_matches("packet:");
+        let ifindex = sys::ifindex(ifname)?;
+        for &mac in macs {
+            if mac[0] & 1 == 1 {
+                let what = format!(
+                    "{}: joining multicast group {}",
+                    self.info.name,
+                    crate::format_mac(mac)
+                );
+                sys::add_membership(raw, ifindex, Some(mac), &what)?;
+            } else if mac != self.info.mac {
+                let what = format!(
+                    "{}: promiscuous mode for unicast {}",
+                    self.info.name,
+                    crate::format_mac(mac)
+                );
+                sys::add_membership(raw, ifindex, None, &what)?;
+            }
+        }
+        Ok(())
     }
 
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {

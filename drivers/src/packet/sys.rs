@@ -103,6 +103,28 @@ pub(super) fn take_stats(fd: RawFd) -> Option<libc::tpacket_stats_v3> {
     (r == 0).then_some(st)
 }
 
+/// PACKET_ADD_MEMBERSHIP: a multicast group (`Some(mac)`) or promiscuous
+/// mode (`None`) on `ifindex`, held as long as the socket is open.
+pub(super) fn add_membership(
+    fd: RawFd,
+    ifindex: u32,
+    mac: Option<[u8; 6]>,
+    what: &str,
+) -> Result<(), DriverError> {
+    // SAFETY: packet_mreq is plain old data; all-zero is a valid value.
+    let mut mr: libc::packet_mreq = unsafe { std::mem::zeroed() };
+    mr.mr_ifindex = ifindex as c_int;
+    match mac {
+        Some(m) => {
+            mr.mr_type = libc::PACKET_MR_MULTICAST as u16;
+            mr.mr_alen = 6;
+            mr.mr_address[..6].copy_from_slice(&m);
+        }
+        None => mr.mr_type = libc::PACKET_MR_PROMISC as u16,
+    }
+    setsockopt(fd, libc::PACKET_ADD_MEMBERSHIP, &mr, what)
+}
+
 pub(super) fn bind(fd: &OwnedFd, ifindex: u32, ifname: &str) -> Result<(), DriverError> {
     // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };

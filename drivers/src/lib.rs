@@ -13,6 +13,7 @@ pub mod pool;
 pub mod sim;
 pub mod spec;
 pub mod vfio;
+pub mod xdp;
 
 pub use pool::{BufId, Pool};
 pub use spec::{open, DeviceSpec, PciAddress};

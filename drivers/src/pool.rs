@@ -60,7 +60,7 @@ impl Pool {
         self.capacity() - self.available() - self.lent_count
     }
 
-    /// Buffers lent to the kernel or hardware (see [`Pool::lend`]).
+    /// Buffers lent to the kernel or hardware (see `Pool::lend`).
     pub fn lent(&self) -> usize {
         self.lent_count
     }

@@ -303,23 +303,26 @@ pub enum XdpAttach {
     Generic,
 }
 
-/// Attach `prog` to `ifindex` with a bpf link, native first, generic when
-/// the driver has no XDP. Closing the returned fd detaches it.
+/// Attach `prog` to `ifindex` with a bpf link: `want`, or native first and
+/// generic when the driver has no XDP. Closing the returned fd detaches it.
 pub(super) fn attach(
     device: &str,
     ifname: &str,
     prog: &OwnedFd,
     ifindex: u32,
-    allow_generic: bool,
+    want: Option<XdpAttach>,
 ) -> Result<(OwnedFd, XdpAttach), DriverError> {
-    let try_mode = |flags: u32| {
+    let try_mode = |mode: XdpAttach| {
         let mut attr = LinkCreateAttr {
             prog_fd: prog.as_raw_fd() as u32,
             target_ifindex: ifindex,
             attach_type: BPF_XDP,
-            flags,
+            flags: match mode {
+                XdpAttach::Native => XDP_FLAGS_DRV_MODE,
+                XdpAttach::Generic => XDP_FLAGS_SKB_MODE,
+            },
         };
-        sys_bpf(BPF_LINK_CREATE, &mut attr).map(fd_of)
+        sys_bpf(BPF_LINK_CREATE, &mut attr).map(|fd| (fd_of(fd), mode))
     };
     let err = |e: io::Error| {
         if refused(&e) {
@@ -334,25 +337,30 @@ pub(super) fn attach(
                 ),
             },
             _ => DriverError::Io {
-                what: format!("{device}: attaching the XDP program to {ifname} (bpf BPF_LINK_CREATE)"),
+                what: format!(
+                    "{device}: attaching the XDP program to {ifname} in {} mode (bpf BPF_LINK_CREATE)",
+                    match want {
+                        Some(XdpAttach::Generic) => "generic",
+                        _ => "native",
+                    }
+                ),
                 source: e,
             },
         }
     };
-    match try_mode(XDP_FLAGS_DRV_MODE) {
-        Ok(fd) => Ok((fd, XdpAttach::Native)),
-        Err(e)
-            if allow_generic
-                && matches!(
+    match want {
+        Some(mode) => try_mode(mode).map_err(err),
+        None => match try_mode(XdpAttach::Native) {
+            Err(e)
+                if matches!(
                     e.raw_os_error(),
                     Some(libc::EOPNOTSUPP) | Some(libc::EINVAL)
                 ) =>
-        {
-            try_mode(XDP_FLAGS_SKB_MODE)
-                .map(|fd| (fd, XdpAttach::Generic))
-                .map_err(err)
-        }
-        Err(e) => Err(err(e)),
+            {
+                try_mode(XdpAttach::Generic).map_err(err)
+            }
+            r => r.map_err(err),
+        },
     }
 }
 

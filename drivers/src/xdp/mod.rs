@@ -34,11 +34,15 @@
 //!   completion ring back into the pool (also `alloc` does when the pool is
 //!   empty). The kernel sends at most 32 frames per kick in copy mode, so
 //!   the kick repeats while the ring is not drained.
-//! - **Link down**: the kernel drops a frame it cannot send and returns it
-//!   on the completion ring (no leak); `tx_burst` counts the outage once
-//!   (`link_down`) and every frame dropped (`tx_drops`), and while the link
-//!   stays down drops new frames before the ring (one interface-flags ioctl
-//!   per burst), until the link is back.
+//! - **Link down**: each outage is counted once (`link_down`), every frame
+//!   dropped in `tx_drops`, and the device works again when the link is
+//!   back. An interface that is down refuses the kick (ENETDOWN) without
+//!   taking frames: those already on the TX ring stay there and leave when
+//!   it is up again. Without carrier (the veth peer down) the kernel takes
+//!   one frame per kick and drops it (EBUSY), returning it on the
+//!   completion ring (no leak). Once the outage is known, `tx_burst` drops
+//!   new frames before the ring, checking the interface flags (one ioctl
+//!   per burst) until the link is back.
 //! - **Mode**: the socket is bound without a copy/zero-copy flag by
 //!   default: the kernel tries zero copy and falls back to copy (veth only
 //!   has copy); [`XdpDevice::mode`] says which. The program is attached
@@ -96,8 +100,9 @@ pub struct XdpOptions {
     pub rx_size: u32,
     pub tx_size: u32,
     pub mode: XdpMode,
-    /// Fall back to generic (skb) XDP when the driver has no native XDP.
-    pub allow_generic: bool,
+    /// How to attach the program: `None` = native, falling back to generic
+    /// (skb) XDP when the driver has no native XDP; `Some` = only that way.
+    pub attach: Option<XdpAttach>,
 }
 
 impl Default for XdpOptions {
@@ -109,7 +114,7 @@ impl Default for XdpOptions {
             rx_size: 2048,
             tx_size: 1024,
             mode: XdpMode::Auto,
-            allow_generic: true,
+            attach: None,
         }
     }
 }
@@ -307,7 +312,7 @@ impl XdpDevice {
         let map = bpf::create_xskmap(&device, queue + 1)?;
         bpf::xskmap_set(&device, &map, queue, &fd)?;
         let prog = bpf::load_program(&device, &map)?;
-        let (link, attach) = bpf::attach(&device, ifname, &prog, ifindex, opts.allow_generic)?;
+        let (link, attach) = bpf::attach(&device, ifname, &prog, ifindex, opts.attach)?;
 
         let fill_target = opts.fill_size.min(opts.frames / 2);
         let mut dev = XdpDevice {

@@ -445,17 +445,31 @@ impl XdpDevice {
     /// most 32 frames per kick in copy mode) or cannot go on.
     fn kick(&mut self) {
         let fd = self.fd.as_raw_fd();
-        // Bounded: each round the kernel sends up to 32 frames or drops one.
+        let mut stalled = 0;
+        // Bounded: each round the kernel sends up to 32 frames or drops one;
+        // two rounds in a row that move nothing end it (the frames stay on
+        // the ring for the next burst's kick).
         for _ in 0..self.tx.size() + 2 {
-            if self.tx.pending() == 0 || !self.tx.needs_wakeup() {
+            let before = self.tx.pending();
+            if before == 0 || !self.tx.needs_wakeup() {
                 return;
             }
             match sys::kick_tx(fd).map_err(|e| e.raw_os_error()) {
                 Ok(()) => {}
                 // Budget used up, completion ring full, or the driver busy:
                 // make room and go on.
-                Err(Some(libc::EAGAIN)) | Err(Some(libc::ENOBUFS)) => self.reap(),
-                // The kernel dropped one frame (NET_XMIT_DROP: link down or
+                Err(Some(libc::EAGAIN)) | Err(Some(libc::ENOBUFS)) => {
+                    self.reap();
+                    if self.tx.pending() >= before {
+                        stalled += 1;
+                        if stalled == 2 {
+                            return;
+                        }
+                    } else {
+                        stalled = 0;
+                    }
+                }
+                // The kernel dropped one frame (NET_XMIT_DROP: no carrier or
                 // the driver refused it); it comes back on the completion ring.
                 Err(Some(libc::EBUSY)) => {
                     self.counters.tx_drops += 1;
@@ -464,6 +478,7 @@ impl XdpDevice {
                     }
                     self.reap();
                 }
+                // Interface down: the kernel took nothing.
                 Err(Some(libc::ENETDOWN)) | Err(Some(libc::ENXIO)) => {
                     self.note_link_down();
                     return;

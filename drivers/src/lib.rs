@@ -4,6 +4,12 @@
 //! from a pool sized at start-up, so the data path never allocates and can
 //! never put an address it does not own into a descriptor.
 //!
+//! Backends: [`sim`] (two ports on a simulated wire), [`packet`] (AF_PACKET
+//! TPACKET_V3 rings), [`xdp`] (AF_XDP: UMEM, four rings and a small redirect
+//! program loaded with raw bpf()), [`e1000e`] over [`vfio`] (a userland
+//! Intel 82574L). [`spec::open`] picks one from a `--device` string;
+//! [`link`] sets interfaces up (and builds veth pairs for tests).
+//!
 //! Drivers know nothing of schedules or streams.
 
 pub mod e1000e;
@@ -13,6 +19,7 @@ pub mod pool;
 pub mod sim;
 pub mod spec;
 pub mod vfio;
+pub mod xdp;
 
 pub use pool::{BufId, Pool};
 pub use spec::{open, DeviceSpec, PciAddress};

@@ -47,9 +47,9 @@ Devices (--device):
   vfio:DDDD:BB:DD.F   an Intel 82574L bound to vfio-pci
   sim                 the simulated wire joins two ports in one process:
                       use `takt loopback FILE` for it
-(The xdp backend is not built yet: it exits 1 saying so. packet needs
-CAP_NET_RAW; vfio needs the NIC bound to vfio-pci and an IOMMU:
-docs/net-mdev.md.)
+(packet needs CAP_NET_RAW; xdp needs CAP_NET_RAW, CAP_BPF and
+CAP_NET_ADMIN and attaches its own XDP program to the interface while it
+runs; vfio needs the NIC bound to vfio-pci and an IOMMU: docs/net-mdev.md.)
 
 Latency needs the talker's and the listener's clocks in step (PTP). When
 the device timestamps on another clock than the schedule's, the offset

@@ -737,3 +737,34 @@ fn send_loop_pps() {
         c.tx_ring_full, c.pool_empty, c.tx_drops
     );
 }
+
+/// `ip -n NS ARGS...` output.
+fn ip_in(ns: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns])
+        .args(args)
+        .output()
+        .expect("run ip");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn stream_destinations_are_joined_while_the_device_is_open() {
+    if !need_root("stream_destinations_are_joined_while_the_device_is_open") {
+        return;
+    }
+    let ns = Netns::new(true);
+    let group = [0x91, 0xe0, 0xf0, 0x00, 0xfe, 0x08];
+    let b = ns.b.clone();
+    let maddr = in_netns(&ns.b, move || {
+        let mut dev = open_xdp("xk-b");
+        let own = dev.info().mac;
+        dev.accept_destinations(&[group, own]).expect("join");
+        ip_in(&b, &["maddr", "show", "dev", "xk-b"])
+    })
+    .join()
+    .unwrap();
+    assert!(maddr.contains("91:e0:f0:00:fe:08"), "{maddr}");
+    let maddr = ip_in(&ns.b, &["maddr", "show", "dev", "xk-b"]);
+    assert!(!maddr.contains("91:e0:f0:00:fe:08"), "closed: {maddr}");
+}

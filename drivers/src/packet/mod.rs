@@ -38,7 +38,7 @@
 //! Nothing on the data path allocates: the pool, its memory and the rings
 //! are all made in [`PacketDevice::open`].
 
-mod sys;
+pub(crate) mod sys;
 
 use crate::pool::{BufId, Pool};
 use crate::{
@@ -437,27 +437,9 @@ impl RingDevice for PacketDevice {
     }
 
     fn accept_destinations(&mut self, macs: &[[u8; 6]]) -> Result<(), DriverError> {
-        let raw = self.fd.as_raw_fd();
         let ifname = self.info.name.trim_start_matches("packet:");
         let ifindex = sys::ifindex(ifname)?;
-        for &mac in macs {
-            if mac[0] & 1 == 1 {
-                let what = format!(
-                    "{}: joining multicast group {}",
-                    self.info.name,
-                    crate::format_mac(mac)
-                );
-                sys::add_membership(raw, ifindex, Some(mac), &what)?;
-            } else if mac != self.info.mac {
-                let what = format!(
-                    "{}: promiscuous mode for unicast {}",
-                    self.info.name,
-                    crate::format_mac(mac)
-                );
-                sys::add_membership(raw, ifindex, None, &what)?;
-            }
-        }
-        Ok(())
+        sys::join_destinations(self.fd.as_raw_fd(), ifindex, &self.info, macs)
     }
 
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {

@@ -149,6 +149,11 @@ pub struct XdpDevice {
     mode: XdpMode,
     attach: XdpAttach,
     stamp_fallbacks: u64,
+    ifindex: u32,
+    /// An AF_PACKET socket that receives nothing and only holds the
+    /// multicast memberships of `accept_destinations` (AF_XDP sockets
+    /// have none); opened on first use.
+    members: Option<OwnedFd>,
 }
 
 // SAFETY: the raw pointers (rings, UMEM, the ifreq's unused data pointer)
@@ -350,6 +355,8 @@ impl XdpDevice {
             mode,
             attach,
             stamp_fallbacks: 0,
+            ifindex,
+            members: None,
         };
         dev.refill();
         Ok(dev)
@@ -506,6 +513,24 @@ fn memlock_limit() -> Option<u64> {
 impl RingDevice for XdpDevice {
     fn info(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    fn accept_destinations(&mut self, macs: &[[u8; 6]]) -> Result<(), DriverError> {
+        if macs.iter().all(|m| *m == self.info.mac) {
+            return Ok(());
+        }
+        let fd = match self.members.take() {
+            Some(fd) => fd,
+            None => {
+                let ifname = self.info.name.trim_start_matches("xdp:");
+                let ifname = ifname.split('@').next().unwrap_or(ifname);
+                crate::packet::sys::packet_socket(ifname)?
+            }
+        };
+        let r =
+            crate::packet::sys::join_destinations(fd.as_raw_fd(), self.ifindex, &self.info, macs);
+        self.members = Some(fd);
+        r
     }
 
     fn counters(&self) -> Counters {

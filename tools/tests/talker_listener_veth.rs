@@ -446,3 +446,66 @@ fn without_root_both_backends_name_the_capability() {
         );
     }
 }
+
+/// SIGINT/SIGTERM mid-run: the report is still written, the run exits 0,
+/// and the AF_XDP redirect program is gone from the interface.
+#[test]
+fn a_signal_mid_run_writes_the_report_and_detaches_the_xdp_program() {
+    if !ready("a_signal_mid_run_detaches", &["ip"]) {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let schedule = example("single-stream-1ms.toml");
+    let wire = Wire::new();
+    for (sig, ns, bin, dev, ifname) in [
+        (
+            nix::sys::signal::Signal::SIGINT,
+            &wire.a,
+            TALKER,
+            "xdp:tk-a@0",
+            "tk-a",
+        ),
+        (
+            nix::sys::signal::Signal::SIGTERM,
+            &wire.b,
+            LISTENER,
+            "xdp:tk-b@0",
+            "tk-b",
+        ),
+    ] {
+        let child = wire.spawn(
+            ns,
+            bin,
+            &[
+                "--schedule",
+                &schedule,
+                "--device",
+                dev,
+                "-q",
+                "--report",
+                "json",
+            ],
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+        let show = |ns: &str| {
+            let out = Command::new("ip")
+                .args(["-n", ns, "link", "show", ifname])
+                .output()
+                .expect("ip link show");
+            text(&out.stdout)
+        };
+        assert!(
+            show(ns).contains("xdp"),
+            "{bin}: program attached while running"
+        );
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, sig).expect("signal");
+        let out = wait_at_most(child, Duration::from_secs(20));
+        let report = json(&out, bin);
+        assert!(u(&report, &["cycles"]) > 0, "{report}");
+        assert!(
+            !show(ns).contains("xdp"),
+            "{bin}: program detached after {sig}"
+        );
+    }
+}

@@ -155,6 +155,11 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         backend: run::backend_name(&args.device).into(),
         ..TalkerConfig::default()
     };
+    if !args.run.quiet {
+        if let Some(note) = dev.launch_time_note() {
+            eprintln!("{TOOL}: {note}");
+        }
+    }
     let progress = Arc::new(Progress::default());
     let line = {
         let p = Arc::clone(&progress);

@@ -709,14 +709,17 @@ impl PacketDevice {
                 r = sys::send_with_txtime(fd, frame, txtime, &mut e.cmsg);
             }
             match r.as_ref().map_err(|e| e.raw_os_error()) {
-                Ok(()) => {
+                // ENOBUFS: the qdisc took the frame and dropped it at once
+                // (ETF: launch time already past); ETF reports it on the
+                // error queue, which moves it from tx_frames to tx_drops.
+                Ok(()) | Err(Some(libc::ENOBUFS)) => {
                     self.link_down = false;
                     self.counters.tx_frames += 1;
                     self.counters.tx_bytes += f.len as u64;
                     let _ = self.pool.free(f.buf);
                     taken += 1;
                 }
-                Err(Some(libc::EAGAIN) | Some(libc::ENOBUFS)) => {
+                Err(Some(libc::EAGAIN)) => {
                     // The socket's send budget is full: the frame waits.
                     self.counters.tx_ring_full += 1;
                     if let Err(f) = frames.push_front(f) {

@@ -103,6 +103,10 @@ fn etf_holds_packet_frames_until_their_launch_time_in_a_guest() {
 
     let talker = json(&out.join("guest-out/talker.json"));
     let listener = json(&out.join("guest-out/listener.json"));
+    // The per-frame sendmsg path allocates nothing either.
+    for (who, r) in [("talker", &talker), ("listener", &listener)] {
+        assert_eq!(r["data_path_allocations"].as_u64(), Some(0), "{who}");
+    }
     // ETF's drops (launch time missed or refused) are the device's tx_drops.
     let dev = &talker["device_counters"];
     let dropped = dev["tx_drops"].as_u64().unwrap();

@@ -13,7 +13,7 @@
 //! - **VLAN**: the kernel strips the 802.1Q tag on receive and reports it in
 //!   the frame header; `rx_burst` puts it back, so the frame handed out is
 //!   the frame as it was on the wire.
-//! - **TX**: TPACKET_V3 TX ring of fixed 2 KiB slots (512 by default).
+//! - **TX** (without ETF): TPACKET_V3 TX ring of fixed 2 KiB slots (512 by default).
 //!   `tx_burst` copies each pool buffer into the next free slot, marks it
 //!   TP_STATUS_SEND_REQUEST, frees the buffer at once, and kicks the kernel
 //!   with one non-blocking `sendto` per burst. PACKET_QDISC_BYPASS is on by
@@ -32,8 +32,32 @@
 //!   groups, or turns on promiscuous mode for a foreign unicast address,
 //!   with PACKET_ADD_MEMBERSHIP: held by the socket, gone when it closes.
 //! - **Time**: rx timestamps are the kernel's software timestamps,
-//!   CLOCK_REALTIME. No launch time: SO_TXTIME needs an ETF qdisc, which
-//!   this backend does not set up (and the development host's kernel lacks).
+//!   CLOCK_REALTIME, moved onto the ETF qdisc's clock when there is one
+//!   (for TAI by the whole seconds between the two, read at open).
+//! - **Launch time (ETF)**: at open the interface's qdiscs are dumped over
+//!   rtnetlink ([`etf`]). With an ETF qdisc anywhere on it (root, or one
+//!   queue under mqprio/taprio: [`PacketDevice::launch_time_note`] says
+//!   where; frames are not steered to that queue, see [`etf`]) the socket
+//!   sets SO_TXTIME on the qdisc's clock with SOF_TXTIME_REPORT_ERRORS
+//!   (and deadline mode if the qdisc has it), `caps.launch_time` is true
+//!   and `info().clock` is the qdisc's clock. Then there is no TX ring: a
+//!   ring kick carries one SCM_TXTIME for every frame it sends, so each
+//!   frame is its own non-blocking `sendmsg` straight from the pool buffer
+//!   with its launch time in a control message built in a fixed buffer
+//!   (no allocation). PACKET_QDISC_BYPASS is off (the qdisc is the
+//!   point). ETF drops a frame without a txtime, so a frame without
+//!   `launch_time_ns` gets "now + delta" on the qdisc's clock: the soonest
+//!   ETF lets it leave. Frames ETF refuses (launch time past, before one it
+//!   already sent, wrong clock: SO_EE_CODE_TXTIME_INVALID_PARAM) or drops
+//!   at dequeue (SO_EE_CODE_TXTIME_MISSED) come back on the socket's error
+//!   queue, read without blocking every 32 bursts and by `counters()`: they
+//!   move from `tx_frames` to `tx_drops` ([`PacketDevice::launch_time_errors`]
+//!   splits them). Software ETF (no offload) dequeues a frame at launch
+//!   time − delta and the stack sends it then, so the frame reaches the
+//!   wire at about its launch time only if delta matches the path's delay.
+//!   Without ETF, `caps.launch_time` is false, frames leave when queued and
+//!   the note says how to add one
+//!   (`tc qdisc replace dev IF root etf clockid CLOCK_TAI delta 200000`).
 //!
 //! Nothing on the data path allocates: the pool, its memory and the rings
 //! are all made in [`PacketDevice::open`].

@@ -153,7 +153,8 @@ fn etf_holds_packet_frames_until_their_launch_time_in_a_guest() {
         .map(|i| listener["streams"][i]["lost"].as_u64().unwrap())
         .sum();
     eprintln!("talker device counters: {dev}");
-    // Most frames make it even in TCG (measured: 0 to 15 % missed).
+    // Most frames make it even in TCG (measured: 0.2-0.5 % missed on an
+    // idle host, 15-30 % with builds and other guests beside it).
     assert!(
         received * 2 >= sent_total,
         "only {received} of {sent_total} arrived"

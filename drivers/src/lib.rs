@@ -134,6 +134,13 @@ pub trait RingDevice: Send {
         let _ = macs;
         Ok(())
     }
+
+    /// A sentence on how this device honours launch times, or why it does
+    /// not and what would change that (AF_PACKET: the interface's ETF
+    /// qdisc). `None`: nothing to say beyond `caps.launch_time`.
+    fn launch_time_note(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// One error type for the crate: what went wrong and what to do about it.

@@ -115,7 +115,7 @@ fn get(name: &str) -> Result<LinkMessage, DriverError> {
 
 /// Run one request on a fresh netlink connection in the calling thread's
 /// network namespace, on a current-thread runtime built for it.
-fn run<T, F, Fut>(ifname: &str, what: &str, f: F) -> Result<T, DriverError>
+pub(crate) fn run<T, F, Fut>(ifname: &str, what: &str, f: F) -> Result<T, DriverError>
 where
     F: FnOnce(Handle) -> Fut,
     Fut: Future<Output = Result<T, rtnetlink::Error>>,

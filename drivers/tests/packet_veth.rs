@@ -209,6 +209,63 @@ fn a_missing_interface_is_named() {
 }
 
 #[test]
+fn without_an_etf_qdisc_there_is_no_launch_time_and_the_note_says_how_to_add_one() {
+    if !need_root("without_an_etf_qdisc_there_is_no_launch_time_and_the_note_says_how_to_add_one") {
+        return;
+    }
+    let ns = Netns::new(true);
+    let (caps, clock, note, qdiscs) = in_netns(&ns.a, || {
+        let dev = PacketDevice::open("tk-a", PacketOptions::default()).expect("open tk-a");
+        let qdiscs = takt_drivers::packet::etf::find_etf("tk-a", link::ifindex("tk-a").unwrap())
+            .expect("qdisc dump");
+        (
+            dev.info().caps,
+            dev.info().clock,
+            RingDevice::launch_time_note(&dev).map(str::to_string),
+            qdiscs,
+        )
+    })
+    .join()
+    .unwrap();
+    assert_eq!(qdiscs, None);
+    assert!(!caps.launch_time);
+    assert_eq!(clock, Some(nix::time::ClockId::CLOCK_REALTIME));
+    let note = note.expect("packet: explains its launch time");
+    assert!(note.contains("no ETF qdisc on tk-a"), "{note}");
+    assert!(
+        note.contains("tc qdisc replace dev tk-a root etf clockid CLOCK_TAI"),
+        "{note}"
+    );
+}
+
+#[test]
+fn adding_an_etf_qdisc_names_the_module_when_the_kernel_lacks_it() {
+    if !need_root("adding_an_etf_qdisc_names_the_module_when_the_kernel_lacks_it") {
+        return;
+    }
+    use takt_drivers::packet::etf::{add_root_etf, EtfParams};
+    let ns = Netns::new(true);
+    let r = in_netns(&ns.a, || {
+        add_root_etf(
+            "tk-a",
+            EtfParams {
+                delta_ns: 200_000,
+                clockid: nix::time::ClockId::CLOCK_TAI.as_raw(),
+                flags: 0,
+            },
+        )
+        .map_err(|e| e.to_string())
+    })
+    .join()
+    .unwrap();
+    // This host's kernel may or may not have sch_etf: either it worked, or
+    // the error names the module to load.
+    if let Err(e) = r {
+        assert!(e.contains("sch_etf"), "{e}");
+    }
+}
+
+#[test]
 fn a_down_interface_says_how_to_bring_it_up() {
     if !need_root("a_down_interface_says_how_to_bring_it_up") {
         return;

@@ -30,6 +30,7 @@ extra_files=${TAKT_GUEST_FILES:-}                # more files/folders for /takt/
 extra_modules=${TAKT_GUEST_MODULES:-}            # more kernel modules to insmod (by name)
 kernel_pin=${TAKT_GUEST_KERNEL:-}                # e.g. 6.1.0-56-amd64; empty = resolve with apt
 strip_debug=${TAKT_GUEST_STRIP:-1}               # 1: strip debug info from the guest's copies
+nic_driver=${TAKT_GUEST_NIC_DRIVER:-vfio-pci}    # vfio-pci, or e1000e: the NICs stay kernel interfaces
 target=x86_64-unknown-linux-gnu                  # named explicitly: see the build step
 
 usage() {
@@ -46,7 +47,9 @@ Without a command it lists /dev/vfio. Exits with the command's exit code;
 
 Environment: TAKT_GUEST_OUT, TAKT_GUEST_TIMEOUT (300), TAKT_GUEST_MEM (512),
 TAKT_GUEST_SMP (2), TAKT_GUEST_BINS, TAKT_GUEST_FILES, TAKT_GUEST_MODULES,
-TAKT_GUEST_KERNEL, TAKT_GUEST_STRIP (1), TAKT_GUEST_CACHE.
+TAKT_GUEST_KERNEL, TAKT_GUEST_STRIP (1), TAKT_GUEST_CACHE,
+TAKT_GUEST_NIC_DRIVER (vfio-pci; e1000e leaves both NICs to the kernel's
+e1000e driver, up, with IF_A / IF_B = their interface names).
 See latency-tests/vfio-guest/README.md.
 EOF
 }
@@ -67,6 +70,11 @@ die() { echo "run.sh: error: $*" >&2; exit 1; }
 case $timeout_s in ''|*[!0-9]*) die "TAKT_GUEST_TIMEOUT must be whole seconds, not '$timeout_s'" ;; esac
 case $mem_mb in ''|*[!0-9]*) die "TAKT_GUEST_MEM must be MiB, not '$mem_mb'" ;; esac
 case $smp in ''|*[!0-9]*) die "TAKT_GUEST_SMP must be a CPU count, not '$smp'" ;; esac
+case $nic_driver in
+    vfio-pci) ;;
+    e1000e) extra_modules="e1000e $extra_modules" ;;
+    *) die "TAKT_GUEST_NIC_DRIVER must be vfio-pci or e1000e, not '$nic_driver'" ;;
+esac
 
 # Output folder of this run.
 if [ -n "${TAKT_GUEST_OUT:-}" ]; then
@@ -277,6 +285,7 @@ for f in $extra_files; do
     cp -a "$abs" "$stage/takt/$rel"
 done
 printf '%s\n' "$guest_cmd" >"$stage/takt/cmd.sh"
+printf '%s\n' "$nic_driver" >"$stage/takt/nic_driver"
 
 # /init, run by the guest kernel as PID 1 (busybox sh; no set -e on purpose:
 # every step reports its own failure). Markers the host parses start with TAKT-.
@@ -303,11 +312,25 @@ while read -r m; do
     insmod "/lib/modules/$m" || fail "insmod $m"
 done </takt/modules.list
 
-# Both 82574L NICs (8086:10d3), in PCI order (the glob sorts), to vfio-pci.
+# Both 82574L NICs (8086:10d3), in PCI order (the glob sorts), to vfio-pci
+# (or, with TAKT_GUEST_NIC_DRIVER=e1000e, left to the kernel driver and up).
+nic_driver=$(cat /takt/nic_driver)
 nics=
+ifs=
 for d in /sys/bus/pci/devices/*; do
     if [ "$(cat "$d/vendor")" != 0x8086 ] || [ "$(cat "$d/device")" != 0x10d3 ]; then continue; fi
     bdf=${d##*/}
+    if [ "$nic_driver" = e1000e ]; then
+        [ -e "$d/driver" ] && [ "$(basename "$(readlink "$d/driver")")" = e1000e ] ||
+            fail "$bdf is not bound to e1000e (TAKT_GUEST_NIC_DRIVER=e1000e)"
+        ifname=$(ls "$d/net" 2>/dev/null | head -n 1)
+        [ -n "$ifname" ] || fail "$bdf has no network interface"
+        ip link set "$ifname" up || fail "ip link set $ifname up"
+        echo "TAKT-NIC $bdf interface $ifname"
+        nics="$nics $bdf"
+        ifs="$ifs $ifname"
+        continue
+    fi
     if [ -e "$d/driver" ] && [ "$(basename "$(readlink "$d/driver")")" != vfio-pci ]; then
         echo "$bdf" >"$d/driver/unbind" || fail "unbind $bdf"
     fi
@@ -322,6 +345,17 @@ for d in /sys/bus/pci/devices/*; do
     echo "TAKT-NIC $bdf group $group"
     nics="$nics $bdf"
 done
+if [ -n "$ifs" ]; then
+    # shellcheck disable=SC2086 # split the list into $1 $2
+    set -- $ifs
+    export IF_A="$1" IF_B="$2"
+    # The emulated link comes up a moment after the interface does.
+    for _ in $(seq 50); do
+        [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ] &&
+            [ "$(cat "/sys/class/net/$2/carrier" 2>/dev/null)" = 1 ] && break
+        sleep 0.1
+    done
+fi
 # shellcheck disable=SC2086 # split the list into $1 $2
 set -- $nics
 [ $# -eq 2 ] || fail "expected 2 e1000e NICs (8086:10d3), found $#"

@@ -97,6 +97,10 @@ pub struct TalkerRun {
     pub schedule: Schedule,
 }
 
+/// How long after the last launch time a launch-time device's counters
+/// are read.
+const COUNTERS_SETTLE_NS: u64 = 20_000_000;
+
 /// Send `schedule` on `dev` until the run's end or SIGINT/SIGTERM.
 /// `progress` gets the talker's figures.
 pub fn run_on(
@@ -134,6 +138,15 @@ pub fn run_on(
     stats.device = dev.info().name.clone();
     stats.backend = cfg.backend.clone();
     stats.clock = clock.as_str().into();
+    // A device that holds frames until their launch times may still hold
+    // the last ones (or learn only later that it dropped them, as ETF
+    // does): read its counters once they are due.
+    if let Some(last) = summary
+        .last_launch_ns
+        .filter(|_| dev.info().caps.launch_time)
+    {
+        rt::sleep_until(clock, last + COUNTERS_SETTLE_NS);
+    }
     stats.device_counters = Some(dev.counters());
     Ok(TalkerRun {
         stats,
@@ -155,6 +168,11 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         backend: run::backend_name(&args.device).into(),
         ..TalkerConfig::default()
     };
+    if !args.run.quiet {
+        if let Some(note) = dev.launch_time_note() {
+            eprintln!("{TOOL}: {note}");
+        }
+    }
     let progress = Arc::new(Progress::default());
     let line = {
         let p = Arc::clone(&progress);

@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 use takt_drivers::DeviceSpec;
 use takt_scheduler::units;
 use takt_veth_bench::{
-    flood, flood_udp, load_schedule, percentiles, report, udp_listener, udp_talker, BenchError,
-    EXIT_OK,
+    flood, flood_udp, load_schedule, percentiles, report, sock, udp_listener, udp_talker,
+    BenchError, EXIT_OK,
 };
 
 #[derive(Parser)]
@@ -122,6 +122,14 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// Keep a socket with SO_TIMESTAMPNS open until SIGINT/SIGTERM (or
+    /// --secs): while any socket asks for timestamps the kernel stamps every
+    /// frame when it enters the receive backlog, so all rows of a run get
+    /// their rx timestamps at the same point
+    HoldTimestamps {
+        #[arg(long, default_value_t = 3600.0)]
+        secs: f64,
+    },
     /// Percentile table (JSON) of one metric of an HdrHistogram interval log
     Percentiles {
         #[arg(long, value_name = "FILE")]
@@ -212,6 +220,10 @@ fn run(cmd: Cmd) -> Result<(), BenchError> {
             stop_on_signals()?;
             let r = flood_udp::rx(bind, secs, batch, idle_ms * 1_000_000)?;
             report::emit_json(opt(&json).as_deref(), &r)
+        }
+        Cmd::HoldTimestamps { secs } => {
+            stop_on_signals()?;
+            sock::hold_timestamps(std::time::Duration::from_secs_f64(secs.max(0.0)))
         }
         Cmd::Percentiles {
             hist_log,

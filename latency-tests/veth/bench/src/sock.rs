@@ -69,3 +69,21 @@ pub fn bound(
 pub fn is_timeout(e: nix::Error) -> bool {
     matches!(e, nix::Error::EAGAIN | nix::Error::EINTR)
 }
+
+/// Hold a UDP socket with SO_TIMESTAMPNS for `max` or until a stop signal.
+/// The option turns on the kernel's global receive timestamping (the
+/// `netstamp_needed` static key): from then on every frame is stamped when
+/// it enters the receive backlog (`netif_rx`, for a veth on the sender's
+/// CPU), whichever socket reads it. Without it, AF_PACKET stamps frames
+/// later, when its socket gets them, and rows would not compare.
+pub fn hold_timestamps(max: Duration) -> Result<(), BenchError> {
+    let fd = udp()?;
+    socket::setsockopt(&fd, sockopt::ReceiveTimestampns, &true)
+        .map_err(BenchError::sys("SO_TIMESTAMPNS"))?;
+    let end = std::time::Instant::now() + max;
+    while std::time::Instant::now() < end && !takt_scheduler::rt::stop_requested() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(fd);
+    Ok(())
+}

@@ -175,26 +175,31 @@ if [ "$hold_tstamp" = 1 ]; then
 fi
 phase_done
 
-in_a() { ip netns exec "$ns_a" taskset -c "$tx_cpu" "$@"; }
 in_b() { ip netns exec "$ns_b" taskset -c "$rx_cpu" "$@"; }
 
-# Run a receiver in the background in b and a sender in a; both must
-# succeed. $1 = row file prefix; receiver command in RX array, sender in TX.
+# Run a receiver in b and a sender in a; both must succeed. $1 = row file
+# prefix; receiver command in RX (stdout to RX_OUT), sender in TX (stdout to
+# TX_OUT). Both run in the background and are waited for, so a signal to
+# this script is handled at once (bash runs traps only between commands).
 pair() {
-    local pre=$1 rx_pid rc_rx=0 rc_tx=0 keep=() p
-    in_b "${RX[@]}" 2>"$pre-rx.err" &
+    local pre=$1 rx_pid tx_pid rc_rx=0 rc_tx=0
+    # Simple commands, not a function: a function in the
+    # background is a subshell, and killing it would not reach the tool.
+    ip netns exec "$ns_b" taskset -c "$rx_cpu" "${RX[@]}" >"${RX_OUT:-/dev/null}" 2>"$pre-rx.err" &
     rx_pid=$!
     bg+=("$rx_pid")
     sleep 0.3 # the receiver is bound/open before the first frame
-    in_a "${TX[@]}" 2>"$pre-tx.err" || rc_tx=$?
+    ip netns exec "$ns_a" taskset -c "$tx_cpu" "${TX[@]}" >"${TX_OUT:-/dev/null}" 2>"$pre-tx.err" &
+    tx_pid=$!
+    bg+=("$tx_pid")
+    wait "$tx_pid" || rc_tx=$?
     wait "$rx_pid" || rc_rx=$?
-    for p in "${bg[@]}"; do [ "$p" = "$rx_pid" ] || keep+=("$p"); done
-    bg=("${keep[@]}")
+    bg=("${bg[@]:0:${#bg[@]}-2}")
     [ "$rc_tx" = 0 ] && [ "$rc_rx" = 0 ] && return 0
     if grep -qh "not built yet" "$pre-tx.err" "$pre-rx.err" 2>/dev/null; then
         echo "not built" >"$pre.status"
     else
-        echo "failed (talker exit $rc_tx, listener exit $rc_rx)" >"$pre.status"
+        echo "failed (sender exit $rc_tx, receiver exit $rc_rx)" >"$pre.status"
         sed 's/^/    /' "$pre-tx.err" "$pre-rx.err" >&2
     fi
     return 1
@@ -234,9 +239,7 @@ for s in $schedules; do
                 --duration "${listen_s}s" -q --report json --hist-log "$pre-listener.hlog")
             TX=("$bin/takt-talker" --schedule "$sched" --device "$(spec_of "$be" a)"
                 --duration "${dur_s}s" -q --report json --hist-log "$pre-talker.hlog")
-            # The reports go to stdout: wrap to keep them apart.
-            RX=(sh -c '"$@" >"$0"' "$pre-listener.json" "${RX[@]}")
-            TX=(sh -c '"$@" >"$0"' "$pre-talker.json" "${TX[@]}")
+            RX_OUT=$pre-listener.json TX_OUT=$pre-talker.json
             if pair "$pre"; then
                 "$bin/takt-veth-bench" percentiles --hist-log "$pre-listener.hlog" --json "$pre-percentiles.json"
                 echo ok >"$pre.status"
@@ -249,6 +252,7 @@ for s in $schedules; do
     pre=$dir/udp
     RX=("$bin/takt-veth-bench" udp-listener --schedule "$sched" --bind "10.79.0.2:$port"
         --duration "${listen_s}s" --report-json "$pre-listener.json" --hist-log "$pre-listener.hlog")
+    RX_OUT=/dev/null TX_OUT=/dev/null
     TX=("$bin/takt-veth-bench" udp-talker --schedule "$sched" --dest "10.79.0.2:$port"
         --duration "${dur_s}s" --report-json "$pre-talker.json" --hist-log "$pre-talker.hlog")
     if pair "$pre"; then
@@ -267,6 +271,7 @@ for be in $backends; do
     pre=$dir/$be
     if probe "$pre" "$(spec_of "$be" b)"; then
         RX=("$bin/takt-veth-bench" flood-rx --device "$(spec_of "$be" b)" --secs "$flood_rx_s" --json "$pre-rx.json")
+        RX_OUT=/dev/null TX_OUT=/dev/null
         TX=("$bin/takt-veth-bench" flood-tx --device "$(spec_of "$be" a)" --secs "$pps_s" --batch 32 --json "$pre-tx.json")
         pair "$pre" && echo ok >"$pre.status"
     fi
@@ -276,6 +281,7 @@ done
 phase "pps: kernel UDP, sendmmsg/recvmmsg batch 32, ${pps_s} s"
 pre=$dir/udp
 RX=("$bin/takt-veth-bench" flood-udp-rx --bind "10.79.0.2:$port" --secs "$flood_rx_s" --batch 32 --json "$pre-rx.json")
+RX_OUT=/dev/null TX_OUT=/dev/null
 TX=("$bin/takt-veth-bench" flood-udp-tx --dest "10.79.0.2:$port" --secs "$pps_s" --batch 32 --json "$pre-tx.json")
 pair "$pre" && echo ok >"$pre.status"
 # Datagrams the kernel dropped for a full socket buffer, in b.

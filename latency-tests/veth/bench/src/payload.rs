@@ -15,6 +15,11 @@ pub const CUT: usize = wire::ETH_HEADER_LEN + wire::VLAN_TAG_LEN;
 /// Bytes a UDP payload adds on an untagged Ethernet frame: Ethernet 14,
 /// IPv4 20, UDP 8.
 pub const UDP_OVERHEAD: usize = 14 + 20 + 8;
+/// Largest payload that is not fragmented at a 1500-byte MTU. A takt
+/// frame of more than 1510 bytes (1514 with FCS) loses the end of its
+/// padding in the datagram: one Ethernet frame each way, both at most 1518
+/// bytes without FCS.
+pub const MAX_PAYLOAD: usize = 1500 - 20 - 8;
 
 /// One stream's frame, encoded once, patched per frame.
 pub struct FrameTemplate {
@@ -30,7 +35,8 @@ impl FrameTemplate {
     }
 
     /// Write the per-frame fields (sequence and padding, launch and tx
-    /// time) and return the UDP payload: the frame after its VLAN tag.
+    /// time) and return the UDP payload: the frame after its VLAN tag, at
+    /// most [`MAX_PAYLOAD`] bytes.
     pub fn stamp(&mut self, sequence: u64, launch_ns: u64, tx_ns: u64) -> &[u8] {
         // The buffer was encoded by `new`, so the view always checks out.
         if let Ok(mut f) = StreamFrame::new_checked(&mut self.buf[..]) {
@@ -38,7 +44,8 @@ impl FrameTemplate {
             f.set_launch_ns(launch_ns);
             f.set_tx_ns(tx_ns);
         }
-        &self.buf[CUT..]
+        let end = self.buf.len().min(CUT + MAX_PAYLOAD);
+        &self.buf[CUT..end]
     }
 }
 
@@ -123,6 +130,17 @@ mod tests {
         // i.e. a 148-byte UDP frame without FCS: 24 bytes more (IP + UDP - tag).
         let mut t = FrameTemplate::new(&fields(), 124).unwrap();
         assert_eq!(t.stamp(0, 0, 0).len() + UDP_OVERHEAD, 124 + 24);
+    }
+
+    #[test]
+    fn a_full_size_frame_fits_one_datagram_at_mtu_1500() {
+        let mut t = FrameTemplate::new(&fields(), 1518).unwrap();
+        let p = t.stamp(7, 1, 2);
+        assert_eq!(p.len(), MAX_PAYLOAD);
+        assert_eq!(p.len() + UDP_OVERHEAD, 1514);
+        let mut r = PayloadReader::new();
+        r.slot()[..p.len()].copy_from_slice(p);
+        assert_eq!(r.frame(MAX_PAYLOAD).unwrap().sequence(), 7);
     }
 
     #[test]

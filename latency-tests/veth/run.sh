@@ -3,7 +3,7 @@
 # namespaces: one-way latency on a schedule, and pps at batch 32, for every
 # takt backend in a list and for the UDP baseline, in one run.
 #
-#   sudo latency-tests/veth/run.sh [--no-build] [--out DIR]
+#   sudo latency-tests/veth/run.sh [--no-build] [--out DIR] [--duration S] [--pps-secs S]
 #
 # Creates namespaces takt-veth-<pid>-a / -b joined by a veth pair
 # (10.79.0.1/24 in a, 10.79.0.2/24 in b) and deletes them on exit, also on
@@ -29,7 +29,7 @@ hold_tstamp=${TAKT_VETH_HOLD_TSTAMP:-1}      # 1: same rx timestamp point for ev
 
 usage() {
     cat <<'EOF'
-usage: latency-tests/veth/run.sh [--no-build] [--out DIR]
+usage: latency-tests/veth/run.sh [--no-build] [--out DIR] [--duration S] [--pps-secs S]
 
 As root: builds takt-talker, takt-listener and takt-veth-bench (release),
 joins two new network namespaces with a veth pair and, for each takt backend
@@ -39,6 +39,8 @@ comparison table; results go to latency-tests/results/veth/<time>/.
 
   --no-build   use the binaries already in target/release/
   --out DIR    results folder (default latency-tests/results/veth/YYYYmmdd-HHMMSS)
+  --duration S latency run per row, seconds (10s; = TAKT_VETH_DURATION)
+  --pps-secs S pps flood per row, seconds (5; = TAKT_VETH_PPS_SECS)
 
 Environment: TAKT_VETH_DURATION (10s), TAKT_VETH_PPS_SECS (5),
 TAKT_VETH_BACKENDS ("packet xdp"), TAKT_VETH_SCHEDULES (single-stream-1ms;
@@ -55,6 +57,8 @@ while [ $# -gt 0 ]; do
         -h|--help) usage; exit 0 ;;
         --no-build) build=0; shift ;;
         --out) [ $# -ge 2 ] || { usage >&2; exit 2; }; out=$2; shift 2 ;;
+        --duration) [ $# -ge 2 ] || { usage >&2; exit 2; }; duration=$2; shift 2 ;;
+        --pps-secs) [ $# -ge 2 ] || { usage >&2; exit 2; }; pps_secs=$2; shift 2 ;;
         *) echo "run.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
 done
@@ -75,8 +79,9 @@ pps_s=$(secs_of "$pps_secs" TAKT_VETH_PPS_SECS)
 listen_s=$(awk -v d="$dur_s" 'BEGIN { print d + 1 }')
 flood_rx_s=$(awk -v d="$pps_s" 'BEGIN { print d + 3 }')
 ncpu=$(nproc)
-[ "$tx_cpu" -lt "$ncpu" ] && [ "$rx_cpu" -lt "$ncpu" ] ||
+if [ "$tx_cpu" -ge "$ncpu" ] || [ "$rx_cpu" -ge "$ncpu" ]; then
     die "TAKT_VETH_TX_CPU/RX_CPU ($tx_cpu/$rx_cpu) must be below nproc ($ncpu)"
+fi
 for s in $schedules; do
     [ -f "$root/docs/examples/$s.toml" ] || die "no schedule docs/examples/$s.toml (TAKT_VETH_SCHEDULES)"
 done
@@ -119,7 +124,7 @@ phase_done
     echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || true)"
     echo "rustc=$(rustc --version 2>/dev/null || true)"
-    echo "commit=$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || true)"
+    echo "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || true)"
     echo "duration_s=$dur_s"
     echo "pps_secs=$pps_s"
     echo "tx_cpu=$tx_cpu"
@@ -151,6 +156,7 @@ ip netns add "$ns_a"
 ip netns add "$ns_b"
 ip link add "$if_a" netns "$ns_a" type veth peer name "$if_b" netns "$ns_b"
 for side in "a $ns_a $if_a 10.79.0.1/24" "b $ns_b $if_b 10.79.0.2/24"; do
+    # shellcheck disable=SC2086 # split the fields into $1..$4
     set -- $side
     # No IPv6: its router/neighbour solicitations would be stray frames.
     ip netns exec "$2" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1

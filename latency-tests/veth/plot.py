@@ -54,6 +54,27 @@ def machine_line(m):
         m.get("nproc", "?"), m.get("cpu", "?"), virt, m.get("kernel", "?"))
 
 
+def steal(out):
+    """'cpu0 1.2%, cpu1 0.3%': steal time per CPU between run.sh's start and end."""
+    def read(name):
+        rows = {}
+        for line in read_text(os.path.join(out, name)).splitlines():
+            f = line.split()
+            if f and f[0] != "cpu" and len(f) > 8:
+                rows[f[0]] = [int(x) for x in f[1:]]
+        return rows
+    a, b = read("stat-start.txt"), read("stat-end.txt")
+    parts = []
+    for cpu in sorted(a):
+        if cpu not in b:
+            continue
+        d = [y - x for x, y in zip(a[cpu], b[cpu])]
+        total = sum(d[:8])  # user nice system idle iowait irq softirq steal
+        if total > 0:
+            parts.append("{} {:.1f}%".format(cpu, 100.0 * d[7] / total))
+    return ", ".join(parts)
+
+
 def row_order(m):
     return m.get("backends", "packet xdp").split() + ["udp"]
 
@@ -112,6 +133,9 @@ def table(out, m):
                  "talker/sender on CPU {}, listener/receiver on CPU {}, load avg before: {}".format(
                      m.get("date", "?"), m.get("duration_s", "?"), m.get("pps_secs", "?"),
                      m.get("tx_cpu", "?"), m.get("rx_cpu", "?"), m.get("loadavg", "?")))
+    st = steal(out)
+    if st:
+        lines.append("steal time (hypervisor ran another guest) over the run: " + st)
     pps = {be: pps_row(out, be) for be in row_order(m)}
     for sched in scheds:
         lines.append("")
@@ -126,7 +150,11 @@ def table(out, m):
             lr = latency_row(out, sched, be)
             cells = [name]
             if p["status"] == "ok":
-                cells += [kpps(p["tx"]), kpps(p["rx"])]
+                got = kpps(p["rx"])
+                tx_n, rx_n = p["tx_frames"] or 0, p["rx_frames"] or 0
+                if tx_n > rx_n:
+                    got += " ({:.0f}% lost)".format(100.0 * (tx_n - rx_n) / tx_n)
+                cells += [kpps(p["tx"]), got]
             else:
                 cells += [p["status"], "-"]
             if lr["status"] == "ok":
@@ -139,7 +167,8 @@ def table(out, m):
     lines.append("pps sent: frames the sender handed over per second (takt: tx_burst of 32 "
                  "minimum-size takt frames; UDP: sendmmsg of 32 18-byte datagrams = 64-byte "
                  "frames). pps received: frames the receiver got per second between its first "
-                 "and last frame (takt: rx_burst; UDP: recvmmsg, 32 per call).")
+                 "and last frame (takt: rx_burst; UDP: recvmmsg, 32 per call); (n% lost): "
+                 "frames sent that never arrived (ring or socket buffer full).")
     lines.append("latency: kernel rx timestamp (AF_PACKET tpacket / SO_TIMESTAMPNS) - tx time "
                  "stamped in the frame by the talker just before handing it over, both on the "
                  "schedule clock. lost = sent - received. late: takt drops a frame that would "

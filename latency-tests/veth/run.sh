@@ -133,6 +133,9 @@ phase_done
     echo "schedules=$schedules"
     echo "hold_tstamp=$hold_tstamp"
 } >"$out/machine.txt"
+# CPU time split (user .. steal) at start and end: plot.py shows the
+# hypervisor's steal time over the run.
+grep '^cpu' /proc/stat >"$out/stat-start.txt"
 
 # ---------------------------------------------------------------- 3. namespaces
 ns_a=takt-veth-$$-a
@@ -297,6 +300,7 @@ phase_done
 
 # ---------------------------------------------------------------- 6. table + plot
 phase "table and plot"
+grep '^cpu' /proc/stat >"$out/stat-end.txt"
 python3 "$here/plot.py" "$out" --svg "$out/latency.svg" | tee "$out/table.md"
 echo "results: $out" >&2
 phase_done

@@ -158,6 +158,29 @@ pub fn rx(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use takt_drivers::sim::{self, SimConfig};
+
+    #[test]
+    fn every_frame_the_ring_took_is_counted_on_the_other_end() {
+        // The simulated wire holds 256 frames in flight: the sender fills
+        // it and then stalls, the receiver drains exactly what was taken.
+        let cfg = SimConfig {
+            wire_capacity: 256,
+            pool_size: 512,
+            ..SimConfig::default()
+        };
+        let (mut a, mut b, _link) = sim::pair(cfg);
+        let spec = DeviceSpec::Sim;
+        let tx = tx(&mut a, &spec, 0.02, 32).unwrap();
+        assert!(tx.frames >= 256, "{tx:?}");
+        assert!(tx.stalls > 0, "the full wire must stall the sender: {tx:?}");
+        assert_eq!(tx.batch, 32);
+        assert_eq!(tx.frame_size, 64);
+        let rx = rx(&mut b, &spec, 1.0, 20_000_000).unwrap();
+        assert_eq!(rx.frames, tx.frames, "{rx:?}");
+        assert_eq!(rx.other_frames, 0);
+        assert!(rx.pps > 0.0 && tx.pps > 0.0);
+    }
 
     #[test]
     fn the_flood_frame_is_a_minimum_size_takt_frame() {

@@ -14,6 +14,10 @@ use takt_veth_bench::{
     BenchError, EXIT_OK,
 };
 
+// Counts heap use on the data path, reported as data_path_allocations.
+#[global_allocator]
+static ALLOC: takt_scheduler::rt::CountingAllocator = takt_scheduler::rt::CountingAllocator;
+
 #[derive(Parser)]
 #[command(name = "takt-veth-bench", version, about, after_help = AFTER_HELP)]
 struct Cli {

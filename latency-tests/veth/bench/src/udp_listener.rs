@@ -63,61 +63,68 @@ pub fn run(schedule: &Schedule, cfg: &UdpListenerConfig) -> Result<RunStats, Ben
     };
     let mut reader = PayloadReader::new();
     let mut cmsg = nix::cmsg_space!(TimeSpec);
-    let mut summary = UdpListenerSummary::default();
-    loop {
-        let now = clock.now_ns();
-        if rt::stop_requested() || now >= deadline {
-            break;
-        }
-        if let Some(log) = &mut log {
-            log.tick(now);
-        }
-        let (len, stamp) = {
-            let mut iov = [IoSliceMut::new(reader.slot())];
-            match socket::recvmsg::<SockaddrIn>(
-                fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::empty(),
-            ) {
-                Ok(msg) => {
-                    let stamp = msg.cmsgs().ok().and_then(|mut c| {
-                        c.find_map(|m| match m {
-                            ControlMessageOwned::ScmTimestampns(ts) => Some(timespec_ns(&ts)),
-                            _ => None,
-                        })
-                    });
-                    (msg.bytes, stamp)
-                }
-                Err(e) if sock::is_timeout(e) => continue,
-                Err(e) => return Err(BenchError::sys("recvmsg")(e)),
+    let (summary, heap) = rt::count_allocations(|| {
+        let mut summary = UdpListenerSummary::default();
+        loop {
+            let now = clock.now_ns();
+            if rt::stop_requested() || now >= deadline {
+                break;
             }
-        };
-        let rx_ns = stamp.unwrap_or_else(|| {
-            summary.no_timestamp += 1;
-            ClockId::Realtime.now_ns() as i64
-        });
-        let Ok(frame) = reader.frame(len) else {
-            summary.other += 1;
-            continue;
-        };
-        let id = frame.stream_id() as usize;
-        let (Some(tracker), Some(st)) = (trackers.get_mut(id), stats.streams.get_mut(id)) else {
-            summary.other += 1;
-            continue;
-        };
-        if tracker.record(frame.sequence()) != Arrival::Duplicate {
-            let lat = latency_ns(rx_ns, offset_ns, frame.tx_ns());
-            st.latency_ns.record(lat);
             if let Some(log) = &mut log {
-                log.record_stream(id, MetricKind::Latency, lat);
+                log.tick(now);
             }
+            let (len, stamp) = {
+                let mut iov = [IoSliceMut::new(reader.slot())];
+                match socket::recvmsg::<SockaddrIn>(
+                    fd.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::empty(),
+                ) {
+                    Ok(msg) => {
+                        let stamp = msg.cmsgs().ok().and_then(|mut c| {
+                            c.find_map(|m| match m {
+                                ControlMessageOwned::ScmTimestampns(ts) => Some(timespec_ns(&ts)),
+                                _ => None,
+                            })
+                        });
+                        (msg.bytes, stamp)
+                    }
+                    Err(e) if sock::is_timeout(e) => continue,
+                    Err(e) => return Err(BenchError::sys("recvmsg")(e)),
+                }
+            };
+            let rx_ns = stamp.unwrap_or_else(|| {
+                summary.no_timestamp += 1;
+                ClockId::Realtime.now_ns() as i64
+            });
+            let Ok(frame) = reader.frame(len) else {
+                summary.other += 1;
+                continue;
+            };
+            let id = frame.stream_id() as usize;
+            let (Some(tracker), Some(st)) = (trackers.get_mut(id), stats.streams.get_mut(id))
+            else {
+                summary.other += 1;
+                continue;
+            };
+            if tracker.record(frame.sequence()) != Arrival::Duplicate {
+                let lat = latency_ns(rx_ns, offset_ns, frame.tx_ns());
+                st.latency_ns.record(lat);
+                if let Some(log) = &mut log {
+                    log.record_stream(id, MetricKind::Latency, lat);
+                }
+            }
+            st.frames_received = tracker.unique;
+            st.lost = tracker.lost;
+            st.duplicates = tracker.duplicates;
+            st.reordered = tracker.reordered;
         }
-        st.frames_received = tracker.unique;
-        st.lost = tracker.lost;
-        st.duplicates = tracker.duplicates;
-        st.reordered = tracker.reordered;
-    }
+        Ok::<_, BenchError>(summary)
+    });
+    let summary = summary?;
+    stats.data_path_allocations =
+        rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = clock.now_ns();
     if let Some(log) = log {
         log.finish(end_ns)?;

@@ -86,40 +86,48 @@ pub fn run(schedule: &Schedule, cfg: &UdpTalkerConfig) -> Result<RunStats, Bench
         .collect();
     // As takt's talker: no slack on the wake-up timer, no other RT set-up.
     let _ = rt::minimize_timer_slack();
-    let (mut cycles, mut send_errors) = (0u64, 0u64);
-    for p in Plan::new(
+    // Counted like takt's talker: the loop should not touch the heap.
+    // Built and dropped outside the counted loop (its tables are heap).
+    let mut plan = Plan::new(
         &sched,
         Until::Time(start_ns.saturating_add(cfg.duration_ns)),
-    ) {
-        if rt::stop_requested() {
-            break;
-        }
-        if clock.now_ns() < p.launch_ns {
-            rt::sleep_until(clock, p.launch_ns);
+    );
+    let ((cycles, send_errors), heap) = rt::count_allocations(|| {
+        let (mut cycles, mut send_errors) = (0u64, 0u64);
+        for p in plan.by_ref() {
             if rt::stop_requested() {
                 break;
             }
+            if clock.now_ns() < p.launch_ns {
+                rt::sleep_until(clock, p.launch_ns);
+                if rt::stop_requested() {
+                    break;
+                }
+            }
+            cycles = p.cycle + 1;
+            let now = clock.now_ns();
+            let lane = &mut lanes[p.stream];
+            let payload = lane.frame.stamp(p.seq, p.launch_ns, now);
+            let st = &mut stats.streams[p.stream];
+            if socket::send(lane.fd.as_raw_fd(), payload, MsgFlags::empty()).is_err() {
+                send_errors += 1;
+                continue;
+            }
+            st.frames_sent += 1;
+            if now.saturating_add(wire_ns[p.stream]) > p.window_end_ns {
+                st.late += 1;
+            }
+            let err = now as i64 - p.launch_ns as i64;
+            st.tx_error_ns.record(err);
+            if let Some(log) = &mut log {
+                log.record_stream(p.stream, MetricKind::TxError, err);
+                log.tick(now);
+            }
         }
-        cycles = p.cycle + 1;
-        let now = clock.now_ns();
-        let lane = &mut lanes[p.stream];
-        let payload = lane.frame.stamp(p.seq, p.launch_ns, now);
-        let st = &mut stats.streams[p.stream];
-        if socket::send(lane.fd.as_raw_fd(), payload, MsgFlags::empty()).is_err() {
-            send_errors += 1;
-            continue;
-        }
-        st.frames_sent += 1;
-        if now.saturating_add(wire_ns[p.stream]) > p.window_end_ns {
-            st.late += 1;
-        }
-        let err = now as i64 - p.launch_ns as i64;
-        st.tx_error_ns.record(err);
-        if let Some(log) = &mut log {
-            log.record_stream(p.stream, MetricKind::TxError, err);
-            log.tick(now);
-        }
-    }
+        (cycles, send_errors)
+    });
+    stats.data_path_allocations =
+        rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = clock.now_ns();
     if let Some(log) = log {
         log.finish(end_ns)?;

@@ -153,7 +153,8 @@ def table(out, m):
                 got = kpps(p["rx"])
                 tx_n, rx_n = p["tx_frames"] or 0, p["rx_frames"] or 0
                 if tx_n > rx_n:
-                    got += " ({:.0f}% lost)".format(100.0 * (tx_n - rx_n) / tx_n)
+                    pct = 100.0 * (tx_n - rx_n) / tx_n
+                    got += " ({}% lost)".format("<0.1" if pct < 0.1 else "{:.1f}".format(pct))
                 cells += [kpps(p["tx"]), got]
             else:
                 cells += [p["status"], "-"]

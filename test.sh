@@ -11,6 +11,22 @@ step "toolchain"
 command -v cargo >/dev/null || { echo "test.sh: cargo not found: install Rust (rustup) first" >&2; exit 1; }
 cargo --version
 
+step "tools the tests use"
+# tcpdump: the veth tests check VLAN tags on a capture; ip (iproute2) and
+# setpriv (util-linux): run binaries in namespaces and without root.
+need=()
+command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v ip >/dev/null || need+=(iproute2)
+command -v setpriv >/dev/null || need+=(util-linux)
+if ((${#need[@]})); then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null; }
+    else
+        echo "test.sh: missing ${need[*]} (install them, or run as root on Debian to have them installed)" >&2
+    fi
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -4,6 +4,12 @@
 //! from a pool sized at start-up, so the data path never allocates and can
 //! never put an address it does not own into a descriptor.
 //!
+//! Backends: [`sim`] (two ports on a simulated wire), [`packet`] (AF_PACKET
+//! TPACKET_V3 rings), [`xdp`] (AF_XDP: UMEM, four rings and a small redirect
+//! program loaded with raw bpf()), [`e1000e`] over [`vfio`] (a userland
+//! Intel 82574L). [`spec::open`] picks one from a `--device` string;
+//! [`link`] sets interfaces up (and builds veth pairs for tests).
+//!
 //! Drivers know nothing of schedules or streams.
 
 pub mod e1000e;
@@ -13,6 +19,7 @@ pub mod pool;
 pub mod sim;
 pub mod spec;
 pub mod vfio;
+pub mod xdp;
 
 pub use pool::{BufId, Pool};
 pub use spec::{open, DeviceSpec, PciAddress};
@@ -116,6 +123,17 @@ pub trait RingDevice: Send {
     /// Append up to `out`'s free capacity (and `caps.max_batch`) received
     /// frames; returns how many. Never blocks.
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize;
+
+    /// Make frames sent to these destination MACs reach `rx_burst`: join
+    /// the multicast groups, or turn on promiscuous mode for a unicast
+    /// address that is not the device's own. A real NIC filters on the
+    /// destination in hardware, so a listener calls this once at set-up
+    /// with its streams' addresses (never on the data path). Default:
+    /// nothing to do (the device already accepts everything).
+    fn accept_destinations(&mut self, macs: &[[u8; 6]]) -> Result<(), DriverError> {
+        let _ = macs;
+        Ok(())
+    }
 }
 
 /// One error type for the crate: what went wrong and what to do about it.
@@ -209,4 +227,12 @@ fn describe_limit(limit: Option<u64>) -> String {
         Some(l) => format!("{l} bytes"),
         None => "unlimited".into(),
     }
+}
+
+/// `aa:bb:cc:dd:ee:ff`, as `ip link` prints a MAC.
+pub fn format_mac(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
 }

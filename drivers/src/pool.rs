@@ -25,6 +25,10 @@ pub struct Pool {
     free: Vec<u32>,
     /// Which indices are out, to catch a foreign or stale handle.
     out: Vec<bool>,
+    /// Which of the out indices are lent to the kernel or hardware (no
+    /// handle exists for them until [`Pool::take_back`]).
+    lent: Vec<bool>,
+    lent_count: usize,
     tag: u32,
 }
 
@@ -37,6 +41,8 @@ impl Pool {
             // Popped from the back: hand out low indices first.
             free: (0..size).rev().collect(),
             out: vec![false; size as usize],
+            lent: vec![false; size as usize],
+            lent_count: 0,
             tag: NEXT_POOL_TAG.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
@@ -49,9 +55,14 @@ impl Pool {
         self.free.len()
     }
 
-    /// Buffers handed out and not yet returned.
+    /// Buffers handed out and not yet returned (lent ones not counted).
     pub fn outstanding(&self) -> usize {
-        self.capacity() - self.available()
+        self.capacity() - self.available() - self.lent_count
+    }
+
+    /// Buffers lent to the kernel or hardware (see `Pool::lend`).
+    pub fn lent(&self) -> usize {
+        self.lent_count
     }
 
     pub fn alloc(&mut self) -> Option<BufId> {
@@ -76,7 +87,36 @@ impl Pool {
 
     /// Whether `buf` is a live handle of this pool.
     pub fn owns(&self, buf: &BufId) -> bool {
-        buf.pool == self.tag && self.out.get(buf.index as usize) == Some(&true)
+        let i = buf.index as usize;
+        buf.pool == self.tag && self.out.get(i) == Some(&true) && self.lent.get(i) == Some(&false)
+    }
+
+    /// Lend a buffer to the kernel or hardware (e.g. put it on an AF_XDP
+    /// fill or TX ring): the handle is used up and the index returned; the
+    /// buffer stays out of the free list until [`Pool::take_back`].
+    pub(crate) fn lend(&mut self, buf: BufId) -> Result<u32, BufId> {
+        if !self.owns(&buf) {
+            return Err(buf);
+        }
+        self.lent[buf.index as usize] = true;
+        self.lent_count += 1;
+        Ok(buf.index)
+    }
+
+    /// A handle again for a lent buffer the kernel gave back. `None` for an
+    /// index that is not lent (out of range, free, or already taken back):
+    /// a misbehaving ring can never make this pool hand a buffer out twice.
+    pub(crate) fn take_back(&mut self, index: u32) -> Option<BufId> {
+        let lent = self.lent.get_mut(index as usize)?;
+        if !*lent {
+            return None;
+        }
+        *lent = false;
+        self.lent_count -= 1;
+        Some(BufId {
+            index,
+            pool: self.tag,
+        })
     }
 }
 
@@ -99,6 +139,21 @@ mod tests {
             p.free(b).unwrap();
         }
         assert_eq!((p.available(), p.outstanding()), (4, 0));
+    }
+
+    #[test]
+    fn a_lent_buffer_comes_back_once() {
+        let mut p = Pool::new(2);
+        let b = p.alloc().unwrap();
+        let i = p.lend(b).unwrap();
+        assert_eq!((p.lent(), p.outstanding(), p.available()), (1, 0, 1));
+        assert!(p.take_back(1).is_none(), "free index");
+        assert!(p.take_back(7).is_none(), "out of range");
+        let b = p.take_back(i).unwrap();
+        assert!(p.take_back(i).is_none(), "twice");
+        assert_eq!((p.lent(), p.outstanding()), (0, 1));
+        p.free(b).unwrap();
+        assert_eq!(p.available(), 2);
     }
 
     #[test]

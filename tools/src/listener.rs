@@ -47,9 +47,9 @@ Devices (--device):
   vfio:DDDD:BB:DD.F   an Intel 82574L bound to vfio-pci
   sim                 the simulated wire joins two ports in one process:
                       use `takt loopback FILE` for it
-(The xdp backend is not built yet: it exits 1 saying so. packet needs
-CAP_NET_RAW; vfio needs the NIC bound to vfio-pci and an IOMMU:
-docs/net-mdev.md.)
+(packet needs CAP_NET_RAW; xdp needs CAP_NET_RAW, CAP_BPF and
+CAP_NET_ADMIN and attaches its own XDP program to the interface while it
+runs; vfio needs the NIC bound to vfio-pci and an IOMMU: docs/net-mdev.md.)
 
 Latency needs the talker's and the listener's clocks in step (PTP). When
 the device timestamps on another clock than the schedule's, the offset
@@ -146,6 +146,9 @@ pub fn run_on(
     let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
     let mut stats = RunStats::new(names.iter().copied());
 
+    // A NIC filters destinations in hardware: ask for the streams' groups.
+    let dsts: Vec<[u8; 6]> = sched.streams().iter().map(|s| s.dst_mac).collect();
+    dev.accept_destinations(&dsts)?;
     let mut listener = Listener::new(&sched, rx_offset_ns);
     if let Some(path) = &cfg.hist_log {
         let log_cfg = IntervalLogConfig::new(SystemTime::now());
@@ -172,6 +175,7 @@ pub fn run_on(
     stats.device = dev.info().name.clone();
     stats.backend = cfg.backend.clone();
     stats.clock = clock.as_str().into();
+    stats.device_counters = Some(dev.counters());
     Ok(ListenerRun {
         stats,
         summary,

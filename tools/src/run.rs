@@ -446,11 +446,19 @@ mod tests {
         assert_eq!(driver_exit_code(&bad), EXIT_BAD_INPUT);
         let sim = takt_drivers::spec::open(&DeviceSpec::Sim).err().unwrap();
         assert_eq!(driver_exit_code(&sim), EXIT_BAD_INPUT);
-        let packet = takt_drivers::spec::open(&spec("xdp:eth0@0").unwrap())
+        // A missing interface is bad input; a device that will not come up
+        // is a runtime failure. (Not opened for real: xdp on an interface
+        // that exists would attach a program to it.)
+        let missing = takt_drivers::spec::open(&spec("xdp:takt-none0@0").unwrap())
             .err()
             .unwrap();
-        assert_eq!(driver_exit_code(&packet), EXIT_RUNTIME);
-        assert_eq!(RunError::from(packet).exit_code(), EXIT_RUNTIME);
+        assert_eq!(driver_exit_code(&missing), EXIT_BAD_INPUT);
+        let down = takt_drivers::DriverError::DeviceNotReady {
+            device: "xdp:eth9@0".into(),
+            what: "interface eth9 is down".into(),
+        };
+        assert_eq!(driver_exit_code(&down), EXIT_RUNTIME);
+        assert_eq!(RunError::from(down).exit_code(), EXIT_RUNTIME);
     }
 
     #[test]

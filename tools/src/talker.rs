@@ -40,9 +40,9 @@ Devices (--device):
   vfio:DDDD:BB:DD.F   an Intel 82574L bound to vfio-pci
   sim                 the simulated wire joins two ports in one process:
                       use `takt loopback FILE` for it
-(The xdp backend is not built yet: it exits 1 saying so. packet needs
-CAP_NET_RAW; vfio needs the NIC bound to vfio-pci and an IOMMU:
-docs/net-mdev.md.)
+(packet needs CAP_NET_RAW; xdp needs CAP_NET_RAW, CAP_BPF and
+CAP_NET_ADMIN and attaches its own XDP program to the interface while it
+runs; vfio needs the NIC bound to vfio-pci and an IOMMU: docs/net-mdev.md.)
 
 On a terminal a progress line is redrawn once a second (-q: none). Ctrl-C
 ends the run early; the report and histogram files are still written.
@@ -134,6 +134,7 @@ pub fn run_on(
     stats.device = dev.info().name.clone();
     stats.backend = cfg.backend.clone();
     stats.clock = clock.as_str().into();
+    stats.device_counters = Some(dev.counters());
     Ok(TalkerRun {
         stats,
         summary,

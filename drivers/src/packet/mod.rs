@@ -20,9 +20,17 @@
 //!   default (frames go straight to the driver: no qdisc, no capture on the
 //!   sending side) — turn it off in [`PacketOptions`] to go through the
 //!   interface's qdisc.
+//! - **Link down**: a kick that finds the interface down counts one
+//!   `link_down` and drops what waits in the TX ring (`tx_drops`), so the
+//!   ring never fills with stale frames; sending resumes by itself when the
+//!   link is back.
 //! - **Receive filter**: ETH_P_ALL (a RingDevice also carries ARP/ICMP for
 //!   the control plane), with PACKET_IGNORE_OUTGOING so the socket does not
-//!   see frames other sockets send on the same interface.
+//!   see frames other sockets send on the same interface. A real NIC
+//!   filters destinations in hardware, so `accept_destinations` (the
+//!   listener calls it with its streams' addresses) joins their multicast
+//!   groups, or turns on promiscuous mode for a foreign unicast address,
+//!   with PACKET_ADD_MEMBERSHIP: held by the socket, gone when it closes.
 //! - **Time**: rx timestamps are the kernel's software timestamps,
 //!   CLOCK_REALTIME. No launch time: SO_TXTIME needs an ETF qdisc, which
 //!   this backend does not set up (and the development host's kernel lacks).
@@ -30,7 +38,7 @@
 //! Nothing on the data path allocates: the pool, its memory and the rings
 //! are all made in [`PacketDevice::open`].
 
-mod sys;
+pub(crate) mod sys;
 
 use crate::pool::{BufId, Pool};
 use crate::{
@@ -392,6 +400,9 @@ impl RingDevice for PacketDevice {
             let st = self.status_at(slot + TP_STATUS_OFF).load(Ordering::Acquire);
             if st & (libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING) != 0 {
                 self.counters.tx_ring_full += 1;
+                // Retry what is queued: after ENOBUFS, or the first kick
+                // after the link came back, is what empties a full ring.
+                self.kick();
                 break;
             }
             let Some(f) = frames.pop_front() else { break };
@@ -423,6 +434,12 @@ impl RingDevice for PacketDevice {
             self.kick();
         }
         taken
+    }
+
+    fn accept_destinations(&mut self, macs: &[[u8; 6]]) -> Result<(), DriverError> {
+        let ifname = self.info.name.trim_start_matches("packet:");
+        let ifindex = sys::ifindex(ifname)?;
+        sys::join_destinations(self.fd.as_raw_fd(), ifindex, &self.info, macs)
     }
 
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {
@@ -489,11 +506,11 @@ impl RingDevice for PacketDevice {
 }
 
 impl PacketDevice {
-    /// Ask the kernel to send every slot marked SEND_REQUEST, without waiting.
-    fn kick(&mut self) {
+    /// One non-blocking `sendto` that walks the TX ring.
+    fn sendto_ring(&self) -> isize {
         // SAFETY: sendto with no data and no address on our own socket: the
         // kernel walks the TX ring of the bound interface.
-        let r = unsafe {
+        unsafe {
             libc::sendto(
                 self.fd.as_raw_fd(),
                 std::ptr::null(),
@@ -502,19 +519,62 @@ impl PacketDevice {
                 std::ptr::null(),
                 0,
             )
-        };
+        }
+    }
+
+    /// Ask the kernel to send every slot marked SEND_REQUEST, without waiting.
+    fn kick(&mut self) {
+        // The first send after an outage reports the socket's stale
+        // ENETDOWN (set when the link went down) and sends nothing: one
+        // retry tells a stale error from a link that is still down.
+        let mut r = self.sendto_ring();
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENETDOWN) {
+            r = self.sendto_ring();
+        }
         let down = r < 0
             && matches!(
                 std::io::Error::last_os_error().raw_os_error(),
                 Some(libc::ENETDOWN) | Some(libc::ENXIO)
             );
-        // Counted once per outage. The slots stay marked and leave with the
-        // first kick after the link is back. Other errors (ENOBUFS, EAGAIN)
-        // leave them marked the same way.
+        // Counted once per outage. Other errors (ENOBUFS, EAGAIN) leave the
+        // slots marked for the next kick.
         if down && !self.link_down {
             self.counters.link_down += 1;
         }
         self.link_down = down;
+        if down {
+            self.drop_queued();
+        }
+    }
+
+    /// The link is down: drop every frame still waiting in the TX ring
+    /// (counted in `tx_drops`) rather than let the ring fill up and send
+    /// frames seconds stale once the link is back. Only a `sendto` on this
+    /// socket (this thread) moves a slot out of SEND_REQUEST, so taking
+    /// them back here races with nothing.
+    ///
+    /// The kernel walks the ring from its own head and stops at the first
+    /// slot that is not SEND_REQUEST, so the waiting slots are the run just
+    /// behind `tx_head`, and the kernel's head is the oldest of them: the
+    /// next frame must go there, or the kernel would wait for a whole lap.
+    fn drop_queued(&mut self) {
+        for _ in 0..self.tx_slots {
+            let prev = (self.tx_head + self.tx_slots - 1) % self.tx_slots;
+            let slot = self.tx_off + prev * SLOT_SIZE as usize;
+            let st = self.status_at(slot + TP_STATUS_OFF);
+            if st.load(Ordering::Acquire) != libc::TP_STATUS_SEND_REQUEST {
+                break;
+            }
+            // SAFETY: a SEND_REQUEST slot the kernel has not picked up (it
+            // only does so inside our sendto); tp_len is an aligned u32
+            // inside the slot.
+            let len = unsafe { (self.ring.ptr.add(slot + TP_LEN_OFF) as *const u32).read() };
+            st.store(libc::TP_STATUS_AVAILABLE, Ordering::Release);
+            self.tx_head = prev;
+            self.counters.tx_drops += 1;
+            self.counters.tx_frames = self.counters.tx_frames.saturating_sub(1);
+            self.counters.tx_bytes = self.counters.tx_bytes.saturating_sub(u64::from(len));
+        }
     }
 }
 

@@ -33,7 +33,7 @@ pub(super) fn interface_down(ifname: &str) -> DriverError {
 }
 
 /// ifindex of `ifname` in the calling thread's network namespace.
-pub(super) fn ifindex(ifname: &str) -> Result<u32, DriverError> {
+pub(crate) fn ifindex(ifname: &str) -> Result<u32, DriverError> {
     let name = CString::new(ifname).map_err(|_| no_such_interface(ifname))?;
     // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
     let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
@@ -50,7 +50,7 @@ pub(super) fn ifindex(ifname: &str) -> Result<u32, DriverError> {
 /// A raw AF_PACKET socket bound to nothing yet (protocol 0: it receives
 /// nothing until `bind`, so no frame of another interface slips in while
 /// the rings are set up).
-pub(super) fn packet_socket(ifname: &str) -> Result<OwnedFd, DriverError> {
+pub(crate) fn packet_socket(ifname: &str) -> Result<OwnedFd, DriverError> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -101,6 +101,50 @@ pub(super) fn take_stats(fd: RawFd) -> Option<libc::tpacket_stats_v3> {
         )
     };
     (r == 0).then_some(st)
+}
+
+/// PACKET_ADD_MEMBERSHIP: a multicast group (`Some(mac)`) or promiscuous
+/// mode (`None`) on `ifindex`, held as long as the socket is open.
+pub(super) fn add_membership(
+    fd: RawFd,
+    ifindex: u32,
+    mac: Option<[u8; 6]>,
+    what: &str,
+) -> Result<(), DriverError> {
+    // SAFETY: packet_mreq is plain old data; all-zero is a valid value.
+    let mut mr: libc::packet_mreq = unsafe { std::mem::zeroed() };
+    mr.mr_ifindex = ifindex as c_int;
+    match mac {
+        Some(m) => {
+            mr.mr_type = libc::PACKET_MR_MULTICAST as u16;
+            mr.mr_alen = 6;
+            mr.mr_address[..6].copy_from_slice(&m);
+        }
+        None => mr.mr_type = libc::PACKET_MR_PROMISC as u16,
+    }
+    setsockopt(fd, libc::PACKET_ADD_MEMBERSHIP, &mr, what)
+}
+
+/// Join the multicast groups among `macs` on `ifindex`, and turn on
+/// promiscuous mode if one is a unicast address other than `dev`'s own.
+/// The memberships are the socket's `fd`: they go when it closes.
+pub(crate) fn join_destinations(
+    fd: RawFd,
+    ifindex: u32,
+    dev: &crate::DeviceInfo,
+    macs: &[[u8; 6]],
+) -> Result<(), DriverError> {
+    for &mac in macs {
+        let shown = crate::format_mac(mac);
+        if mac[0] & 1 == 1 {
+            let what = format!("{}: joining multicast group {shown}", dev.name);
+            add_membership(fd, ifindex, Some(mac), &what)?;
+        } else if mac != dev.mac {
+            let what = format!("{}: promiscuous mode for unicast {shown}", dev.name);
+            add_membership(fd, ifindex, None, &what)?;
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn bind(fd: &OwnedFd, ifindex: u32, ifname: &str) -> Result<(), DriverError> {

@@ -37,8 +37,41 @@ pub struct RunReport {
     pub cycles: u64,
     /// Heap operations on the data path while running (null: not counted).
     pub data_path_allocations: Option<u64>,
+    /// The device's counters at the end (null: no single device, e.g. loopback).
+    #[serde(default)]
+    pub device_counters: Option<DeviceCountersReport>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
+}
+
+/// `takt_drivers::Counters` under stable names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCountersReport {
+    pub tx_frames: u64,
+    pub rx_frames: u64,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub tx_drops: u64,
+    pub rx_drops: u64,
+    pub tx_ring_full: u64,
+    pub pool_empty: u64,
+    pub link_down: u64,
+}
+
+impl From<&takt_drivers::Counters> for DeviceCountersReport {
+    fn from(c: &takt_drivers::Counters) -> Self {
+        Self {
+            tx_frames: c.tx_frames,
+            rx_frames: c.rx_frames,
+            tx_bytes: c.tx_bytes,
+            rx_bytes: c.rx_bytes,
+            tx_drops: c.tx_drops,
+            rx_drops: c.rx_drops,
+            tx_ring_full: c.tx_ring_full,
+            pool_empty: c.pool_empty,
+            link_down: c.link_down,
+        }
+    }
 }
 
 impl From<&StreamStats> for StreamReport {
@@ -69,6 +102,7 @@ impl From<&RunStats> for RunReport {
             elapsed_ns: run.elapsed_ns,
             cycles: run.cycles,
             data_path_allocations: run.data_path_allocations,
+            device_counters: run.device_counters.as_ref().map(DeviceCountersReport::from),
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&run.total()),
         }

@@ -131,6 +131,9 @@ pub struct RunStats {
     /// threads made while running, when the program counts them
     /// (`rt::CountingAllocator`); the house rule says 0.
     pub data_path_allocations: Option<u64>,
+    /// The device's own counters at the end of the run (drops, a full tx
+    /// ring, link-down events), when one device ran it.
+    pub device_counters: Option<takt_drivers::Counters>,
 }
 
 impl RunStats {

@@ -157,6 +157,20 @@ pub fn text_report(run: &RunStats) -> String {
     if let Some(n) = run.data_path_allocations {
         let _ = writeln!(out, "heap operations on the data path while running: {n}");
     }
+    if let Some(c) = &run.device_counters {
+        let _ = writeln!(
+            out,
+            "device: tx {} frames, rx {} frames, tx drops {}, rx drops {}, tx ring full {}, \
+             pool empty {}, link down {}",
+            c.tx_frames,
+            c.rx_frames,
+            c.tx_drops,
+            c.rx_drops,
+            c.tx_ring_full,
+            c.pool_empty,
+            c.link_down
+        );
+    }
     out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");
 
     let mut rows = Vec::new();

@@ -28,11 +28,15 @@ pub fn open(spec: &DeviceSpec) -> Result<Box<dyn RingDevice>, BenchError> {
     Ok(takt_drivers::open(spec)?)
 }
 
+/// Destination of the flood's frames: a multicast address from the range
+/// docs/examples use, which the receiver must join.
+pub const FLOOD_DST: [u8; 6] = [0x91, 0xe0, 0xf0, 0, 0xfe, 0];
+
 /// The flood's frame: 60 bytes (64 with FCS), tagged, stream 0.
 pub fn flood_frame(src: [u8; 6]) -> Result<[u8; MIN_BUFFER_LEN], BenchError> {
     let mut f = [0u8; MIN_BUFFER_LEN];
     let fields = StreamFrameFields {
-        dst: [0x91, 0xe0, 0xf0, 0, 0xfe, 0],
+        dst: FLOOD_DST,
         src,
         vlan: Some(Vlan {
             pcp: 7,
@@ -109,6 +113,9 @@ pub fn rx(
     secs: f64,
     idle_ns: u64,
 ) -> Result<FloodReport, BenchError> {
+    // As takt-listener does for its streams: without it a device may
+    // filter the flood's multicast destination out.
+    dev.accept_destinations(&[FLOOD_DST])?;
     let mut batch = RxBatch::new();
     let (mut frames, mut other, mut stalls) = (0u64, 0u64, 0u64);
     let (mut first, mut last) = (None::<u64>, 0u64);

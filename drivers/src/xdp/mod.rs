@@ -1,0 +1,720 @@
+//! AF_XDP backend, `xdp:IFNAME@QUEUE`: one XDP socket bound to one queue of
+//! an interface, its UMEM, its four rings, and a small redirect program
+//! that steers the queue's frames into the socket.
+//!
+//! - **Buffers**: the UMEM is `frames` fixed 2048-byte frames (one
+//!   anonymous mapping, prefaulted at open); frame `i` is buffer `i` of the
+//!   device's [`Pool`]. A frame is in exactly one place: the pool, with
+//!   userland (a live `BufId`), on the fill ring (the kernel receives into
+//!   it), or in flight on TX (until the completion ring returns it). Frames
+//!   on a ring are *lent* (`Pool::lend`): no handle exists for them, and
+//!   `Pool::take_back` makes one again only for a lent frame, so even a
+//!   misbehaving ring cannot make a buffer appear twice.
+//! - **RX** is zero copy into userland: `rx_burst` hands out the UMEM frame
+//!   the kernel filled as the `RxFrame`'s buffer, then tops the fill ring
+//!   up from the pool (an empty pool is counted in `pool_empty`; frames the
+//!   kernel then has no room for are counted in `rx_drops` from
+//!   XDP_STATISTICS). A `BufId` shows the frame after its 256-byte headroom
+//!   ([`XDP_BUF_SIZE`] = 1792 bytes).
+//! - **Timestamps**: the redirect program (`bpf.rs`) stores
+//!   bpf_ktime_get_tai_ns() as 8 bytes of XDP metadata just before the
+//!   frame; the kernel copies metadata into the UMEM frame in copy mode too
+//!   (checked on 6.18 by `drivers/tests/xdp_veth.rs`). `rx_burst` reads it
+//!   as `rx_time_ns`, CLOCK_TAI. The slot is zeroed whenever a frame goes
+//!   onto the fill ring, so when the program could not make room for
+//!   metadata the 0 is seen and the frame is stamped with
+//!   clock_gettime(CLOCK_TAI) at pickup instead (counted:
+//!   [`XdpDevice::stamp_fallbacks`]).
+//! - **VLAN**: XDP sees the frame before the stack strips an 802.1Q tag,
+//!   so a tag sent in the frame (AF_PACKET or AF_XDP sender) arrives in
+//!   the frame; nothing to put back.
+//! - **TX**: `tx_burst` lends each buffer to the TX ring (no copy), kicks
+//!   with a non-blocking `sendto` only when the ring asks to be woken
+//!   (XDP_USE_NEED_WAKEUP; in copy mode it always does), and reaps the
+//!   completion ring back into the pool (also `alloc` does when the pool is
+//!   empty). The kernel sends at most 32 frames per kick in copy mode, so
+//!   the kick repeats while the ring is not drained.
+//! - **Link down**: each outage is counted once (`link_down`), every frame
+//!   dropped in `tx_drops`, and the device works again when the link is
+//!   back. An interface that is down refuses the kick (ENETDOWN) without
+//!   taking frames: those already on the TX ring stay there and leave when
+//!   it is up again. Without carrier (the veth peer down) the kernel takes
+//!   one frame per kick and drops it (EBUSY), returning it on the
+//!   completion ring (no leak). Once the outage is known, `tx_burst` drops
+//!   new frames before the ring, checking the interface flags (one ioctl
+//!   per burst) until the link is back.
+//! - **Mode**: the socket is bound without a copy/zero-copy flag by
+//!   default: the kernel tries zero copy and falls back to copy (veth only
+//!   has copy); [`XdpDevice::mode`] says which. The program is attached
+//!   with a bpf link in native (driver) mode, falling back to generic (skb)
+//!   mode; [`XdpDevice::attach`] says which. Dropping the device closes the
+//!   link, which detaches the program (so does the process dying).
+//! - **Launch time**: not offered (`caps.launch_time = false`,
+//!   `TxFrame::launch_time_ns` ignored). The kernel has XSK TX metadata
+//!   with XDP_TXMD_FLAGS_LAUNCH_TIME, but only for drivers that implement
+//!   it, and veth does not; a follow-up can ask netdev's xsk-features.
+//!
+//! Nothing on the data path allocates: UMEM, pool and rings are all made
+//! in [`XdpDevice::open`].
+
+mod bpf;
+mod ring;
+mod sys;
+mod umem;
+
+pub use bpf::XdpAttach;
+
+use crate::pool::{BufId, Pool};
+use crate::{
+    Capabilities, Counters, DeviceInfo, DriverError, RingDevice, RxBatch, RxFrame, TxBatch,
+    MAX_BURST,
+};
+use ring::Ring;
+use std::os::fd::{AsRawFd, OwnedFd};
+use umem::{Umem, DATA_OFF, FRAME_SIZE, META_OFF};
+
+/// Largest frame (without FCS) a buffer carries.
+pub const XDP_BUF_SIZE: usize = umem::BUF_SIZE;
+/// Shortest frame that is sent: an Ethernet header.
+const MIN_FRAME: usize = 14;
+
+/// Copy or zero copy: what the bind asks for, and what the socket got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpMode {
+    /// Bind request only: zero copy if the driver can, else copy.
+    Auto,
+    /// XDP_COPY: the kernel copies frames between skbs and the UMEM.
+    Copy,
+    /// XDP_ZEROCOPY: the NIC DMAs into the UMEM.
+    ZeroCopy,
+}
+
+/// Sizes and switches of one AF_XDP device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XdpOptions {
+    /// UMEM frames (= pool buffers), 2048 bytes each.
+    pub frames: u32,
+    /// Entries of each ring: powers of two.
+    pub fill_size: u32,
+    pub comp_size: u32,
+    pub rx_size: u32,
+    pub tx_size: u32,
+    pub mode: XdpMode,
+    /// How to attach the program: `None` = native, falling back to generic
+    /// (skb) XDP when the driver has no native XDP; `Some` = only that way.
+    pub attach: Option<XdpAttach>,
+}
+
+impl Default for XdpOptions {
+    fn default() -> Self {
+        XdpOptions {
+            frames: 4096,
+            fill_size: 2048,
+            comp_size: 2048,
+            rx_size: 2048,
+            tx_size: 1024,
+            mode: XdpMode::Auto,
+            attach: None,
+        }
+    }
+}
+
+/// An AF_XDP socket with its UMEM, rings and redirect program.
+pub struct XdpDevice {
+    info: DeviceInfo,
+    // Field order is drop order: detach the program first, then the map,
+    // the rings, the socket and last the UMEM.
+    _link: OwnedFd,
+    _prog: OwnedFd,
+    _map: OwnedFd,
+    rx: Ring<libc::xdp_desc>,
+    tx: Ring<libc::xdp_desc>,
+    fill: Ring<u64>,
+    comp: Ring<u64>,
+    fd: OwnedFd,
+    /// For interface-flags ioctls.
+    ctl: OwnedFd,
+    umem: Umem,
+    pool: Pool,
+    /// Frames on the fill ring, and the level `rx_burst` tops it up to.
+    in_fill: u32,
+    fill_target: u32,
+    /// Frames on the TX ring or sent and not yet completed.
+    in_tx: u32,
+    counters: Counters,
+    /// The last kick found the link down; new frames are dropped until an
+    /// interface-flags check says it is back.
+    link_down: bool,
+    ifr: libc::ifreq,
+    mode: XdpMode,
+    attach: XdpAttach,
+    stamp_fallbacks: u64,
+    ifindex: u32,
+    /// An AF_PACKET socket that receives nothing and only holds the
+    /// multicast memberships of `accept_destinations` (AF_XDP sockets
+    /// have none); opened on first use.
+    members: Option<OwnedFd>,
+}
+
+// SAFETY: the raw pointers (rings, UMEM, the ifreq's unused data pointer)
+// point into mappings this device owns alone; moving the device to another
+// thread moves that ownership with it.
+unsafe impl Send for XdpDevice {}
+
+impl XdpDevice {
+    /// Open `xdp:IFNAME@QUEUE` in the calling thread's network namespace.
+    pub fn open(ifname: &str, queue: u32, opts: XdpOptions) -> Result<Self, DriverError> {
+        let device = sys::spec(ifname, queue);
+        let pow2 = [opts.fill_size, opts.comp_size, opts.rx_size, opts.tx_size]
+            .iter()
+            .all(|s| s.is_power_of_two());
+        if !pow2 || opts.frames < 2 || opts.frames > 1 << 20 {
+            return Err(DriverError::BadOptions {
+                device,
+                reason: format!(
+                    "ring sizes must be powers of two and frames 2..=1048576 (got {opts:?})"
+                ),
+            });
+        }
+        let ifindex = sys::ifindex(ifname, queue)?;
+        let fd = sys::xsk_socket(ifname, queue)?;
+        let raw = fd.as_raw_fd();
+        let ctl = sys::ctl_socket(ifname, queue)?;
+        let craw = ctl.as_raw_fd();
+        let io = |what: &str| {
+            let what = format!("{device}: {what}");
+            move |e| sys::io_err(what, e)
+        };
+        let ifr = sys::ifreq_for(ifname);
+        let flags = sys::if_flags(craw, &ifr).map_err(io("reading the interface flags"))?;
+        if flags & libc::IFF_UP == 0 {
+            return Err(sys::interface_down(ifname, queue));
+        }
+        if let Some(n) = sys::rx_queues(craw, ifname) {
+            if queue >= n {
+                return Err(DriverError::BadSpec {
+                    spec: device,
+                    reason: format!(
+                        "queue {queue} is out of range: {ifname} has {n} queue{} (0..={}); \
+                         `ethtool -l {ifname}` shows them",
+                        if n == 1 { "" } else { "s" },
+                        n - 1
+                    ),
+                });
+            }
+        }
+        let mac = sys::mac(craw, ifname).map_err(io("reading the MAC address"))?;
+        let speed = sys::speed_bps(craw, ifname).unwrap_or(sys::FALLBACK_SPEED_BPS);
+
+        let umem = Umem::new(opts.frames).map_err(io("allocating the UMEM"))?;
+        let reg = umem.reg();
+        sys::setsockopt(raw, libc::XDP_UMEM_REG, &reg).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOBUFS) | Some(libc::ENOMEM) | Some(libc::EPERM) => {
+                DriverError::MemlockTooLow {
+                    needed: reg.len,
+                    limit: memlock_limit(),
+                }
+            }
+            _ => sys::io_err(format!("{device}: registering the UMEM"), e),
+        })?;
+        for (opt, size, what) in [
+            (
+                libc::XDP_UMEM_FILL_RING,
+                opts.fill_size,
+                "sizing the fill ring",
+            ),
+            (
+                libc::XDP_UMEM_COMPLETION_RING,
+                opts.comp_size,
+                "sizing the completion ring",
+            ),
+            (libc::XDP_RX_RING, opts.rx_size, "sizing the RX ring"),
+            (libc::XDP_TX_RING, opts.tx_size, "sizing the TX ring"),
+        ] {
+            sys::setsockopt(raw, opt, &size).map_err(io(what))?;
+        }
+        let off = sys::mmap_offsets(raw).map_err(io("reading XDP_MMAP_OFFSETS"))?;
+        let rx = Ring::map(
+            &fd,
+            &off.rx,
+            opts.rx_size,
+            libc::XDP_PGOFF_RX_RING as u64,
+            false,
+        )
+        .map_err(io("mapping the RX ring"))?;
+        let tx = Ring::map(
+            &fd,
+            &off.tx,
+            opts.tx_size,
+            libc::XDP_PGOFF_TX_RING as u64,
+            true,
+        )
+        .map_err(io("mapping the TX ring"))?;
+        let fill = Ring::map(
+            &fd,
+            &off.fr,
+            opts.fill_size,
+            libc::XDP_UMEM_PGOFF_FILL_RING,
+            true,
+        )
+        .map_err(io("mapping the fill ring"))?;
+        let comp = Ring::map(
+            &fd,
+            &off.cr,
+            opts.comp_size,
+            libc::XDP_UMEM_PGOFF_COMPLETION_RING,
+            false,
+        )
+        .map_err(io("mapping the completion ring"))?;
+
+        let bind_flags = libc::XDP_USE_NEED_WAKEUP
+            | match opts.mode {
+                XdpMode::Auto => 0,
+                XdpMode::Copy => libc::XDP_COPY,
+                XdpMode::ZeroCopy => libc::XDP_ZEROCOPY,
+            };
+        // A socket closed just before (a device dropped, a run restarted)
+        // gives its queue up a moment later (the kernel releases it from a
+        // work queue): wait for that rather than fail.
+        let t0 = std::time::Instant::now();
+        let bound = loop {
+            match sys::bind(raw, ifindex, queue, bind_flags) {
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EBUSY)
+                        && t0.elapsed() < std::time::Duration::from_millis(500) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                r => break r,
+            }
+        };
+        bound.map_err(|e| match e.raw_os_error() {
+            Some(libc::EINVAL) => DriverError::BadSpec {
+                spec: device.clone(),
+                reason: format!(
+                    "{ifname} refused an AF_XDP socket on queue {queue} (no such queue?): \
+                     `ethtool -l {ifname}` shows its queues"
+                ),
+            },
+            Some(libc::EBUSY) => DriverError::DeviceNotReady {
+                device: device.clone(),
+                what: format!("queue {queue} of {ifname} has an AF_XDP socket already"),
+            },
+            Some(libc::EOPNOTSUPP) if opts.mode == XdpMode::ZeroCopy => {
+                DriverError::Unsupported(format!(
+                    "{device}: the driver of {ifname} has no zero-copy AF_XDP: use the default \
+                     mode (copy)"
+                ))
+            }
+            _ => sys::io_err(format!("{device}: binding the socket"), e),
+        })?;
+        let mode = if sys::zero_copy(raw).map_err(io("reading XDP_OPTIONS"))? {
+            XdpMode::ZeroCopy
+        } else {
+            XdpMode::Copy
+        };
+
+        let map = bpf::create_xskmap(&device, queue + 1)?;
+        bpf::xskmap_set(&device, &map, queue, &fd)?;
+        let prog = bpf::load_program(&device, &map)?;
+        let (link, attach) = bpf::attach(&device, ifname, &prog, ifindex, opts.attach)?;
+
+        let fill_target = opts.fill_size.min(opts.frames / 2);
+        let mut dev = XdpDevice {
+            info: DeviceInfo {
+                name: device,
+                mac,
+                link_speed_bps: speed,
+                buf_size: XDP_BUF_SIZE,
+                pool_size: opts.frames as usize,
+                caps: Capabilities {
+                    launch_time: false,
+                    hw_rx_timestamps: false,
+                    hw_tx_timestamps: false,
+                    max_batch: MAX_BURST,
+                },
+                clock: Some(nix::time::ClockId::CLOCK_TAI),
+            },
+            _link: link,
+            _prog: prog,
+            _map: map,
+            rx,
+            tx,
+            fill,
+            comp,
+            fd,
+            ctl,
+            umem,
+            pool: Pool::new(opts.frames as usize),
+            in_fill: 0,
+            fill_target,
+            in_tx: 0,
+            counters: Counters::default(),
+            link_down: false,
+            ifr,
+            mode,
+            attach,
+            stamp_fallbacks: 0,
+            ifindex,
+            members: None,
+        };
+        dev.refill();
+        Ok(dev)
+    }
+
+    /// Copy or zero copy, as bound.
+    pub fn mode(&self) -> XdpMode {
+        self.mode
+    }
+
+    /// Native or generic XDP, as attached.
+    pub fn attach(&self) -> XdpAttach {
+        self.attach
+    }
+
+    /// Buffers handed out to userland and not yet returned (leak checks;
+    /// frames on the fill ring or in flight on TX are not counted).
+    pub fn outstanding(&self) -> usize {
+        self.pool.outstanding()
+    }
+
+    /// Frames sent or on the TX ring whose completion has not been reaped.
+    pub fn in_flight(&self) -> usize {
+        self.in_tx as usize
+    }
+
+    /// Frames on the fill ring.
+    pub fn in_fill(&self) -> usize {
+        self.in_fill as usize
+    }
+
+    /// Received frames without the program's timestamp, stamped at pickup
+    /// with clock_gettime(CLOCK_TAI) instead.
+    pub fn stamp_fallbacks(&self) -> u64 {
+        self.stamp_fallbacks
+    }
+
+    /// Completed TX frames back into the pool.
+    fn reap(&mut self) {
+        let n = self.comp.ready(self.comp.size());
+        for i in 0..n {
+            let idx = self.comp.get(i) / FRAME_SIZE as u64;
+            if let Some(b) = u32::try_from(idx).ok().and_then(|i| self.pool.take_back(i)) {
+                self.in_tx = self.in_tx.saturating_sub(1);
+                let _ = self.pool.free(b);
+            }
+        }
+        if n > 0 {
+            self.comp.release(n);
+        }
+    }
+
+    /// Top the fill ring up to its target from the pool.
+    fn refill(&mut self) {
+        if self.in_fill >= self.fill_target {
+            return;
+        }
+        let want = self.fill_target - self.in_fill;
+        let n = self
+            .fill
+            .free(want)
+            .min(u32::try_from(self.pool.available()).unwrap_or(u32::MAX));
+        let mut put = 0;
+        for _ in 0..n {
+            let Some(b) = self.pool.alloc() else { break };
+            let i = b.index();
+            // No timestamp until the program writes one (see the module docs).
+            self.umem.frame_mut(i)[META_OFF..DATA_OFF].fill(0);
+            let Ok(idx) = self.pool.lend(b) else { break };
+            self.fill.put(put, u64::from(idx) * FRAME_SIZE as u64);
+            put += 1;
+        }
+        if put > 0 {
+            self.fill.submit(put);
+            self.in_fill += put;
+            if self.fill.needs_wakeup() {
+                sys::wake_rx(self.fd.as_raw_fd());
+            }
+        }
+        if self.in_fill == 0 {
+            // Nothing to receive into: the kernel drops (rx_drops).
+            self.counters.pool_empty += 1;
+        }
+    }
+
+    fn link_is_up(&self) -> bool {
+        sys::if_flags(self.ctl.as_raw_fd(), &self.ifr)
+            .map(sys::link_ok)
+            .unwrap_or(false)
+    }
+
+    /// Kick the TX ring until the kernel has taken everything (it takes at
+    /// most 32 frames per kick in copy mode) or cannot go on.
+    fn kick(&mut self) {
+        let fd = self.fd.as_raw_fd();
+        let mut stalled = 0;
+        // Bounded: each round the kernel sends up to 32 frames or drops one;
+        // two rounds in a row that move nothing end it (the frames stay on
+        // the ring for the next burst's kick).
+        for _ in 0..self.tx.size() + 2 {
+            let before = self.tx.pending();
+            if before == 0 || !self.tx.needs_wakeup() {
+                return;
+            }
+            match sys::kick_tx(fd).map_err(|e| e.raw_os_error()) {
+                Ok(()) => {}
+                // Budget used up, completion ring full, or the driver busy:
+                // make room and go on.
+                Err(Some(libc::EAGAIN)) | Err(Some(libc::ENOBUFS)) => {
+                    self.reap();
+                    if self.tx.pending() >= before {
+                        stalled += 1;
+                        if stalled == 2 {
+                            return;
+                        }
+                    } else {
+                        stalled = 0;
+                    }
+                }
+                // The kernel dropped one frame (NET_XMIT_DROP: no carrier or
+                // the driver refused it); it comes back on the completion ring.
+                Err(Some(libc::EBUSY)) => {
+                    self.counters.tx_drops += 1;
+                    if !self.link_is_up() {
+                        self.note_link_down();
+                    }
+                    self.reap();
+                }
+                // Interface down: the kernel took nothing.
+                Err(Some(libc::ENETDOWN)) | Err(Some(libc::ENXIO)) => {
+                    self.note_link_down();
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn note_link_down(&mut self) {
+        if !self.link_down {
+            self.counters.link_down += 1;
+        }
+        self.link_down = true;
+    }
+}
+
+/// RLIMIT_MEMLOCK's soft limit in bytes, `None` = unlimited.
+fn memlock_limit() -> Option<u64> {
+    let (soft, _) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_MEMLOCK).ok()?;
+    (soft != libc::RLIM_INFINITY).then_some(soft)
+}
+
+impl RingDevice for XdpDevice {
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn accept_destinations(&mut self, macs: &[[u8; 6]]) -> Result<(), DriverError> {
+        if macs.iter().all(|m| *m == self.info.mac) {
+            return Ok(());
+        }
+        let fd = match self.members.take() {
+            Some(fd) => fd,
+            None => {
+                let ifname = self.info.name.trim_start_matches("xdp:");
+                let ifname = ifname.split('@').next().unwrap_or(ifname);
+                crate::packet::sys::packet_socket(ifname)?
+            }
+        };
+        let r =
+            crate::packet::sys::join_destinations(fd.as_raw_fd(), self.ifindex, &self.info, macs);
+        self.members = Some(fd);
+        r
+    }
+
+    fn counters(&self) -> Counters {
+        let kernel = sys::statistics(self.fd.as_raw_fd())
+            .map(|s| s.rx_dropped + s.rx_ring_full + s.rx_fill_ring_empty_descs)
+            .unwrap_or(0);
+        Counters {
+            rx_drops: self.counters.rx_drops + kernel,
+            ..self.counters
+        }
+    }
+
+    fn alloc(&mut self) -> Option<BufId> {
+        if let Some(b) = self.pool.alloc() {
+            return Some(b);
+        }
+        self.reap();
+        let b = self.pool.alloc();
+        if b.is_none() {
+            self.counters.pool_empty += 1;
+        }
+        b
+    }
+
+    fn free(&mut self, buf: BufId) {
+        // A foreign handle is the caller's bug; refusing it keeps this pool sound.
+        let _ = self.pool.free(buf);
+    }
+
+    fn buf(&self, buf: &BufId) -> &[u8] {
+        if !self.pool.owns(buf) {
+            return &[];
+        }
+        &self.umem.frame(buf.index())[DATA_OFF..]
+    }
+
+    fn buf_mut(&mut self, buf: &BufId) -> &mut [u8] {
+        if !self.pool.owns(buf) {
+            return &mut [];
+        }
+        &mut self.umem.frame_mut(buf.index())[DATA_OFF..]
+    }
+
+    fn tx_burst(&mut self, frames: &mut TxBatch) -> usize {
+        self.reap();
+        let want = frames.len().min(self.info.caps.max_batch);
+        if self.link_down {
+            if self.link_is_up() {
+                self.link_down = false;
+            } else {
+                for _ in 0..want {
+                    if let Some(f) = frames.pop_front() {
+                        self.counters.tx_drops += 1;
+                        let _ = self.pool.free(f.buf);
+                    }
+                }
+                return want;
+            }
+        }
+        let room = self.tx.free(want as u32);
+        let mut placed = 0u32;
+        let mut taken = 0;
+        while taken < want {
+            if placed == room {
+                self.counters.tx_ring_full += 1;
+                break;
+            }
+            let Some(f) = frames.pop_front() else { break };
+            taken += 1;
+            if !self.pool.owns(&f.buf) || !(MIN_FRAME..=XDP_BUF_SIZE).contains(&f.len) {
+                // The kernel would skip an invalid descriptor without
+                // completing it: never hand it one.
+                self.counters.tx_drops += 1;
+                let _ = self.pool.free(f.buf);
+                continue;
+            }
+            let len = f.len;
+            let Ok(idx) = self.pool.lend(f.buf) else {
+                continue;
+            };
+            self.tx.put(
+                placed,
+                libc::xdp_desc {
+                    addr: u64::from(idx) * FRAME_SIZE as u64 + DATA_OFF as u64,
+                    len: len as u32,
+                    options: 0,
+                },
+            );
+            placed += 1;
+            self.counters.tx_frames += 1;
+            self.counters.tx_bytes += len as u64;
+        }
+        if placed > 0 {
+            self.tx.submit(placed);
+            self.in_tx += placed;
+        }
+        self.kick();
+        taken
+    }
+
+    fn rx_burst(&mut self, out: &mut RxBatch) -> usize {
+        let want = (out.capacity() - out.len()).min(self.info.caps.max_batch);
+        let n = self.rx.ready(want as u32);
+        let mut got = 0;
+        for i in 0..n {
+            let d = self.rx.get(i);
+            let idx = d.addr / FRAME_SIZE as u64;
+            let off = (d.addr % FRAME_SIZE as u64) as usize;
+            let Some(buf) = u32::try_from(idx).ok().and_then(|i| self.pool.take_back(i)) else {
+                self.counters.rx_drops += 1; // not a frame we lent: ignore it
+                continue;
+            };
+            self.in_fill = self.in_fill.saturating_sub(1);
+            let frame = self.umem.frame_mut(buf.index());
+            let mut len = (d.len as usize).min(FRAME_SIZE - off);
+            let mut t = 0;
+            if off >= 8 {
+                let mut m = [0u8; 8];
+                m.copy_from_slice(&frame[off - 8..off]);
+                t = u64::from_ne_bytes(m);
+            }
+            if off != DATA_OFF {
+                // Not where a BufId's bytes start (a driver with other headroom).
+                len = len.min(XDP_BUF_SIZE);
+                frame.copy_within(off..off + len, DATA_OFF);
+            }
+            if t == 0 {
+                self.stamp_fallbacks += 1;
+                t = sys::tai_now_ns();
+            }
+            self.counters.rx_frames += 1;
+            self.counters.rx_bytes += len as u64;
+            if let Err(f) = out.push_back(RxFrame {
+                buf,
+                len,
+                rx_time_ns: t,
+            }) {
+                let _ = self.pool.free(f.buf); // cannot happen: room checked above
+                continue;
+            }
+            got += 1;
+        }
+        if n > 0 {
+            self.rx.release(n);
+        }
+        self.refill();
+        got
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_layout() {
+        assert_eq!(XDP_BUF_SIZE, 1792);
+        assert_eq!(META_OFF, 248);
+        assert_eq!(std::mem::size_of::<libc::xdp_desc>(), 16);
+    }
+
+    #[test]
+    fn a_missing_interface_is_named() {
+        let e = XdpDevice::open("takt-nope0", 0, XdpOptions::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("no network interface \"takt-nope0\""), "{e}");
+        assert!(e.contains("xdp:takt-nope0@0"), "{e}");
+    }
+
+    #[test]
+    fn bad_options_say_what_to_change() {
+        let e = XdpDevice::open(
+            "lo",
+            0,
+            XdpOptions {
+                rx_size: 1000,
+                ..Default::default()
+            },
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("powers of two"), "{e}");
+    }
+}

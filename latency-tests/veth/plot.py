@@ -170,9 +170,10 @@ def table(out, m):
                  "frames). pps received: frames the receiver got per second between its first "
                  "and last frame (takt: rx_burst; UDP: recvmmsg, 32 per call); (n% lost): "
                  "frames sent that never arrived (ring or socket buffer full).")
-    lines.append("latency: kernel rx timestamp (AF_PACKET tpacket / SO_TIMESTAMPNS) - tx time "
-                 "stamped in the frame by the talker just before handing it over, both on the "
-                 "schedule clock. lost = sent - received. late: takt drops a frame that would "
+    lines.append("latency: rx timestamp - tx time stamped in the frame by the talker just "
+                 "before handing it over, both on the schedule clock. rx timestamp: the kernel's "
+                 "as the frame enters the receive backlog (packet, UDP); takt's XDP program "
+                 "(bpf_ktime_get_tai_ns) at the receiving veth's XDP hook (xdp). lost = sent - received. late: takt drops a frame that would "
                  "leave after its window closed (not sent); the UDP talker sends it anyway "
                  "and counts it.")
     return "\n".join(lines)

@@ -8,8 +8,8 @@
 # Creates namespaces takt-veth-<pid>-a / -b joined by a veth pair
 # (10.79.0.1/24 in a, 10.79.0.2/24 in b) and deletes them on exit, also on
 # Ctrl-C or failure. The talkers run in a, the listeners in b. A backend
-# whose device fails to open with "not built yet" (xdp until the AF_XDP
-# backend lands) is recorded as "not built"; any other failure of one row
+# whose device fails to open with "not built yet" (as xdp did before the
+# AF_XDP backend landed) is recorded as "not built"; any other failure of one row
 # is recorded as "failed" and the run goes on. At the end plot.py prints the
 # comparison table and writes latency.svg into the results folder.
 set -euo pipefail

@@ -1,7 +1,7 @@
 //! A short run of latency-tests/veth/run.sh (2 s latency rows, 1 s pps
 //! rows): the table must have the takt packet and kernel UDP rows with
-//! frames received, and an xdp row (figures, or "not built" until the
-//! AF_XDP backend lands). Needs root; without it the test skips with a
+//! frames received, and an xdp row (figures, or "not built" in a build
+//! without the AF_XDP backend). Needs root; without it the test skips with a
 //! message, except under CI=true, where it fails. The first run builds the
 //! release binaries, later ones take about 20 s.
 

@@ -14,6 +14,8 @@
 
 pub mod e1000e;
 pub mod link;
+mod mapping;
+mod netif;
 pub mod packet;
 pub mod pool;
 pub mod sim;

@@ -3,24 +3,16 @@
 //! fails), checked with `ip -n NS -j ...`. Needs root; without it the root
 //! tests skip with a message, except under CI=true, where they fail.
 
+mod common;
+
 use serde_json::Value;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use takt_drivers::link::{self, Ipv4Net, Netns, VethPair};
 use takt_drivers::DriverError;
 
-/// True when the test should run; false (after saying why) when it skips.
 fn need_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "{test}: needs root (network namespaces, CAP_NET_ADMIN) and CI=true forbids skipping"
-        );
-    }
-    eprintln!("{test}: skipped: needs root (network namespaces, CAP_NET_ADMIN)");
-    false
+    common::need_root(test, "network namespaces, CAP_NET_ADMIN")
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -2,100 +2,35 @@
 //! creates (and deletes again, also when it fails). Needs root; without it
 //! the tests skip with a message, except under CI=true, where they fail.
 
-use std::fs::File;
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
+
+use common::{
+    drop_root_on_this_thread, frame, in_netns, measure_send_pps, open_err, send_frame, send_frames,
+    send_one, Netns,
+};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use takt_drivers::link::{self, VethPair};
+use takt_drivers::link;
 use takt_drivers::packet::{PacketDevice, PacketOptions};
-use takt_drivers::{RingDevice, RxBatch, TxBatch, TxFrame};
+use takt_drivers::{RingDevice, RxBatch};
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-/// True when the test should run; false (after saying why) when it skips.
-fn need_root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root (network namespaces, CAP_NET_RAW) and CI=true forbids skipping");
-    }
-    eprintln!("{test}: skipped: needs root (network namespaces, CAP_NET_RAW)");
-    false
-}
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// Two namespaces joined by a veth pair (`tk-a` in `a`, `tk-b` in `b`),
-/// made by `link::VethPair` and deleted with it on drop.
-struct Netns {
-    a: String,
-    b: String,
-    _pair: VethPair,
-}
-
-impl Netns {
-    fn new(up: bool) -> Netns {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let pid = std::process::id();
-        let (a, b) = (format!("takt-t-{pid}-{n}-a"), format!("takt-t-{pid}-{n}-b"));
-        let pair = VethPair::create(&a, &b, "tk-a", "tk-b", "10.78.0.1/24", "10.78.0.2/24")
-            .expect("veth pair between two namespaces");
-        if !up {
-            for (ns, name) in [(pair.ns_a(), "tk-a"), (pair.ns_b(), "tk-b")] {
-                ns.run(|| link::set_up(name, false))
-                    .expect("enter the namespace")
-                    .expect("link down");
-            }
-        }
-        Netns { a, b, _pair: pair }
-    }
-}
-
-/// Run `f` on a thread inside network namespace `ns` (sockets it opens stay
-/// bound to that namespace).
-fn in_netns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
-}
-
-/// Frame `i`: 60..=1514 bytes, every third one with an 802.1Q tag
-/// (PCP i%8, VID 100 + i%16), EtherType 0x88B5, sequence and a pattern.
-fn frame(i: usize, src: [u8; 6]) -> Vec<u8> {
-    let len = 60 + (i * 97) % (1514 - 60 + 1);
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&[0x01, 0x1b, 0x19, 0, 0, 0]);
-    f.extend_from_slice(&src);
-    if i % 3 == 0 {
-        let tci = ((i % 8) as u16) << 13 | (100 + (i % 16) as u16);
-        f.extend_from_slice(&0x8100u16.to_be_bytes());
-        f.extend_from_slice(&tci.to_be_bytes());
-    }
-    f.extend_from_slice(&0x88b5u16.to_be_bytes());
-    f.extend_from_slice(&(i as u32).to_be_bytes());
-    while f.len() < len {
-        f.push((f.len() as u8).wrapping_mul(31) ^ i as u8);
-    }
-    f
+/// Namespaces with `tk-a` and `tk-b` on 10.78.0.0/24 (`tk-a` down unless
+/// `up`) for `test`, or `None` (after saying why) when it skips.
+fn netns(test: &str, up: bool) -> Option<Netns> {
+    common::need_root(test, "network namespaces, CAP_NET_RAW")
+        .then(|| Netns::new("t", "tk-a", "tk-b", "10.78.0", up))
 }
 
 const N: usize = 1000;
 
 #[test]
 fn a_thousand_frames_cross_the_veth_in_order_with_their_tags() {
-    if !need_root("a_thousand_frames_cross_the_veth_in_order_with_their_tags") {
+    let Some(ns) = netns(
+        "a_thousand_frames_cross_the_veth_in_order_with_their_tags",
+        true,
+    ) else {
         return;
-    }
-    let ns = Netns::new(true);
+    };
     let (ready_tx, ready_rx) = mpsc::channel::<[u8; 6]>();
     let (src_tx, src_rx) = mpsc::channel::<[u8; 6]>();
 
@@ -139,31 +74,7 @@ fn a_thousand_frames_cross_the_veth_in_order_with_their_tags() {
         assert!(dev.info().link_speed_bps > 0);
         let src = dev.info().mac;
         src_tx.send(src).unwrap();
-        let mut batch = TxBatch::new();
-        let mut bytes = 0u64;
-        let mut i = 0;
-        while i < N {
-            // Bursts of 16 with a pause: the receiving veth's backlog is
-            // net.core.netdev_max_backlog (1000) frames.
-            while i < N && !batch.is_full() && batch.len() < 16 {
-                let f = frame(i, src);
-                let b = dev.alloc().expect("pool has room");
-                dev.buf_mut(&b)[..f.len()].copy_from_slice(&f);
-                bytes += f.len() as u64;
-                let _ = batch.push_back(TxFrame {
-                    buf: b,
-                    len: f.len(),
-                    launch_time_ns: None,
-                });
-                i += 1;
-            }
-            while !batch.is_empty() {
-                if dev.tx_burst(&mut batch) == 0 {
-                    std::thread::sleep(Duration::from_micros(100));
-                }
-            }
-            std::thread::sleep(Duration::from_micros(300));
-        }
+        let (_, bytes) = send_frames(&mut dev, N);
         // Let the kernel finish the ring before the device (and ring) go.
         std::thread::sleep(Duration::from_millis(50));
         (dev.counters(), dev.outstanding(), bytes, src)
@@ -192,28 +103,24 @@ fn a_thousand_frames_cross_the_veth_in_order_with_their_tags() {
 
 #[test]
 fn a_missing_interface_is_named() {
-    if !need_root("a_missing_interface_is_named") {
+    let Some(ns) = netns("a_missing_interface_is_named", true) else {
         return;
-    }
-    let ns = Netns::new(true);
-    let e = in_netns(&ns.a, || {
+    };
+    let e = open_err(&ns.a, || {
         PacketDevice::open("tk-nope", PacketOptions::default())
-            .err()
-            .map(|e| e.to_string())
-    })
-    .join()
-    .unwrap()
-    .expect("opening a missing interface fails");
+    });
     assert!(e.contains("no network interface \"tk-nope\""), "{e}");
     assert!(e.contains("ip link"), "{e}");
 }
 
 #[test]
 fn without_an_etf_qdisc_there_is_no_launch_time_and_the_note_says_how_to_add_one() {
-    if !need_root("without_an_etf_qdisc_there_is_no_launch_time_and_the_note_says_how_to_add_one") {
+    let Some(ns) = netns(
+        "without_an_etf_qdisc_there_is_no_launch_time_and_the_note_says_how_to_add_one",
+        true,
+    ) else {
         return;
-    }
-    let ns = Netns::new(true);
+    };
     let (caps, clock, note, qdiscs) = in_netns(&ns.a, || {
         let dev = PacketDevice::open("tk-a", PacketOptions::default()).expect("open tk-a");
         let qdiscs = takt_drivers::packet::etf::find_etf("tk-a", link::ifindex("tk-a").unwrap())
@@ -240,11 +147,13 @@ fn without_an_etf_qdisc_there_is_no_launch_time_and_the_note_says_how_to_add_one
 
 #[test]
 fn adding_an_etf_qdisc_names_the_module_when_the_kernel_lacks_it() {
-    if !need_root("adding_an_etf_qdisc_names_the_module_when_the_kernel_lacks_it") {
-        return;
-    }
     use takt_drivers::packet::etf::{add_root_etf, EtfParams};
-    let ns = Netns::new(true);
+    let Some(ns) = netns(
+        "adding_an_etf_qdisc_names_the_module_when_the_kernel_lacks_it",
+        true,
+    ) else {
+        return;
+    };
     let r = in_netns(&ns.a, || {
         add_root_etf(
             "tk-a",
@@ -267,40 +176,24 @@ fn adding_an_etf_qdisc_names_the_module_when_the_kernel_lacks_it() {
 
 #[test]
 fn a_down_interface_says_how_to_bring_it_up() {
-    if !need_root("a_down_interface_says_how_to_bring_it_up") {
+    let Some(ns) = netns("a_down_interface_says_how_to_bring_it_up", false) else {
         return;
-    }
-    let ns = Netns::new(false);
-    let e = in_netns(&ns.a, || {
+    };
+    let e = open_err(&ns.a, || {
         PacketDevice::open("tk-a", PacketOptions::default())
-            .err()
-            .map(|e| e.to_string())
-    })
-    .join()
-    .unwrap()
-    .expect("opening a down interface fails");
+    });
     assert!(e.contains("ip link set tk-a up"), "{e}");
 }
 
 #[test]
 fn without_cap_net_raw_it_names_the_capability() {
-    if !need_root("without_cap_net_raw_it_names_the_capability") {
+    let Some(ns) = netns("without_cap_net_raw_it_names_the_capability", true) else {
         return;
-    }
-    let ns = Netns::new(true);
-    let e = in_netns(&ns.a, || {
-        // Drop root for this thread only (the raw syscall, unlike glibc's
-        // setresuid, does not change the other threads): no CAP_NET_RAW.
-        // SAFETY: setresuid on the calling thread; it only lowers privileges.
-        let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
-        assert_eq!(r, 0, "setresuid: {}", std::io::Error::last_os_error());
+    };
+    let e = open_err(&ns.a, || {
+        drop_root_on_this_thread();
         PacketDevice::open("tk-a", PacketOptions::default())
-            .err()
-            .map(|e| e.to_string())
-    })
-    .join()
-    .unwrap()
-    .expect("opening without CAP_NET_RAW fails");
+    });
     assert!(e.contains("needs CAP_NET_RAW (run as root)"), "{e}");
 }
 
@@ -309,10 +202,9 @@ fn without_cap_net_raw_it_names_the_capability() {
 #[test]
 #[ignore = "measurement, not a check"]
 fn send_loop_pps() {
-    if !need_root("send_loop_pps") {
+    let Some(ns) = netns("send_loop_pps", true) else {
         return;
-    }
-    let ns = Netns::new(true);
+    };
     for bypass in [true, false] {
         let (pps, full) = in_netns(&ns.a, move || {
             let opts = PacketOptions {
@@ -320,27 +212,7 @@ fn send_loop_pps() {
                 ..Default::default()
             };
             let mut dev = PacketDevice::open("tk-a", opts).expect("open tk-a");
-            let f = frame(1, dev.info().mac);
-            let f = &f[..60];
-            let mut batch = TxBatch::new();
-            let t0 = Instant::now();
-            let mut sent = 0u64;
-            while t0.elapsed() < Duration::from_secs(2) {
-                while batch.len() < 32 {
-                    let b = dev.alloc().expect("pool has room");
-                    dev.buf_mut(&b)[..60].copy_from_slice(f);
-                    let _ = batch.push_back(TxFrame {
-                        buf: b,
-                        len: 60,
-                        launch_time_ns: None,
-                    });
-                }
-                sent += dev.tx_burst(&mut batch) as u64;
-            }
-            let pps = sent as f64 / t0.elapsed().as_secs_f64();
-            while let Some(f) = batch.pop_front() {
-                dev.free(f.buf);
-            }
+            let pps = measure_send_pps(&mut dev, Duration::from_secs(2));
             (pps, dev.counters().tx_ring_full)
         })
         .join()
@@ -351,32 +223,19 @@ fn send_loop_pps() {
 
 #[test]
 fn a_link_down_is_counted_once_and_nothing_leaks() {
-    if !need_root("a_link_down_is_counted_once_and_nothing_leaks") {
+    let Some(ns) = netns("a_link_down_is_counted_once_and_nothing_leaks", true) else {
         return;
-    }
-    let ns = Netns::new(true);
+    };
     let (down, after, outstanding) = in_netns(&ns.a, move || {
         let mut dev = PacketDevice::open("tk-a", PacketOptions::default()).expect("open tk-a");
         let src = dev.info().mac;
-        let send = |dev: &mut PacketDevice, i: usize| {
-            let f = frame(i, src);
-            let b = dev.alloc().expect("pool has room");
-            dev.buf_mut(&b)[..f.len()].copy_from_slice(&f);
-            let mut batch = TxBatch::new();
-            let _ = batch.push_back(TxFrame {
-                buf: b,
-                len: f.len(),
-                launch_time_ns: None,
-            });
-            assert_eq!(dev.tx_burst(&mut batch), 1);
-        };
         link::set_up("tk-a", false).expect("link down");
         for i in 0..3 {
-            send(&mut dev, i);
+            send_one(&mut dev, i, src);
         }
         let down = dev.counters();
         link::set_up("tk-a", true).expect("link up");
-        send(&mut dev, 3);
+        send_one(&mut dev, 3, src);
         (down, dev.counters(), dev.outstanding())
     })
     .join()
@@ -396,11 +255,10 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
 #[test]
 #[ignore = "measurement, not a check"]
 fn rx_pickup_delay() {
-    if !need_root("rx_pickup_delay") {
-        return;
-    }
     const FRAMES: usize = 300;
-    let ns = Netns::new(true);
+    let Some(ns) = netns("rx_pickup_delay", true) else {
+        return;
+    };
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
     let rx = in_netns(&ns.b, move || {
         let mut dev = PacketDevice::open("tk-b", PacketOptions::default()).expect("open tk-b");
@@ -424,15 +282,7 @@ fn rx_pickup_delay() {
         let mut dev = PacketDevice::open("tk-a", PacketOptions::default()).expect("open tk-a");
         let f = frame(1, dev.info().mac);
         for _ in 0..FRAMES {
-            let b = dev.alloc().unwrap();
-            dev.buf_mut(&b)[..f.len()].copy_from_slice(&f);
-            let mut batch = TxBatch::new();
-            let _ = batch.push_back(TxFrame {
-                buf: b,
-                len: f.len(),
-                launch_time_ns: None,
-            });
-            dev.tx_burst(&mut batch);
+            send_frame(&mut dev, &f);
             std::thread::sleep(Duration::from_micros(2500));
         }
     })
@@ -450,41 +300,21 @@ fn rx_pickup_delay() {
     );
 }
 
-/// `ip -n NS ARGS...` output.
-fn ip_in(ns: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("ip")
-        .args(["-n", ns])
-        .args(args)
-        .output()
-        .expect("run ip");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn stream_destinations_are_joined_while_the_device_is_open() {
-    if !need_root("stream_destinations_are_joined_while_the_device_is_open") {
+    let Some(ns) = netns(
+        "stream_destinations_are_joined_while_the_device_is_open",
+        true,
+    ) else {
         return;
-    }
-    let ns = Netns::new(true);
+    };
     let group = [0x91, 0xe0, 0xf0, 0x00, 0xfe, 0x07];
     let foreign = [0x02, 0, 0, 0, 0, 0x99];
-    let b = ns.b.clone();
-    let (maddr, link) = in_netns(&ns.b, move || {
-        let mut dev = PacketDevice::open("tk-b", PacketOptions::default()).expect("open tk-b");
-        dev.accept_destinations(&[group, foreign, dev.info().mac])
-            .expect("join");
-        (
-            ip_in(&b, &["maddr", "show", "dev", "tk-b"]),
-            ip_in(&b, &["-d", "link", "show", "tk-b"]),
-        )
-    })
-    .join()
-    .unwrap();
-    assert!(maddr.contains("91:e0:f0:00:fe:07"), "{maddr}");
-    assert!(link.contains("promiscuity 1"), "{link}");
-    // The memberships belong to the socket: closing the device drops them.
-    let maddr = ip_in(&ns.b, &["maddr", "show", "dev", "tk-b"]);
-    let link = ip_in(&ns.b, &["-d", "link", "show", "tk-b"]);
-    assert!(!maddr.contains("91:e0:f0:00:fe:07"), "{maddr}");
-    assert!(link.contains("promiscuity 0"), "{link}");
+    let link = common::destinations(&ns.b, "tk-b", group, &[foreign], |ifname| {
+        PacketDevice::open(ifname, PacketOptions::default()).expect("open tk-b")
+    });
+    // A unicast address other than its own puts the interface in
+    // promiscuous mode, for as long as the device is open.
+    assert!(link.open.contains("promiscuity 1"), "{}", link.open);
+    assert!(link.closed.contains("promiscuity 0"), "{}", link.closed);
 }

@@ -4,12 +4,14 @@
 //! allocation-free data path. Needs root; without it the tests skip with a
 //! message, except under CI=true, where they fail.
 
+mod common;
+
+use common::{frame, in_netns, ip_in, send_frames, send_one, tai_ns, Netns};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use takt_drivers::link::{self, VethPair};
+use takt_drivers::link;
 use takt_drivers::packet::{PacketDevice, PacketOptions};
 use takt_drivers::xdp::{XdpAttach, XdpDevice, XdpMode, XdpOptions};
 use takt_drivers::{RingDevice, RxBatch, TxBatch, TxFrame};
@@ -59,85 +61,11 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
     (r, ALLOCS.with(Cell::get) - a0)
 }
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-/// True when the test should run; false (after saying why) when it skips.
-fn need_root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root (network namespaces, CAP_NET_RAW, CAP_BPF) and CI=true forbids skipping");
-    }
-    eprintln!("{test}: skipped: needs root (network namespaces, CAP_NET_RAW, CAP_BPF)");
-    false
-}
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-/// Two namespaces joined by a veth pair (`xk-a` in `a`, `xk-b` in `b`),
-/// made by `link::VethPair` and deleted with it on drop.
-struct Netns {
-    a: String,
-    b: String,
-    pair: VethPair,
-}
-
-impl Netns {
-    fn new(up: bool) -> Netns {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let pid = std::process::id();
-        let (a, b) = (format!("takt-x-{pid}-{n}-a"), format!("takt-x-{pid}-{n}-b"));
-        let pair = VethPair::create(&a, &b, "xk-a", "xk-b", "10.79.0.1/24", "10.79.0.2/24")
-            .expect("veth pair between two namespaces");
-        if !up {
-            pair.ns_a()
-                .run(|| link::set_up("xk-a", false))
-                .expect("enter the namespace")
-                .expect("link down");
-        }
-        Netns { a, b, pair }
-    }
-}
-
-/// Run `f` on a thread inside network namespace `ns`.
-fn in_netns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
-}
-
-fn tai_ns() -> u64 {
-    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_TAI).unwrap();
-    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
-}
-
-/// Frame `i`: 60..=1514 bytes, every third one with an 802.1Q tag
-/// (PCP i%8, VID 100 + i%16), EtherType 0x88B5, sequence and a pattern.
-fn frame(i: usize, src: [u8; 6]) -> Vec<u8> {
-    let len = 60 + (i * 97) % (1514 - 60 + 1);
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&[0x01, 0x1b, 0x19, 0, 0, 0]);
-    f.extend_from_slice(&src);
-    if i % 3 == 0 {
-        let tci = ((i % 8) as u16) << 13 | (100 + (i % 16) as u16);
-        f.extend_from_slice(&0x8100u16.to_be_bytes());
-        f.extend_from_slice(&tci.to_be_bytes());
-    }
-    f.extend_from_slice(&0x88b5u16.to_be_bytes());
-    f.extend_from_slice(&(i as u32).to_be_bytes());
-    while f.len() < len {
-        f.push((f.len() as u8).wrapping_mul(31) ^ i as u8);
-    }
-    f
+/// Namespaces with `xk-a` and `xk-b` on 10.79.0.0/24 (`xk-a` down unless
+/// `up`) for `test`, or `None` (after saying why) when it skips.
+fn netns(test: &str, up: bool) -> Option<Netns> {
+    common::need_root(test, "network namespaces, CAP_NET_RAW, CAP_BPF")
+        .then(|| Netns::new("x", "xk-a", "xk-b", "10.79.0", up))
 }
 
 /// What a receiver saw of one sender's frames.
@@ -191,39 +119,6 @@ fn receive(dev: &mut dyn RingDevice, n: usize, src: [u8; 6]) -> Received {
     r
 }
 
-/// Send frames 0..n from `dev` in bursts of 16 with a pause (the veth's
-/// XDP ring holds 256 frames); returns the TAI time before each burst.
-fn send(dev: &mut dyn RingDevice, n: usize) -> (Vec<u64>, u64) {
-    let src = dev.info().mac;
-    let mut sent_at = Vec::with_capacity(n);
-    let mut batch = TxBatch::new();
-    let mut bytes = 0u64;
-    let mut i = 0;
-    while i < n {
-        let t = tai_ns();
-        while i < n && batch.len() < 16 {
-            let f = frame(i, src);
-            let b = dev.alloc().expect("pool has room");
-            dev.buf_mut(&b)[..f.len()].copy_from_slice(&f);
-            bytes += f.len() as u64;
-            let _ = batch.push_back(TxFrame {
-                buf: b,
-                len: f.len(),
-                launch_time_ns: None,
-            });
-            sent_at.push(t);
-            i += 1;
-        }
-        while !batch.is_empty() {
-            if dev.tx_burst(&mut batch) == 0 {
-                std::thread::sleep(Duration::from_micros(100));
-            }
-        }
-        std::thread::sleep(Duration::from_micros(300));
-    }
-    (sent_at, bytes)
-}
-
 fn open_xdp(ifname: &str) -> XdpDevice {
     XdpDevice::open(ifname, 0, XdpOptions::default())
         .unwrap_or_else(|e| panic!("open {ifname}: {e}"))
@@ -256,25 +151,27 @@ const N: usize = 1000;
 
 #[test]
 fn a_thousand_frames_cross_xdp_to_xdp_in_order_with_tags_and_tai_stamps() {
-    if !need_root("a_thousand_frames_cross_xdp_to_xdp_in_order_with_tags_and_tai_stamps") {
+    let Some(ns) = netns(
+        "a_thousand_frames_cross_xdp_to_xdp_in_order_with_tags_and_tai_stamps",
+        true,
+    ) else {
         return;
-    }
-    xdp_to_xdp(N, XdpAttach::Native);
+    };
+    xdp_to_xdp(&ns, N, XdpAttach::Native);
 }
 
 #[test]
 fn generic_xdp_also_stamps_and_keeps_tags() {
-    if !need_root("generic_xdp_also_stamps_and_keeps_tags") {
+    let Some(ns) = netns("generic_xdp_also_stamps_and_keeps_tags", true) else {
         return;
-    }
-    xdp_to_xdp(300, XdpAttach::Generic);
+    };
+    xdp_to_xdp(&ns, 300, XdpAttach::Generic);
 }
 
 /// `n` frames from an XDP device on xk-a to one on xk-b whose program is
 /// attached `attach`: all arrive once, in order, byte-identical (tags
 /// included), stamped on CLOCK_TAI by the program, and nothing leaks.
-fn xdp_to_xdp(n: usize, attach: XdpAttach) {
-    let ns = Netns::new(true);
+fn xdp_to_xdp(ns: &Netns, n: usize, attach: XdpAttach) {
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
     let (src_tx, src_rx) = mpsc::channel::<[u8; 6]>();
     let rx = in_netns(&ns.b, move || {
@@ -299,7 +196,7 @@ fn xdp_to_xdp(n: usize, attach: XdpAttach) {
     let tx = in_netns(&ns.a, move || {
         let mut dev = open_xdp("xk-a");
         src_tx.send(dev.info().mac).unwrap();
-        let (sent_at, bytes) = send(&mut dev, n);
+        let (sent_at, bytes) = send_frames(&mut dev, n);
         drain(&mut dev);
         (
             dev.counters(),
@@ -347,11 +244,10 @@ fn xdp_to_xdp(n: usize, attach: XdpAttach) {
 
 #[test]
 fn packet_to_xdp_and_xdp_to_packet() {
-    if !need_root("packet_to_xdp_and_xdp_to_packet") {
-        return;
-    }
     const M: usize = 300;
-    let ns = Netns::new(true);
+    let Some(ns) = netns("packet_to_xdp_and_xdp_to_packet", true) else {
+        return;
+    };
     // packet (a) -> xdp (b)
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
     let (src_tx, src_rx) = mpsc::channel::<[u8; 6]>();
@@ -367,7 +263,7 @@ fn packet_to_xdp_and_xdp_to_packet() {
     let src = in_netns(&ns.a, move || {
         let mut dev = PacketDevice::open("xk-a", PacketOptions::default()).expect("open xk-a");
         src_tx.send(dev.info().mac).unwrap();
-        send(&mut dev, M);
+        send_frames(&mut dev, M);
         std::thread::sleep(Duration::from_millis(50));
         dev.info().mac
     })
@@ -392,7 +288,7 @@ fn packet_to_xdp_and_xdp_to_packet() {
     let (src, out, flight) = in_netns(&ns.a, move || {
         let mut dev = open_xdp("xk-a");
         src_tx.send(dev.info().mac).unwrap();
-        send(&mut dev, M);
+        send_frames(&mut dev, M);
         drain(&mut dev);
         (dev.info().mac, dev.outstanding(), dev.in_flight())
     })
@@ -404,22 +300,16 @@ fn packet_to_xdp_and_xdp_to_packet() {
 }
 
 fn open_err(ns: &str, ifname: &'static str, queue: u32) -> String {
-    in_netns(ns, move || {
+    common::open_err(ns, move || {
         XdpDevice::open(ifname, queue, XdpOptions::default())
-            .err()
-            .map(|e| e.to_string())
     })
-    .join()
-    .unwrap()
-    .expect("opening fails")
 }
 
 #[test]
 fn open_errors_name_what_to_fix() {
-    if !need_root("open_errors_name_what_to_fix") {
+    let Some(ns) = netns("open_errors_name_what_to_fix", false) else {
         return;
-    }
-    let ns = Netns::new(false);
+    };
     let e = open_err(&ns.a, "xk-nope", 0);
     assert!(e.contains("no network interface \"xk-nope\""), "{e}");
     assert!(e.contains("ip link"), "{e}");
@@ -428,40 +318,25 @@ fn open_errors_name_what_to_fix() {
     let e = open_err(&ns.b, "xk-b", 5);
     assert!(e.contains("queue 5 is out of range"), "{e}");
     assert!(e.contains("xdp:xk-b@5"), "{e}");
-    let e = in_netns(&ns.b, || {
+    let e = common::open_err(&ns.b, || {
         let opts = XdpOptions {
             mode: XdpMode::ZeroCopy,
             ..Default::default()
         };
         XdpDevice::open("xk-b", 0, opts)
-            .err()
-            .map(|e| e.to_string())
-    })
-    .join()
-    .unwrap()
-    .expect("veth has no zero copy");
+    });
     assert!(e.contains("no zero-copy AF_XDP"), "{e}");
 }
 
 #[test]
 fn without_cap_net_raw_it_names_the_capability() {
-    if !need_root("without_cap_net_raw_it_names_the_capability") {
+    let Some(ns) = netns("without_cap_net_raw_it_names_the_capability", true) else {
         return;
-    }
-    let ns = Netns::new(true);
-    let e = in_netns(&ns.a, || {
-        // Drop root for this thread only (the raw syscall, unlike glibc's
-        // setresuid, does not change the other threads): no CAP_NET_RAW.
-        // SAFETY: setresuid on the calling thread; it only lowers privileges.
-        let r = unsafe { libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) };
-        assert_eq!(r, 0, "setresuid: {}", std::io::Error::last_os_error());
+    };
+    let e = common::open_err(&ns.a, || {
+        common::drop_root_on_this_thread();
         XdpDevice::open("xk-a", 0, XdpOptions::default())
-            .err()
-            .map(|e| e.to_string())
-    })
-    .join()
-    .unwrap()
-    .expect("opening without CAP_NET_RAW fails");
+    });
     assert!(e.contains("CAP_NET_RAW"), "{e}");
 }
 
@@ -500,54 +375,35 @@ fn keep_only_caps(caps: &[u32]) {
 
 #[test]
 fn without_cap_bpf_it_names_the_capability() {
-    if !need_root("without_cap_bpf_it_names_the_capability") {
+    let Some(ns) = netns("without_cap_bpf_it_names_the_capability", true) else {
         return;
-    }
-    let ns = Netns::new(true);
-    let e = in_netns(&ns.a, || {
+    };
+    let e = common::open_err(&ns.a, || {
         // CAP_NET_RAW (the socket) and CAP_IPC_LOCK (the UMEM), not CAP_BPF.
         keep_only_caps(&[CAP_NET_RAW, CAP_IPC_LOCK]);
         XdpDevice::open("xk-a", 0, XdpOptions::default())
-            .err()
-            .map(|e| e.to_string())
-    })
-    .join()
-    .unwrap()
-    .expect("opening without CAP_BPF fails");
+    });
     assert!(e.contains("CAP_BPF"), "{e}");
 }
 
 #[test]
 fn a_link_down_is_counted_once_and_nothing_leaks() {
-    if !need_root("a_link_down_is_counted_once_and_nothing_leaks") {
+    let Some(ns) = netns("a_link_down_is_counted_once_and_nothing_leaks", true) else {
         return;
-    }
-    let ns = Netns::new(true);
+    };
     let b = ns.b.clone();
     let (down, up, no_carrier, after, outstanding, flight) = in_netns(&ns.a, move || {
         let mut dev = open_xdp("xk-a");
         let src = dev.info().mac;
-        let send = |dev: &mut XdpDevice, i: usize| {
-            let f = frame(i, src);
-            let b = dev.alloc().expect("pool has room");
-            dev.buf_mut(&b)[..f.len()].copy_from_slice(&f);
-            let mut batch = TxBatch::new();
-            let _ = batch.push_back(TxFrame {
-                buf: b,
-                len: f.len(),
-                launch_time_ns: None,
-            });
-            assert_eq!(dev.tx_burst(&mut batch), 1);
-        };
-        send(&mut dev, 0);
+        send_one(&mut dev, 0, src);
         link::set_up("xk-a", false).expect("link down");
         for i in 1..4 {
-            send(&mut dev, i);
+            send_one(&mut dev, i, src);
         }
         let down = dev.counters();
         link::set_up("xk-a", true).expect("link up");
         std::thread::sleep(Duration::from_millis(50));
-        send(&mut dev, 4);
+        send_one(&mut dev, 4, src);
         drain(&mut dev);
         let up = dev.counters();
         // Now the peer goes down: xk-a stays up but loses its carrier.
@@ -555,7 +411,7 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
             .expect("enter b")
             .expect("peer down");
         for i in 5..8 {
-            send(&mut dev, i);
+            send_one(&mut dev, i, src);
         }
         drain(&mut dev);
         let no_carrier = dev.counters();
@@ -563,7 +419,7 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
             .expect("enter b")
             .expect("peer up");
         std::thread::sleep(Duration::from_millis(50));
-        send(&mut dev, 8);
+        send_one(&mut dev, 8, src);
         drain(&mut dev);
         (
             down,
@@ -596,17 +452,10 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
 
 #[test]
 fn dropping_the_device_detaches_the_program() {
-    if !need_root("dropping_the_device_detaches_the_program") {
+    let Some(ns) = netns("dropping_the_device_detaches_the_program", true) else {
         return;
-    }
-    let ns = Netns::new(true);
-    let show = |ns: &str| {
-        let o = std::process::Command::new("ip")
-            .args(["-n", ns, "link", "show", "xk-a"])
-            .output()
-            .expect("ip link show");
-        String::from_utf8_lossy(&o.stdout).into_owned()
     };
+    let show = |ns: &str| ip_in(ns, &["link", "show", "xk-a"]);
     let (tx, rx) = mpsc::channel::<()>();
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let t = in_netns(&ns.a, move || {
@@ -637,10 +486,9 @@ fn dropping_the_device_detaches_the_program() {
 
 #[test]
 fn the_data_path_allocates_nothing() {
-    if !need_root("the_data_path_allocates_nothing") {
+    let Some(ns) = netns("the_data_path_allocates_nothing", true) else {
         return;
-    }
-    let ns = Netns::new(true);
+    };
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
     let rx = in_netns(&ns.b, move || {
         let mut dev = open_xdp("xk-b");
@@ -701,33 +549,12 @@ fn the_data_path_allocates_nothing() {
 #[test]
 #[ignore = "measurement, not a check"]
 fn send_loop_pps() {
-    if !need_root("send_loop_pps") {
+    let Some(ns) = netns("send_loop_pps", true) else {
         return;
-    }
-    let ns = Netns::new(true);
+    };
     let (pps, c) = in_netns(&ns.a, move || {
         let mut dev = open_xdp("xk-a");
-        let f = frame(1, dev.info().mac);
-        let f = &f[..60];
-        let mut batch = TxBatch::new();
-        let t0 = Instant::now();
-        let mut sent = 0u64;
-        while t0.elapsed() < Duration::from_secs(2) {
-            while batch.len() < 32 {
-                let Some(b) = dev.alloc() else { break };
-                dev.buf_mut(&b)[..60].copy_from_slice(f);
-                let _ = batch.push_back(TxFrame {
-                    buf: b,
-                    len: 60,
-                    launch_time_ns: None,
-                });
-            }
-            sent += dev.tx_burst(&mut batch) as u64;
-        }
-        let pps = sent as f64 / t0.elapsed().as_secs_f64();
-        while let Some(f) = batch.pop_front() {
-            dev.free(f.buf);
-        }
+        let pps = common::measure_send_pps(&mut dev, Duration::from_secs(2));
         (pps, dev.counters())
     })
     .join()
@@ -738,33 +565,14 @@ fn send_loop_pps() {
     );
 }
 
-/// `ip -n NS ARGS...` output.
-fn ip_in(ns: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("ip")
-        .args(["-n", ns])
-        .args(args)
-        .output()
-        .expect("run ip");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn stream_destinations_are_joined_while_the_device_is_open() {
-    if !need_root("stream_destinations_are_joined_while_the_device_is_open") {
+    let Some(ns) = netns(
+        "stream_destinations_are_joined_while_the_device_is_open",
+        true,
+    ) else {
         return;
-    }
-    let ns = Netns::new(true);
+    };
     let group = [0x91, 0xe0, 0xf0, 0x00, 0xfe, 0x08];
-    let b = ns.b.clone();
-    let maddr = in_netns(&ns.b, move || {
-        let mut dev = open_xdp("xk-b");
-        let own = dev.info().mac;
-        dev.accept_destinations(&[group, own]).expect("join");
-        ip_in(&b, &["maddr", "show", "dev", "xk-b"])
-    })
-    .join()
-    .unwrap();
-    assert!(maddr.contains("91:e0:f0:00:fe:08"), "{maddr}");
-    let maddr = ip_in(&ns.b, &["maddr", "show", "dev", "xk-b"]);
-    assert!(!maddr.contains("91:e0:f0:00:fe:08"), "closed: {maddr}");
+    common::destinations(&ns.b, "xk-b", group, &[], open_xdp);
 }

@@ -68,6 +68,8 @@
 pub mod etf;
 pub(crate) mod sys;
 
+use crate::mapping::Mapping;
+use crate::netif;
 use crate::pool::{BufId, Pool};
 use crate::{
     Capabilities, Counters, DeviceInfo, DriverError, RingDevice, RxBatch, RxFrame, TxBatch,
@@ -163,7 +165,7 @@ const DRAIN_EVERY: u32 = 32;
 pub struct PacketDevice {
     info: DeviceInfo,
     fd: OwnedFd,
-    ring: sys::Mapping,
+    ring: Mapping,
     rx_block_size: usize,
     rx_blocks: usize,
     rx: RxCursor,
@@ -221,17 +223,18 @@ impl PacketDevice {
             )));
         }
 
-        let ifindex = sys::ifindex(ifname)?;
+        let device = format!("packet:{ifname}");
+        let ifindex = netif::ifindex(&device, ifname)?;
         let (etf, launch_time_note) = Self::look_for_etf(ifname, ifindex, &opts)?;
         let fd = sys::packet_socket(ifname)?;
         let raw = fd.as_raw_fd();
-        if !sys::is_up(raw, ifname)? {
-            return Err(sys::interface_down(ifname));
+        if !netif::is_up(raw, &device, ifname)? {
+            return Err(netif::interface_down(&device, ifname));
         }
-        let mac = sys::mac(raw, ifname)?;
-        let speed = sys::speed_bps(raw, ifname).unwrap_or(sys::FALLBACK_SPEED_BPS);
+        let mac = netif::mac(raw, &device, ifname)?;
+        let speed = netif::speed_bps(raw, ifname).unwrap_or(netif::FALLBACK_SPEED_BPS);
 
-        let what = |s: &str| format!("packet:{ifname}: {s}");
+        let what = |s: &str| format!("{device}: {s}");
         let v3 = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
         sys::setsockopt(raw, libc::PACKET_VERSION, &v3, &what("setting TPACKET_V3"))?;
         // Skip a malformed TX slot instead of stopping the ring at it.
@@ -292,7 +295,11 @@ impl PacketDevice {
 
         let rx_len = opts.rx_block_size as usize * opts.rx_blocks as usize;
         let tx_len = TX_BLOCK_SIZE as usize * tx_blocks as usize;
-        let ring = sys::Mapping::new(raw, rx_len + tx_len, ifname)?;
+        let len = rx_len + tx_len;
+        let ring = Mapping::shared(raw, len, 0).map_err(|source| DriverError::Io {
+            what: what(&format!("mapping the rings ({len} bytes)")),
+            source,
+        })?;
         sys::bind(&fd, ifindex, ifname)?;
         // Drops counted before bind are not ours.
         let _ = sys::take_stats(raw);
@@ -477,7 +484,7 @@ impl PacketDevice {
     /// kernel stripped); returns its length, timestamp and next-frame offset.
     /// `block_end` is where the block holding the frame ends.
     fn copy_rx_frame(
-        ring: &sys::Mapping,
+        ring: &Mapping,
         hdr_off: usize,
         block_end: usize,
         dst: &mut [u8],
@@ -635,7 +642,7 @@ impl RingDevice for PacketDevice {
 
     fn accept_destinations(&mut self, macs: &[[u8; 6]]) -> Result<(), DriverError> {
         let ifname = self.info.name.trim_start_matches("packet:");
-        let ifindex = sys::ifindex(ifname)?;
+        let ifindex = netif::ifindex(&self.info.name, ifname)?;
         sys::join_destinations(self.fd.as_raw_fd(), ifindex, &self.info, macs)
     }
 
@@ -957,7 +964,7 @@ mod tests {
         run("TX ring, one kick per 32 frames", 32);
         run("TX ring, one kick per frame", 1);
         crate::link::Netns::enter(&a, || {
-            let ifindex = sys::ifindex("sc-a").unwrap();
+            let ifindex = crate::netif::ifindex("packet:sc-a", "sc-a").unwrap();
             let fd = sys::packet_socket("sc-a").unwrap();
             sys::bind(&fd, ifindex, "sc-a").unwrap();
             let mono = nix::time::ClockId::CLOCK_MONOTONIC.as_raw();

@@ -1,50 +1,14 @@
-//! The AF_PACKET socket and the interface queries around it: every system
-//! call of the backend except the per-burst `sendto` kick and the ring
-//! accesses in `mod.rs`.
+//! The AF_PACKET socket: every system call of the backend except the
+//! per-burst `sendto` kick, the ring accesses in `mod.rs`, the interface
+//! queries (`crate::netif`) and the ring mapping (`crate::mapping`).
 
 use crate::DriverError;
-use std::ffi::{c_int, c_void, CString};
+use std::ffi::{c_int, c_void};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-/// Used when the driver reports no speed (veth says 10000, some say -1).
-pub(super) const FALLBACK_SPEED_BPS: u64 = 10_000_000_000;
-
 fn io_err(what: String, source: io::Error) -> DriverError {
     DriverError::Io { what, source }
-}
-
-/// A missing interface is a device spec naming nothing.
-fn no_such_interface(ifname: &str) -> DriverError {
-    DriverError::BadSpec {
-        spec: format!("packet:{ifname}"),
-        reason: format!(
-            "no network interface \"{ifname}\" in this network namespace: `ip link` lists the \
-             interfaces (`ip -n NAMESPACE link` inside a namespace)"
-        ),
-    }
-}
-
-pub(super) fn interface_down(ifname: &str) -> DriverError {
-    DriverError::DeviceNotReady {
-        device: format!("packet:{ifname}"),
-        what: format!("interface {ifname} is down: bring it up with `ip link set {ifname} up`"),
-    }
-}
-
-/// ifindex of `ifname` in the calling thread's network namespace.
-pub(crate) fn ifindex(ifname: &str) -> Result<u32, DriverError> {
-    let name = CString::new(ifname).map_err(|_| no_such_interface(ifname))?;
-    // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    if index != 0 {
-        return Ok(index);
-    }
-    let e = io::Error::last_os_error();
-    match e.raw_os_error() {
-        Some(libc::ENODEV) | Some(libc::ENXIO) => Err(no_such_interface(ifname)),
-        _ => Err(io_err(format!("looking up interface {ifname}"), e)),
-    }
 }
 
 /// A raw AF_PACKET socket bound to nothing yet (protocol 0: it receives
@@ -168,135 +132,6 @@ pub(super) fn bind(fd: &OwnedFd, ifindex: u32, ifname: &str) -> Result<(), Drive
         ));
     }
     Ok(())
-}
-
-fn ifreq(ifname: &str) -> libc::ifreq {
-    // SAFETY: ifreq is plain old data; all-zero is a valid value.
-    let mut r: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in r
-        .ifr_name
-        .iter_mut()
-        .take(libc::IFNAMSIZ - 1)
-        .zip(ifname.bytes())
-    {
-        *d = s as libc::c_char;
-    }
-    r
-}
-
-fn ioctl(fd: RawFd, req: libc::c_ulong, r: &mut libc::ifreq) -> io::Result<()> {
-    // SAFETY: `r` is a live, writable ifreq, which is what these SIOC* requests take.
-    if unsafe { libc::ioctl(fd, req as _, r as *mut libc::ifreq) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Whether the interface is administratively up (IFF_UP).
-pub(super) fn is_up(fd: RawFd, ifname: &str) -> Result<bool, DriverError> {
-    let mut r = ifreq(ifname);
-    ioctl(fd, libc::SIOCGIFFLAGS, &mut r)
-        .map_err(|e| io_err(format!("packet:{ifname}: reading the interface flags"), e))?;
-    // SAFETY: SIOCGIFFLAGS filled in the flags member of the union.
-    let flags = unsafe { r.ifr_ifru.ifru_flags };
-    Ok(flags as c_int & libc::IFF_UP != 0)
-}
-
-pub(super) fn mac(fd: RawFd, ifname: &str) -> Result<[u8; 6], DriverError> {
-    let mut r = ifreq(ifname);
-    ioctl(fd, libc::SIOCGIFHWADDR, &mut r)
-        .map_err(|e| io_err(format!("packet:{ifname}: reading the MAC address"), e))?;
-    // SAFETY: SIOCGIFHWADDR filled in the hwaddr member of the union.
-    let sa = unsafe { r.ifr_ifru.ifru_hwaddr };
-    let mut mac = [0u8; 6];
-    for (m, b) in mac.iter_mut().zip(sa.sa_data.iter()) {
-        *m = *b as u8;
-    }
-    Ok(mac)
-}
-
-/// `struct ethtool_cmd` (linux/ethtool.h), for ETHTOOL_GSET.
-#[repr(C)]
-#[derive(Default)]
-struct EthtoolCmd {
-    cmd: u32,
-    supported: u32,
-    advertising: u32,
-    speed: u16,
-    duplex: u8,
-    port: u8,
-    phy_address: u8,
-    transceiver: u8,
-    autoneg: u8,
-    mdio_support: u8,
-    maxtxpkt: u32,
-    maxrxpkt: u32,
-    speed_hi: u16,
-    eth_tp_mdix: u8,
-    eth_tp_mdix_ctrl: u8,
-    lp_advertising: u32,
-    reserved: [u32; 2],
-}
-
-const ETHTOOL_GSET: u32 = 1;
-
-/// Link speed in bit/s from the driver (ethtool ioctl, which, unlike
-/// /sys/class/net, answers for the calling thread's namespace), or `None`
-/// when the driver does not know it.
-pub(super) fn speed_bps(fd: RawFd, ifname: &str) -> Option<u64> {
-    let mut cmd = EthtoolCmd {
-        cmd: ETHTOOL_GSET,
-        ..Default::default()
-    };
-    let mut r = ifreq(ifname);
-    r.ifr_ifru.ifru_data = &mut cmd as *mut EthtoolCmd as *mut libc::c_char;
-    ioctl(fd, libc::SIOCETHTOOL, &mut r).ok()?;
-    let mbps = (u32::from(cmd.speed_hi) << 16) | u32::from(cmd.speed);
-    // SPEED_UNKNOWN is -1 (all ones); 0 means the same.
-    (mbps != 0 && mbps != u32::MAX && mbps != 0xffff).then_some(u64::from(mbps) * 1_000_000)
-}
-
-/// The kernel-shared ring memory: RX ring, then TX ring, one mapping.
-pub(super) struct Mapping {
-    pub ptr: *mut u8,
-    pub len: usize,
-}
-
-impl Mapping {
-    pub fn new(fd: RawFd, len: usize, ifname: &str) -> Result<Self, DriverError> {
-        // SAFETY: a fresh shared mapping of the socket's rings; the kernel
-        // checks `len` against the rings it set up. Checked before use.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                fd,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io_err(
-                format!("packet:{ifname}: mapping the rings ({len} bytes)"),
-                io::Error::last_os_error(),
-            ));
-        }
-        Ok(Mapping {
-            ptr: p as *mut u8,
-            len,
-        })
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` are exactly the mapping made in `new`, and no
-        // pointer into it outlives the device that owns this Mapping.
-        unsafe {
-            libc::munmap(self.ptr as *mut c_void, self.len);
-        }
-    }
 }
 
 // linux/net_tstamp.h, asm-generic/socket.h, linux/errqueue.h, linux/if_packet.h

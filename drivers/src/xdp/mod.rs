@@ -64,6 +64,7 @@ mod umem;
 
 pub use bpf::XdpAttach;
 
+use crate::netif;
 use crate::pool::{BufId, Pool};
 use crate::{
     Capabilities, Counters, DeviceInfo, DriverError, RingDevice, RxBatch, RxFrame, TxBatch,
@@ -176,7 +177,7 @@ impl XdpDevice {
                 ),
             });
         }
-        let ifindex = sys::ifindex(ifname, queue)?;
+        let ifindex = netif::ifindex(&device, ifname)?;
         let fd = sys::xsk_socket(ifname, queue)?;
         let raw = fd.as_raw_fd();
         let ctl = sys::ctl_socket(ifname, queue)?;
@@ -185,12 +186,11 @@ impl XdpDevice {
             let what = format!("{device}: {what}");
             move |e| sys::io_err(what, e)
         };
-        let ifr = sys::ifreq_for(ifname);
-        let flags = sys::if_flags(craw, &ifr).map_err(io("reading the interface flags"))?;
-        if flags & libc::IFF_UP == 0 {
-            return Err(sys::interface_down(ifname, queue));
+        let ifr = netif::ifreq(ifname);
+        if !netif::is_up(craw, &device, ifname)? {
+            return Err(netif::interface_down(&device, ifname));
         }
-        if let Some(n) = sys::rx_queues(craw, ifname) {
+        if let Some(n) = netif::rx_queues(craw, ifname) {
             if queue >= n {
                 return Err(DriverError::BadSpec {
                     spec: device,
@@ -203,8 +203,8 @@ impl XdpDevice {
                 });
             }
         }
-        let mac = sys::mac(craw, ifname).map_err(io("reading the MAC address"))?;
-        let speed = sys::speed_bps(craw, ifname).unwrap_or(sys::FALLBACK_SPEED_BPS);
+        let mac = netif::mac(craw, &device, ifname)?;
+        let speed = netif::speed_bps(craw, ifname).unwrap_or(netif::FALLBACK_SPEED_BPS);
 
         let umem = Umem::new(opts.frames).map_err(io("allocating the UMEM"))?;
         let reg = umem.reg();
@@ -443,8 +443,8 @@ impl XdpDevice {
     }
 
     fn link_is_up(&self) -> bool {
-        sys::if_flags(self.ctl.as_raw_fd(), &self.ifr)
-            .map(sys::link_ok)
+        netif::flags(self.ctl.as_raw_fd(), &self.ifr)
+            .map(netif::link_ok)
             .unwrap_or(false)
     }
 

@@ -6,8 +6,8 @@
 //! acquire loads and vice versa (see the comment at the top of
 //! net/xdp/xsk_queue.h).
 
-use super::sys::Mapping;
-use std::os::fd::OwnedFd;
+use crate::mapping::Mapping;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 pub(super) struct Ring<T: Copy> {
@@ -36,7 +36,7 @@ impl<T: Copy> Ring<T> {
         producer_side: bool,
     ) -> std::io::Result<Self> {
         let len = off.desc as usize + size as usize * std::mem::size_of::<T>();
-        let map = Mapping::ring(fd, len, pgoff)?;
+        let map = Mapping::shared(fd.as_raw_fd(), len, pgoff)?;
         let at = |o: u64| {
             // SAFETY: the kernel's offsets lie inside the ring it mapped.
             unsafe { map.ptr.add(o as usize) }

@@ -7,7 +7,7 @@
 //! program's 8-byte rx timestamp just before it); the buffer a `BufId`
 //! shows is the rest, [`BUF_SIZE`] bytes.
 
-use super::sys::Mapping;
+use crate::mapping::Mapping;
 
 pub const FRAME_SIZE: usize = 2048;
 /// Where a frame's data starts (XDP_PACKET_HEADROOM).

@@ -7,12 +7,7 @@
 //! rlimits, the stop flag) run in a child: this test binary run again with
 //! only that test and `TAKT_RT_CHILD` set.
 //!
-//! Not reachable here, checked by hand: /dev/cpu_dma_latency missing (a
-//! kernel without CONFIG_CPU_IDLE-style PM QoS): `mv` is refused on devtmpfs
-//! nodes, so run `cargo run -p takt-scheduler --example rt_prepare -- 1 10`
-//! in a container without the node; it must exit 1 with "cannot hold
-//! /dev/cpu_dma_latency at 0" and the fix. (The same error path, file
-//! missing, is covered by a unit test in rt/setup.rs with a fake path.)
+//! Paths no test reaches, and their manual checks: docs/realtime.md.
 
 use std::process::Command;
 use takt_scheduler::rt::{self, RtConfig, RtError};
@@ -43,7 +38,13 @@ fn am_child(test: &str) -> bool {
 
 /// Run `test` alone in a fresh copy of this binary and require it to pass.
 fn run_in_child(test: &str) {
-    let out = Command::new(std::env::current_exe().unwrap())
+    run_child(Command::new(std::env::current_exe().unwrap()), test)
+}
+
+/// `cmd` runs this binary (perhaps through a wrapper); add the arguments
+/// that pick `test` and require it to pass.
+fn run_child(mut cmd: Command, test: &str) {
+    let out = cmd
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, test)
         .output()
@@ -237,6 +238,51 @@ fn assert_memlock_error(e: &RtError) {
     for needle in ["RLIMIT_MEMLOCK", "CAP_IPC_LOCK", "64 KiB", "ulimit -l"] {
         assert!(s.contains(needle), "{needle:?} missing: {s}");
     }
+}
+
+/// Child in its own mount namespace with an empty tmpfs on /dev: no
+/// /dev/cpu_dma_latency. Refused naming the node, the pin undone.
+#[test]
+fn a_missing_cpu_dma_latency_node_is_named_and_undone() {
+    const NAME: &str = "a_missing_cpu_dma_latency_node_is_named_and_undone";
+    if skip_without_root(NAME) {
+        return;
+    }
+    if !am_child(NAME) {
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "-m",
+            "sh",
+            "-c",
+            "mount -t tmpfs none /dev && exec \"$0\" \"$@\"",
+        ])
+        .arg(std::env::current_exe().unwrap());
+        return run_child(cmd, NAME);
+    }
+    assert!(!std::path::Path::new("/dev/cpu_dma_latency").exists());
+    on_thread(|| {
+        let before = rt::allowed_cpus();
+        let e = rt::prepare(&RtConfig {
+            cpu: Some(some_cpu()),
+            priority: Some(10),
+            dma_latency: true,
+            ..RtConfig::default()
+        })
+        .unwrap_err();
+        match &e {
+            RtError::DmaLatency { source } => {
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound)
+            }
+            other => panic!("{other:?}"),
+        }
+        let s = e.to_string();
+        assert!(
+            s.contains("/dev/cpu_dma_latency") && s.contains("no such node"),
+            "{s}"
+        );
+        assert_eq!(rt::allowed_cpus(), before, "the pin was not undone");
+        assert_eq!(policy(), libc::SCHED_OTHER, "SCHED_FIFO was not undone");
+    });
 }
 
 /// Child (rlimits are per process): RLIMIT_MEMLOCK 64 KiB refuses the

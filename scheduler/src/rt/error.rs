@@ -40,19 +40,40 @@ pub enum RtError {
         source: nix::Error,
     },
     #[error(
-        "cannot hold /dev/cpu_dma_latency at 0 (keeps the CPU out of deep idle states): {source}: \
-         run as root (the file is root-only), or run without it"
+        "cannot hold /dev/cpu_dma_latency at 0 (keeps the CPU out of deep idle states): {source}: {}",
+        dma_hint(source)
     )]
     DmaLatency {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "pre-faulting {asked} KiB of stack needs more than the {left} KiB this thread has \
+         left (64 KiB kept spare): ask for less, or start the thread with a larger stack \
+         (std::thread::Builder::stack_size)",
+        asked = asked / 1024,
+        left = left / 1024
+    )]
+    StackTooSmall { asked: usize, left: usize },
     #[error("cannot read this thread's {what}: {source}")]
     ReadBack {
         what: &'static str,
         #[source]
         source: nix::Error,
     },
+}
+
+fn dma_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "this kernel or /dev has no such node (no PM QoS, or /dev is not devtmpfs): \
+             run without it"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "run as root (the node is root-only), or run without it"
+        }
+        _ => "run without it",
+    }
 }
 
 /// "unlimited" for RLIM_INFINITY, else the number.
@@ -150,6 +171,12 @@ mod tests {
             "{s}"
         );
         assert!(RtError::BadPriority(0).to_string().contains("1..=99"));
+        let s = RtError::StackTooSmall {
+            asked: 1024 * 1024,
+            left: 200 * 1024,
+        }
+        .to_string();
+        assert!(s.starts_with("pre-faulting 1024 KiB of stack needs more than the 200 KiB"));
         assert_eq!(limit_text(libc::RLIM_INFINITY), "unlimited");
         assert_eq!(cpu_list(&[]), "none");
     }

@@ -129,6 +129,16 @@ pub(super) fn prepare_with(cfg: &RtConfig, dma_path: &Path) -> Result<RtGuard, R
             return Err(RtError::BadPriority(p));
         }
     }
+    if cfg.prefault_stack_bytes > 0 {
+        if let Some(left) = stack_left() {
+            if cfg.prefault_stack_bytes.saturating_add(STACK_SPARE) > left {
+                return Err(RtError::StackTooSmall {
+                    asked: cfg.prefault_stack_bytes,
+                    left,
+                });
+            }
+        }
+    }
     let mut undo = Undo::default();
     let result = apply(cfg, dma_path, &mut undo);
     match result {
@@ -255,18 +265,46 @@ fn process_cpus(thread: &nix::sched::CpuSet) -> Vec<usize> {
     cpus
 }
 
+/// Stack kept untouched below a pre-fault, for the calls that follow it.
+const STACK_SPARE: usize = 64 * 1024;
+
+/// Bytes of stack the calling thread has below this frame (None: unknown).
+fn stack_left() -> Option<usize> {
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+    // SAFETY: pthread_getattr_np initialises `attr` for the calling thread
+    // when it returns 0; it is destroyed below exactly once.
+    if unsafe { libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    let mut low: *mut libc::c_void = std::ptr::null_mut();
+    let mut size: libc::size_t = 0;
+    // SAFETY: `attr` was initialised above; `low` and `size` are writable.
+    let r = unsafe { libc::pthread_attr_getstack(attr.as_ptr(), &mut low, &mut size) };
+    // SAFETY: initialised above and not used after this.
+    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
+    if r != 0 {
+        return None;
+    }
+    // The stack grows down from low + size; a local is where it is now.
+    let here = std::ptr::addr_of!(size) as usize;
+    here.checked_sub(low as usize)
+}
+
 /// Touch `bytes` of stack below the caller, a chunk per frame, so the
 /// pages exist (and, with MCL_FUTURE, stay resident) before the data path
 /// needs them.
 #[inline(never)]
 fn prefault_stack(bytes: usize) {
     const CHUNK: usize = 16 * 1024;
-    let chunk = std::hint::black_box([0u8; CHUNK]);
+    // Written in place and only borrowed, so a frame holds one chunk (a
+    // copy by value would take two or three in a debug build).
+    let mut chunk = [0u8; CHUNK];
+    std::hint::black_box(&mut chunk);
     if bytes > CHUNK {
         prefault_stack(bytes - CHUNK);
     }
     // Used after the call, so the frame (and its chunk) can't be elided
-    // or turned into a loop.
+    // or the recursion turned into a loop.
     std::hint::black_box(&chunk);
 }
 
@@ -396,6 +434,51 @@ mod tests {
                 get_policy().unwrap().0 & !libc::SCHED_RESET_ON_FORK,
                 libc::SCHED_OTHER
             );
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_prefault_deeper_than_the_stack_is_refused_before_anything_changes() {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let before = cpus_of(&cpu::current_affinity().unwrap());
+                let cfg = RtConfig {
+                    cpu: before.last().copied(),
+                    prefault_stack_bytes: 1024 * 1024,
+                    ..RtConfig::default()
+                };
+                let e = prepare(&cfg).unwrap_err();
+                assert!(
+                    matches!(e, RtError::StackTooSmall { asked, left }
+                    if asked == 1024 * 1024 && left < 256 * 1024),
+                    "{e:?}"
+                );
+                assert_eq!(cpus_of(&cpu::current_affinity().unwrap()), before);
+                // As much as is allowed is touched without overflowing.
+                let fits = RtConfig {
+                    prefault_stack_bytes: stack_left().unwrap() - STACK_SPARE - 4096,
+                    ..RtConfig::default()
+                };
+                prepare(&fits).unwrap();
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn the_default_prefault_fits_a_default_thread() {
+        std::thread::spawn(|| {
+            let left = stack_left().expect("glibc knows the stack");
+            assert!(left > DEFAULT_PREFAULT_STACK_BYTES + STACK_SPARE, "{left}");
+            prepare(&RtConfig {
+                prefault_stack_bytes: DEFAULT_PREFAULT_STACK_BYTES,
+                ..RtConfig::default()
+            })
+            .unwrap();
         })
         .join()
         .unwrap();

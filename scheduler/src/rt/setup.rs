@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// A stack this deep is touched (and, with locked memory, stays resident)
 /// before the data path starts, so its first deep call takes no page fault.
@@ -139,22 +140,26 @@ pub(super) fn prepare_with(cfg: &RtConfig, dma_path: &Path) -> Result<RtGuard, R
             }
         }
     }
+    // One set-up at a time: the memory lock is the process's, and two
+    // threads must agree on who locked it (and may unlock it again).
+    let _one_at_a_time = SETUP.lock().unwrap_or_else(|e| e.into_inner());
     let mut undo = Undo::default();
-    let result = apply(cfg, dma_path, &mut undo);
+    let result = apply(cfg, dma_path, &mut undo)
+        .and_then(|dma| read_back(cfg, dma.is_some()).map(|report| (report, dma)));
     match result {
-        Ok(dma) => {
-            let report = read_back(cfg, dma.is_some())?;
-            Ok(RtGuard {
-                report,
-                _dma_latency: dma,
-            })
-        }
+        Ok((report, dma)) => Ok(RtGuard {
+            report,
+            _dma_latency: dma,
+        }),
         Err(e) => {
+            // The dma latency request (if any) was dropped with the result.
             undo.run();
             Err(e)
         }
     }
 }
+
+static SETUP: Mutex<()> = Mutex::new(());
 
 /// What to put back when a later step fails.
 #[derive(Default)]

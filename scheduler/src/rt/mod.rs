@@ -13,15 +13,19 @@ mod alloc;
 mod cpu;
 mod env;
 mod error;
+mod policy;
+mod report;
 mod setup;
 mod signals;
+mod stack;
 mod wake;
 
 pub use alloc::{allocation_counting_active, count_allocations, AllocCounts, CountingAllocator};
 pub use cpu::{allowed_cpus, pin_to_cpu};
 pub use env::{environment, Environment};
 pub use error::RtError;
-pub use setup::{prepare, RtConfig, RtGuard, RtReport, DEFAULT_PREFAULT_STACK_BYTES};
+pub use report::RtReport;
+pub use setup::{prepare, RtConfig, RtGuard, DEFAULT_PREFAULT_STACK_BYTES};
 pub use signals::{install_stop_signals, request_stop, stop_requested};
 pub use wake::{
     minimize_timer_slack, sleep_until, wait_until, Wake, WakeConfig, DEFAULT_MARGIN_NS,

@@ -4,8 +4,11 @@
 //! later one fails, so a refused set-up leaves the thread as it was.
 
 use super::cpu::{self, cpus_of};
-use super::env::{environment, Environment};
+use super::env::environment;
 use super::error::RtError;
+use super::policy::{get_policy, set_policy};
+use super::report::{warnings, RtReport};
+use super::stack::{prefault_stack, stack_left, STACK_SPARE};
 use nix::sys::mman::{mlockall, munlockall, MlockAllFlags};
 use nix::sys::resource::{getrlimit, Resource};
 use std::fs::File;
@@ -34,62 +37,6 @@ pub struct RtConfig {
     pub prefault_stack_bytes: usize,
     /// Hold /dev/cpu_dma_latency at 0 while the [`RtGuard`] lives.
     pub dma_latency: bool,
-}
-
-/// What the calling thread got, read back after the set-up.
-#[derive(Clone, Debug)]
-pub struct RtReport {
-    /// The one CPU the thread may run on (None: more than one).
-    pub cpu: Option<usize>,
-    /// The thread's SCHED_FIFO priority (None: another policy).
-    pub fifo_priority: Option<u8>,
-    /// The process's memory is locked (mlockall).
-    pub memory_locked: bool,
-    /// /dev/cpu_dma_latency is held at 0.
-    pub dma_latency_held: bool,
-    /// The kernel's side: isolation of `cpu`, clocksource, preemption, governor.
-    pub env: Environment,
-    /// What keeps latency from being as low as it could be, and the fix.
-    pub warnings: Vec<String>,
-}
-
-impl RtReport {
-    /// One line: "rt: pinned to CPU 1 (not isolated), SCHED_FIFO 80, memory
-    /// locked, cpu_dma_latency 0, PREEMPT_DYNAMIC, clocksource tsc, governor -".
-    pub fn summary(&self) -> String {
-        let pin = match self.cpu {
-            Some(c) => format!(
-                "pinned to CPU {c} ({})",
-                match self.env.cpu_isolated {
-                    Some(true) => "isolated",
-                    Some(false) => "not isolated",
-                    None => "isolation unknown",
-                }
-            ),
-            None => "not pinned".into(),
-        };
-        let policy = match self.fifo_priority {
-            Some(p) => format!("SCHED_FIFO {p}"),
-            None => "not SCHED_FIFO".into(),
-        };
-        let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-        format!(
-            "rt: {pin}, {policy}, {}, {}, {}, clocksource {}, governor {}",
-            if self.memory_locked {
-                "memory locked"
-            } else {
-                "memory not locked"
-            },
-            if self.dma_latency_held {
-                "cpu_dma_latency 0"
-            } else {
-                "cpu_dma_latency not held"
-            },
-            dash(&self.env.preemption),
-            dash(&self.env.clocksource),
-            dash(&self.env.governor),
-        )
-    }
 }
 
 /// Keeps what [`prepare`] set up that needs a live handle: the
@@ -270,77 +217,6 @@ fn process_cpus(thread: &nix::sched::CpuSet) -> Vec<usize> {
     cpus
 }
 
-/// Stack kept untouched below a pre-fault, for the calls that follow it.
-const STACK_SPARE: usize = 64 * 1024;
-
-/// Bytes of stack the calling thread has below this frame (None: unknown).
-fn stack_left() -> Option<usize> {
-    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
-    // SAFETY: pthread_getattr_np initialises `attr` for the calling thread
-    // when it returns 0; it is destroyed below exactly once.
-    if unsafe { libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) } != 0 {
-        return None;
-    }
-    let mut low: *mut libc::c_void = std::ptr::null_mut();
-    let mut size: libc::size_t = 0;
-    // SAFETY: `attr` was initialised above; `low` and `size` are writable.
-    let r = unsafe { libc::pthread_attr_getstack(attr.as_ptr(), &mut low, &mut size) };
-    // SAFETY: initialised above and not used after this.
-    unsafe { libc::pthread_attr_destroy(attr.as_mut_ptr()) };
-    if r != 0 {
-        return None;
-    }
-    // The stack grows down from low + size; a local is where it is now.
-    let here = std::ptr::addr_of!(size) as usize;
-    here.checked_sub(low as usize)
-}
-
-/// Touch `bytes` of stack below the caller, a chunk per frame, so the
-/// pages exist (and, with MCL_FUTURE, stay resident) before the data path
-/// needs them.
-#[inline(never)]
-fn prefault_stack(bytes: usize) {
-    const CHUNK: usize = 16 * 1024;
-    // Written in place and only borrowed, so a frame holds one chunk (a
-    // copy by value would take two or three in a debug build).
-    let mut chunk = [0u8; CHUNK];
-    std::hint::black_box(&mut chunk);
-    if bytes > CHUNK {
-        prefault_stack(bytes - CHUNK);
-    }
-    // Used after the call, so the frame (and its chunk) can't be elided
-    // or the recursion turned into a loop.
-    std::hint::black_box(&chunk);
-}
-
-/// The calling thread's policy (with its SCHED_RESET_ON_FORK bit) and priority.
-fn get_policy() -> Result<(libc::c_int, libc::c_int), nix::Error> {
-    // SAFETY: pid 0 is the calling thread; no pointers are passed.
-    let policy = unsafe { libc::sched_getscheduler(0) };
-    if policy < 0 {
-        return Err(nix::Error::last());
-    }
-    let mut param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: `param` is a valid, writable sched_param for the call.
-    if unsafe { libc::sched_getparam(0, &mut param) } < 0 {
-        return Err(nix::Error::last());
-    }
-    Ok((policy, param.sched_priority))
-}
-
-/// Set the calling thread's policy and priority.
-fn set_policy(policy: libc::c_int, priority: libc::c_int) -> Result<(), nix::Error> {
-    let param = libc::sched_param {
-        sched_priority: priority,
-    };
-    // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param
-    // that outlives the call.
-    if unsafe { libc::sched_setscheduler(0, policy, &param) } < 0 {
-        return Err(nix::Error::last());
-    }
-    Ok(())
-}
-
 /// The thread as it is now, and the warnings that go with it.
 fn read_back(cfg: &RtConfig, dma_latency_held: bool) -> Result<RtReport, RtError> {
     let mask = cpu::current_affinity().map_err(|source| RtError::ReadBack {
@@ -367,52 +243,9 @@ fn read_back(cfg: &RtConfig, dma_latency_held: bool) -> Result<RtReport, RtError
     })
 }
 
-/// What limits latency here, each with the fix.
-pub(super) fn warnings(cfg: &RtConfig, cpu: Option<usize>, env: &Environment) -> Vec<String> {
-    let mut w = Vec::new();
-    if let (Some(c), Some(false)) = (cpu.filter(|_| cfg.cpu.is_some()), env.cpu_isolated) {
-        w.push(format!(
-            "CPU {c} is not isolated: other tasks and interrupts run there too; for the \
-             lowest latency boot with isolcpus={c} nohz_full={c} rcu_nocbs={c}"
-        ));
-    } else if let (Some(c), Some(true), Some(false)) = (cpu, env.cpu_isolated, env.nohz_full) {
-        w.push(format!(
-            "CPU {c} is isolated but still ticks: add nohz_full={c} rcu_nocbs={c} to the \
-             kernel command line"
-        ));
-    }
-    if let (Some(c), Some(g)) = (cpu, &env.governor) {
-        if g != "performance" {
-            w.push(format!(
-                "CPU {c} runs the {g} frequency governor: wake-ups wait for the clock to \
-                 ramp up; `cpupower -c {c} frequency-set -g performance`"
-            ));
-        }
-    }
-    if env.preemption.as_deref() == Some("none") {
-        w.push(
-            "the kernel is not preemptible (no PREEMPT in uname -v): a real-time thread \
-             waits for kernel work to finish; use a PREEMPT or PREEMPT_RT kernel"
-                .into(),
-        );
-    }
-    w
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(isolated: Option<bool>, nohz: Option<bool>, governor: Option<&str>) -> Environment {
-        Environment {
-            cpu_isolated: isolated,
-            nohz_full: nohz,
-            rcu_nocbs: nohz,
-            clocksource: Some("tsc".into()),
-            preemption: Some("PREEMPT_DYNAMIC".into()),
-            governor: governor.map(String::from),
-        }
-    }
 
     #[test]
     fn a_missing_dma_latency_file_is_named_and_the_pin_undone() {
@@ -487,62 +320,5 @@ mod tests {
         })
         .join()
         .unwrap();
-    }
-
-    #[test]
-    fn warnings_name_the_fix() {
-        let cfg = RtConfig {
-            cpu: Some(1),
-            ..RtConfig::default()
-        };
-        let w = warnings(&cfg, Some(1), &env(Some(false), Some(false), None));
-        assert_eq!(w.len(), 1);
-        assert!(w[0].contains("isolcpus=1 nohz_full=1 rcu_nocbs=1"), "{w:?}");
-        let w = warnings(
-            &cfg,
-            Some(1),
-            &env(Some(true), Some(false), Some("powersave")),
-        );
-        assert!(w[0].contains("still ticks"), "{w:?}");
-        assert!(w[1].contains("frequency-set -g performance"), "{w:?}");
-        assert!(warnings(
-            &cfg,
-            Some(1),
-            &env(Some(true), Some(true), Some("performance"))
-        )
-        .is_empty());
-        // Not pinned on request: isolation is not this run's business.
-        let w = warnings(&RtConfig::default(), None, &env(None, None, None));
-        assert!(w.is_empty(), "{w:?}");
-    }
-
-    #[test]
-    fn summary_says_what_is_missing() {
-        let r = RtReport {
-            cpu: None,
-            fifo_priority: None,
-            memory_locked: false,
-            dma_latency_held: false,
-            env: env(None, None, None),
-            warnings: vec![],
-        };
-        assert_eq!(
-            r.summary(),
-            "rt: not pinned, not SCHED_FIFO, memory not locked, cpu_dma_latency not held, \
-             PREEMPT_DYNAMIC, clocksource tsc, governor -"
-        );
-        let r = RtReport {
-            cpu: Some(1),
-            fifo_priority: Some(80),
-            memory_locked: true,
-            dma_latency_held: true,
-            env: env(Some(false), Some(false), None),
-            ..r
-        };
-        assert_eq!(
-            r.summary(),
-            "rt: pinned to CPU 1 (not isolated), SCHED_FIFO 80, memory locked, \
-             cpu_dma_latency 0, PREEMPT_DYNAMIC, clocksource tsc, governor -"
-        );
     }
 }

@@ -252,3 +252,59 @@ fn report_file_errors_name_the_path() {
     let msg = err.to_string();
     assert!(msg.contains("takt-no-such-dir/deeper/report.json"), "{msg}");
 }
+
+/// The data-path thread's real-time set-up: an `rt` object in JSON (null
+/// when none ran, read as null when absent) and one `rt:` line in the text.
+#[test]
+fn rt_report_in_json_and_text() {
+    use takt_scheduler::rt::{Environment, RtReport};
+    let mut run = sample_run();
+    let v: Value = serde_json::from_str(&json_report(&run)).unwrap();
+    assert!(v["rt"].is_null());
+    assert!(!text_report(&run).contains("\nrt: "));
+
+    run.rt = Some(RtReport {
+        cpu: Some(1),
+        fifo_priority: Some(80),
+        memory_locked: true,
+        dma_latency_held: true,
+        env: Environment {
+            cpu_isolated: Some(false),
+            nohz_full: Some(false),
+            rcu_nocbs: None,
+            clocksource: Some("tsc".into()),
+            preemption: Some("PREEMPT_DYNAMIC".into()),
+            governor: None,
+        },
+        warnings: vec!["CPU 1 is not isolated".into()],
+    });
+    let text = json_report(&run);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let rt = &v["rt"];
+    assert_eq!(rt["cpu"], 1);
+    assert_eq!(rt["fifo_priority"], 80);
+    assert_eq!(rt["memory_locked"], true);
+    assert_eq!(rt["dma_latency_held"], true);
+    assert_eq!(rt["cpu_isolated"], false);
+    assert!(rt["rcu_nocbs"].is_null() && rt["governor"].is_null());
+    assert_eq!(rt["preemption"], "PREEMPT_DYNAMIC");
+    assert_eq!(rt["clocksource"], "tsc");
+    assert_eq!(rt["warnings"][0], "CPU 1 is not isolated");
+    let typed: RunReport = serde_json::from_str(&text).unwrap();
+    assert_eq!(typed, RunReport::from(&run));
+
+    // A report from before `rt` existed still reads.
+    let mut old: Value = serde_json::from_str(&text).unwrap();
+    old.as_object_mut().unwrap().remove("rt");
+    let typed: RunReport = serde_json::from_value(old).unwrap();
+    assert!(typed.rt.is_none());
+
+    let table = text_report(&run);
+    assert!(
+        table.contains(
+            "\nrt: pinned to CPU 1 (not isolated), SCHED_FIFO 80, memory locked, \
+             cpu_dma_latency 0, PREEMPT_DYNAMIC, clocksource tsc, governor -\n"
+        ),
+        "{table}"
+    );
+}

@@ -94,9 +94,11 @@ def parse_hist(text):
 def row_data(out, cond, row):
     """The row's rounds added up, or a status string when none ran."""
     counts, n, overflows, mins, maxs, avg_sum, rounds = [], 0, 0, [], [], 0.0, 0
-    p99_ns = []
+    p99_ns, round_p99 = [], []
     failed = []
-    for st in sorted(glob.glob(os.path.join(out, cond, row + ".*.status"))):
+    def round_of(path):
+        return int(path.rsplit(".", 2)[-2])
+    for st in sorted(glob.glob(os.path.join(out, cond, row + ".*.status")), key=round_of):
         pre = st[:-len(".status")]
         if read_text(st) != "ok":
             failed.append(read_text(st))
@@ -105,6 +107,8 @@ def row_data(out, cond, row):
         if not c or "Total" not in s:
             failed.append("no histogram")
             continue
+        one = {"counts": c, "n": s["Total"][0] + s["Histogram Overflows"][0]}
+        round_p99.append(percentile(one, 99))
         if len(counts) < len(c):
             counts += [0] * (len(c) - len(counts))
         for i, v in enumerate(c):
@@ -126,7 +130,8 @@ def row_data(out, cond, row):
         return failed[0] if failed else "not run"
     return {"counts": counts, "n": n, "overflows": overflows, "min": min(mins),
             "max": max(maxs), "avg": avg_sum / n if n else 0.0, "rounds": rounds,
-            "failed": len(failed), "p99_ns": max(p99_ns) if p99_ns else None}
+            "failed": len(failed), "p99_ns": max(p99_ns) if p99_ns else None,
+            "round_p99": round_p99}
 
 
 def percentile(d, p):
@@ -166,15 +171,15 @@ def table(out, m):
         "Load: idle = nothing added; load = `{}`. Steal time over the run: {}.".format(
             m.get("load", "?"), steal(out) or "-"),
         "",
-        "| condition | run | samples | min | avg | p50 | p99 | p99.9 | max | over {} us | p50 / cyclictest | p99 / cyclictest | p99 ns (takt HDR, worst round) |".format(buckets),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| condition | run | samples | min | avg | p50 | p99 | p99.9 | max | over {} us | p50 / cyclictest | p99 / cyclictest | p99 of each round | p99 ns (takt HDR, worst round) |".format(buckets),
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for cond in conditions(m):
         base = row_data(out, cond, "cyclictest")
         for row in ROWS:
             d = row_data(out, cond, row)
             if isinstance(d, str):
-                lines.append("| {} | {} | {} | | | | | | | | | | |".format(cond, LABELS[row], d))
+                lines.append("| {} | {} | {} | | | | | | | | | | | |".format(cond, LABELS[row], d))
                 continue
             p50, p99, p999 = (percentile(d, p) for p in (50, 99, 99.9))
             if row == "cyclictest" or isinstance(base, str):
@@ -183,11 +188,14 @@ def table(out, m):
                 r50 = ratio(p50, percentile(base, 50))
                 r99 = ratio(p99, percentile(base, 99))
             p99_ns = "-" if d["p99_ns"] is None else "{:,}".format(d["p99_ns"])
-            lines.append("| {} | {} | {:,} | {} | {:.1f} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            rounds = " ".join(fmt(v, buckets) for v in d["round_p99"])
+            lines.append("| {} | {} | {:,} | {} | {:.1f} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                 cond, LABELS[row], d["n"], d["min"], d["avg"], fmt(p50, buckets),
-                fmt(p99, buckets), fmt(p999, buckets), d["max"], d["overflows"], r50, r99, p99_ns))
+                fmt(p99, buckets), fmt(p999, buckets), d["max"], d["overflows"], r50, r99,
+                rounds, p99_ns))
     lines += ["", "p50/p99/p99.9: the 1-us bucket holding the percentile (0 = under 1 us); "
               "avg: the per-run \"# Avg Latencies\" (truncated us), weighted by samples; "
+              "p99 of each round: the spread between rounds is the noise the ratios sit in; "
               "p99 ns: takt-cyclictest's own p99 at 3 significant figures, the worst of the rounds."]
     return "\n".join(lines)
 
@@ -227,14 +235,17 @@ def curves(out, cond):
 
 def svg_panel(out, cond, m, y0, w, h):
     cs = curves(out, cond)
-    left, right, top, bottom = 70, 210, y0 + 50, y0 + h - 50
+    left, right, top, bottom = 70, 210, y0 + 64, y0 + h - 50
     pw = w - left - right
     el = []
     title = "Wake-up latency, {} ({})".format(cond, "nothing added" if cond == "idle" else m.get("load", ""))
     el.append('<text x="{}" y="{}" font-size="15" font-weight="bold">{}</text>'.format(
         left, y0 + 20, esc(title)))
     el.append('<text x="{}" y="{}" font-size="11" fill="#444">{}</text>'.format(
-        left, y0 + 37, esc(machine_line(m) + "; " + m.get("date", "") + "; " + m.get("flags", ""))))
+        left, y0 + 37, esc(machine_line(m) + "; " + m.get("date", ""))))
+    el.append('<text x="{}" y="{}" font-size="11" fill="#444">{}</text>'.format(
+        left, y0 + 51, esc("every row: " + m.get("flags", "") + " --histfile; rounds: "
+                           + m.get("rounds", "?") + ", rows taking turns")))
     if not cs:
         el.append('<text x="{}" y="{}">no data</text>'.format(left, top + 20))
         return el
@@ -265,8 +276,8 @@ def svg_panel(out, cond, m, y0, w, h):
             y = Y(v)
             el.append('<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="{}"/>'.format(
                 left, y, left + pw, y, "#ccc" if k == 1 else "#eee"))
-            el.append('<text x="{}" y="{:.1f}" font-size="11" text-anchor="end">{:g}</text>'.format(
-                left - 5, y + 4, v))
+            el.append('<text x="{}" y="{:.1f}" font-size="11" text-anchor="end">{}</text>'.format(
+                left - 5, y + 4, "{:g}".format(v) if v < 1 else "{:,.0f}".format(v)))
         d *= 10
     ticks = [(0, "0"), (nines(50), "50"), (1, "90"), (2, "99")]
     for n in range(3, int(xmax_n) + 1):

@@ -6,9 +6,10 @@
 #   sudo latency-tests/cyclictest/run.sh [--no-build] [--bin-dir DIR] [--out DIR]
 #                                        [--loops N] [--rounds N]
 #
-# Each row runs ROUNDS times for LOOPS wake-ups, in the order cyclictest,
-# nanosleep, hybrid, spin, so slow drifts of a noisy machine hit every row
-# alike; a row's histograms are added up. Then the same under stress-ng
+# Each row runs ROUNDS times for LOOPS wake-ups, the rows taking turns (and
+# each round starting one row later), so slow drifts of a noisy machine and
+# the after-effects of one row on the next hit every row alike; a row's
+# histograms are added up. Then the same under stress-ng
 # (bounded with --timeout). plot.py prints the table (min/avg/p50/p99/max,
 # ratios of takt-nanosleep to cyclictest) and draws the distributions.
 # Installs rt-tests and stress-ng with apt-get when they are missing.
@@ -18,8 +19,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 # ---------------------------------------------------------------- settings
-loops=${TAKT_CT_LOOPS:-10000}        # wake-ups per row and round
-rounds=${TAKT_CT_ROUNDS:-2}          # rounds of all rows, per condition
+loops=${TAKT_CT_LOOPS:-5000}         # wake-ups per row and round
+rounds=${TAKT_CT_ROUNDS:-4}          # rounds of all rows, per condition
 interval=${TAKT_CT_INTERVAL:-1000}   # us
 prio=${TAKT_CT_PRIO:-80}
 cpu=${TAKT_CT_CPU:-1}                # the measurement thread's CPU
@@ -36,13 +37,13 @@ As root: builds takt-cyclictest (release) and runs, alternating, rt-tests'
 cyclictest and takt-cyclictest (nanosleep, hybrid, spin) with the same flags
 (-m -p 80 -i 1000 -l LOOPS -q -h 1000 -t 1 -a 1), idle and under stress-ng.
 Prints the table; results go to latency-tests/results/cyclictest/<time>/.
-Default: 2 rounds x 4 rows x 2 conditions x 10 s, about 3 minutes.
+Default: 4 rounds x 4 rows x 2 conditions x 5 s, about 3 minutes.
 
   --no-build    use target/release/takt-cyclictest as it is
   --bin-dir DIR take takt-cyclictest from DIR (implies --no-build)
   --out DIR     results folder
-  --loops N     wake-ups per row and round (TAKT_CT_LOOPS, 10000)
-  --rounds N    rounds per condition (TAKT_CT_ROUNDS, 2)
+  --loops N     wake-ups per row and round (TAKT_CT_LOOPS, 5000)
+  --rounds N    rounds per condition (TAKT_CT_ROUNDS, 4)
 
 Environment: TAKT_CT_LOOPS, TAKT_CT_ROUNDS, TAKT_CT_INTERVAL (us, 1000),
 TAKT_CT_PRIO (80), TAKT_CT_CPU (1), TAKT_CT_BUCKETS (1000), TAKT_CT_MARGIN
@@ -152,7 +153,7 @@ trap 'exit 143' TERM
 
 # ---------------------------------------------------------------- 3. runs
 flags=(-m -p "$prio" -i "$interval" -l "$loops" -q -h "$buckets" -t 1 -a "$cpu")
-rows="cyclictest nanosleep hybrid spin"
+rows=(cyclictest nanosleep hybrid spin)
 command_of() { # row -> the command, one word per line
     case $1 in
         cyclictest) printf '%s\n' cyclictest "${flags[@]}" ;;
@@ -165,7 +166,9 @@ for cond in $conditions; do
     dir=$out/$cond
     mkdir -p "$dir"
     for r in $(seq 1 "$rounds"); do
-        for row in $rows; do
+        # Round r starts with row r-1: no row always follows the same one.
+        for k in 0 1 2 3; do
+            row=${rows[$(((r - 1 + k) % 4))]}
             phase "$cond, round $r/$rounds: $row (${secs_per_run} s)"
             mapfile -t cmd < <(command_of "$row")
             stress=

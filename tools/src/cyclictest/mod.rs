@@ -29,6 +29,10 @@ Examples:
 Latency = the CLOCK_MONOTONIC reading right after waking - the deadline, in
 us like cyclictest (kept in ns in HDR histograms; the JSON and interval log
 have ns). Deadlines a stall passed are skipped, as cyclictest does.
+--wake spin at SCHED_FIFO never leaves the CPU: the kernel's real-time
+throttling (kernel.sched_rt_runtime_us, 950000 of 1000000 by default) then
+stops the thread for 50 ms every second, which shows as ~50 ms maxima.
+--wake hybrid spins only for the margin.
 The run ends after -l loops (when the first thread has done them), after -D,
 or on Ctrl-C/SIGTERM; the summary, histogram and files are written in every
 case.

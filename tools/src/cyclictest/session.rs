@@ -135,6 +135,9 @@ fn run(args: &CyclictestArgs, plans: &[ThreadPlan]) -> u8 {
             Err(_) => failed = true,
         }
     }
+    if let Some(w) = spin_throttle_warning(args) {
+        header.push(format!("# warning: {w}"));
+    }
     ready.sort_by_key(|r| r.0);
     let mut rt_json = Vec::new();
     for (_, summary, warnings) in ready {
@@ -186,6 +189,30 @@ fn run(args: &CyclictestArgs, plans: &[ThreadPlan]) -> u8 {
         print!("\x1b[{}A", plans.len() + 2);
     }
     finish(args, plans, results, started, base_ns, rt_json, drawn)
+}
+
+/// A SCHED_FIFO thread that spins never leaves its CPU, and the kernel's
+/// real-time throttling then stops it for (period - runtime) every period:
+/// 50 ms a second by default, which shows as ~50 ms maxima. Say so up front.
+fn spin_throttle_warning(args: &CyclictestArgs) -> Option<String> {
+    if args.wake != rt::Wake::Spin || args.priority.is_none() {
+        return None;
+    }
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+    };
+    let (runtime, period) = (read("sched_rt_runtime_us")?, read("sched_rt_period_us")?);
+    (runtime >= 0 && runtime < period).then(|| {
+        format!(
+            "--wake spin at SCHED_FIFO keeps its CPU busy, and real-time throttling \
+             (kernel.sched_rt_runtime_us = {runtime} of {period}) stops it for {} ms every {} ms: \
+             expect maxima that long; use --wake hybrid, or give the CPU nothing else to run",
+            (period - runtime) / 1000,
+            period / 1000
+        )
+    })
 }
 
 fn loadavg() -> String {

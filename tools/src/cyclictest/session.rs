@@ -105,6 +105,8 @@ fn run(args: &CyclictestArgs, plans: &[ThreadPlan]) -> u8 {
             Ok(h) => handles.push(h),
             Err(e) => {
                 eprintln!("takt-cyclictest: cannot start thread {index}: {e}");
+                // The threads already started wait at the start line for
+                // all of them and cannot be joined: end the process.
                 std::process::exit(i32::from(EXIT_RUNTIME));
             }
         }

@@ -1,5 +1,6 @@
-//! The time-triggered transmit loop: walk the plan, sleep until each
-//! frame's launch time minus the advance, build it in a pool buffer, hand
+//! The time-triggered transmit loop: walk the plan, wait until each
+//! frame's launch time minus the advance (`rt::wait_until`: nanosleep,
+//! hybrid or spin), build it in a pool buffer, hand
 //! it to the ring, and record the transmit error. A frame that would leave
 //! after its gate closes is counted late and not sent.
 //!
@@ -27,6 +28,9 @@ pub struct TalkerOptions {
     /// Most frames handed to the ring in one burst (1..=MAX_BURST).
     pub batch: usize,
     pub until: Until,
+    /// How the loop waits for each frame's wake-up time: absolute
+    /// nanosleep (default), sleep then spin (hybrid), or spin.
+    pub wake: rt::WakeConfig,
 }
 
 impl Default for TalkerOptions {
@@ -35,6 +39,7 @@ impl Default for TalkerOptions {
             advance_ns: None,
             batch: 32,
             until: Until::Forever,
+            wake: rt::WakeConfig::default(),
         }
     }
 }
@@ -149,7 +154,7 @@ impl<'s> Talker<'s> {
             let deadline = p.launch_ns.saturating_sub(self.advance_ns);
             if self.clock.now_ns() < deadline {
                 self.flush(dev, &mut pending);
-                rt::sleep_until(self.clock, deadline);
+                rt::wait_until(self.clock, deadline, self.opts.wake);
                 if rt::stop_requested() {
                     summary.interrupted = true;
                     break;

@@ -14,11 +14,14 @@
 //!   measurement with cyclictest's flags and output formats.
 //! - [`run`]: what the runs share: flags, schedule loading, device and
 //!   clock checks, progress line, reports, exit codes.
+//! - [`rt_args`]: the real-time flags (`--cpu`, `--priority`, `--wake`,
+//!   `--margin`) and the `rt::prepare` call the data-path thread makes.
 
 pub mod check;
 pub mod cyclictest;
 pub mod listener;
 pub mod loopback;
+pub mod rt_args;
 pub mod run;
 pub mod schedule_json;
 pub mod talker;

@@ -20,6 +20,7 @@ use takt_stack::progress::Progress;
 use takt_stack::stats::{IntervalLog, IntervalLogConfig, RunStats};
 use takt_stack::StackError;
 
+use crate::rt_args::{RtArgs, RtSetup};
 use crate::run::{self, RunArgs, RunError, DEFAULT_LEAD_NS};
 
 const TOOL: &str = "takt-listener";
@@ -40,6 +41,9 @@ Example:
   takt-listener --schedule s.toml --device packet:eth1 --report json --hist-log lat.hlog
       Listen until Ctrl-C, then print the report as JSON; lat.hlog gets an
       HdrHistogram interval log with one histogram per stream and second.
+  takt-listener --schedule s.toml --device xdp:eth1@0 --cpu 1 --priority 80
+      Busy-poll on CPU 1 as SCHED_FIFO 80 with memory locked; stderr says
+      what the thread got, and the report has an rt line (JSON: rt).
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface
@@ -71,6 +75,8 @@ pub struct ListenerArgs {
     pub device: DeviceSpec,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub rt: RtArgs,
 }
 
 /// How to run, besides the device and the schedule.
@@ -88,6 +94,9 @@ pub struct ListenerConfig {
     pub hist_log: Option<PathBuf>,
     /// Backend name for the report (`packet`, `xdp`, ...).
     pub backend: String,
+    /// The real-time set-up of the data-path thread, done right before its
+    /// loop (None: none, and no `rt` in the report).
+    pub rt: Option<RtSetup>,
 }
 
 impl Default for ListenerConfig {
@@ -98,6 +107,7 @@ impl Default for ListenerConfig {
             drain_ns: DRAIN_NS,
             hist_log: None,
             backend: String::new(),
+            rt: None,
         }
     }
 }
@@ -140,24 +150,38 @@ pub fn run_on(
 ) -> Result<ListenerRun, RunError> {
     let clock = schedule.clock();
     let rx_offset_ns = run::rx_offset_ns(dev.info(), clock)?;
+    let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
+    // The interval-log writer starts before the real-time set-up, so it
+    // stays unpinned and SCHED_OTHER (as the progress line does).
+    let log = match &cfg.hist_log {
+        Some(path) => {
+            let log_cfg = IntervalLogConfig::new(SystemTime::now());
+            Some(
+                IntervalLog::for_streams(path, &names, clock.now_ns(), &log_cfg)
+                    .map_err(StackError::from)?,
+            )
+        }
+        None => None,
+    };
+    // On the thread that runs the loop, and before the start is fixed:
+    // locking memory takes a while, which must not eat into the lead.
+    let rt_guard = cfg.rt.as_ref().map(RtSetup::enter).transpose()?;
     let sched = schedule.started_at(clock.now_ns() + cfg.lead_ns);
     let start_ns = sched.oper().base_time_ns();
     let deadline = AtomicU64::new(deadline_ns(&sched, cfg.until, cfg.drain_ns));
-    let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
     let mut stats = RunStats::new(names.iter().copied());
+    stats.rt = rt_guard.as_ref().map(|g| g.report().clone());
 
     // A NIC filters destinations in hardware: ask for the streams' groups.
     let dsts: Vec<[u8; 6]> = sched.streams().iter().map(|s| s.dst_mac).collect();
     dev.accept_destinations(&dsts)?;
     let mut listener = Listener::new(&sched, rx_offset_ns);
-    if let Some(path) = &cfg.hist_log {
-        let log_cfg = IntervalLogConfig::new(SystemTime::now());
-        let log = IntervalLog::for_streams(path, &names, clock.now_ns(), &log_cfg)
-            .map_err(StackError::from)?;
+    if let Some(log) = log {
         listener = listener.with_hist_log(log);
     }
     let (summary, heap) =
         rt::count_allocations(|| listener.run(dev, &mut stats.streams, &deadline, progress));
+    drop(rt_guard);
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = clock.now_ns();
@@ -187,14 +211,20 @@ pub fn run_on(
 
 /// `takt-listener` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
 pub fn main(args: &ListenerArgs) -> ExitCode {
-    let (schedule, mut dev) = match run::prepare(TOOL, &args.schedule, &args.device, &args.run) {
-        Ok(ready) => ready,
-        Err(code) => return code,
-    };
+    let (schedule, mut dev) =
+        match run::prepare(TOOL, &args.schedule, &args.device, &args.run, &args.rt) {
+            Ok(ready) => ready,
+            Err(code) => return code,
+        };
     let cfg = ListenerConfig {
         until: args.run.until(),
         hist_log: args.run.hist_log.clone(),
         backend: run::backend_name(&args.device).into(),
+        rt: Some(RtSetup {
+            config: args.rt.config(),
+            quiet: args.run.quiet,
+            tool: TOOL,
+        }),
         ..ListenerConfig::default()
     };
     let progress = Arc::new(Progress::default());

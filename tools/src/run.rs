@@ -21,6 +21,8 @@ use takt_stack::stats::{
 use takt_stack::talker::TalkerOptions;
 use takt_stack::StackError;
 
+use crate::rt_args::RtArgs;
+
 /// The run finished (or was stopped by a signal) and its reports were written.
 pub const EXIT_OK: u8 = 0;
 /// Something failed while running or writing results.
@@ -32,8 +34,9 @@ pub const EXIT_STATUS_HELP: &str = "\
 Exit status:
   0  the run ended (after --duration/--cycles, or on Ctrl-C/SIGTERM) and its
      reports were written
-  1  a runtime failure: the device could not be opened, a report file could
-     not be written, ...
+  1  a runtime failure: the device could not be opened, the real-time
+     set-up was refused (--cpu, --priority), a report file could not be
+     written, ...
   2  bad input: a flag, the schedule file (FILE:LINE:COL on stderr) or the
      device spec";
 
@@ -103,6 +106,7 @@ impl RunArgs {
             advance_ns: self.advance,
             batch: self.batch.into(),
             until: self.until(),
+            wake: rt::WakeConfig::default(),
         }
     }
 }
@@ -149,6 +153,8 @@ pub enum RunError {
     },
     #[error(transparent)]
     Stack(#[from] StackError),
+    #[error(transparent)]
+    Rt(#[from] rt::RtError),
 }
 
 impl RunError {
@@ -157,9 +163,10 @@ impl RunError {
         match self {
             RunError::Device(e) => driver_exit_code(e),
             RunError::ClockMismatch { .. } => EXIT_BAD_INPUT,
-            RunError::VirtualClock { .. } | RunError::ReadClock { .. } | RunError::Stack(_) => {
-                EXIT_RUNTIME
-            }
+            RunError::VirtualClock { .. }
+            | RunError::ReadClock { .. }
+            | RunError::Stack(_)
+            | RunError::Rt(_) => EXIT_RUNTIME,
         }
     }
 }
@@ -211,15 +218,20 @@ pub fn open_device(tool: &str, spec: &DeviceSpec) -> Result<Box<dyn RingDevice>,
 }
 
 /// What takt-talker and takt-listener do before running, in the order that
-/// gives the most useful error first: load the schedule, open the device,
-/// catch SIGINT/SIGTERM.
+/// gives the most useful error first: load the schedule, try the real-time
+/// set-up's CPU and priority, open the device, catch SIGINT/SIGTERM.
 pub fn prepare(
     tool: &str,
     schedule: &Path,
     device: &DeviceSpec,
     args: &RunArgs,
+    rt_args: &RtArgs,
 ) -> Result<(Schedule, Box<dyn RingDevice>), ExitCode> {
     let schedule = load_schedule(schedule, args.allow_overbooking)?;
+    if let Err(e) = crate::rt_args::check(&rt_args.config()) {
+        eprintln!("{tool}: {e}");
+        return Err(ExitCode::from(EXIT_RUNTIME));
+    }
     let dev = open_device(tool, device)?;
     catch_signals()?;
     Ok((schedule, dev))

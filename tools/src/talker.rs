@@ -17,6 +17,7 @@ use takt_stack::progress::Progress;
 use takt_stack::stats::{IntervalLog, IntervalLogConfig, RunStats};
 use takt_stack::talker::{Talker, TalkerOptions, TalkerSummary};
 
+use crate::rt_args::{RtArgs, RtSetup};
 use crate::run::{self, RunArgs, RunError, DEFAULT_LEAD_NS};
 
 const TOOL: &str = "takt-talker";
@@ -33,6 +34,11 @@ Example:
   takt-talker --schedule s.toml --device packet:eth0 --cycles 4000 --report json --histfile tx.hist
       Run 4000 cycles, print the report as JSON and write the transmit
       error as a cyclictest-format histogram.
+  takt-talker --schedule s.toml --device xdp:eth0@0 --cpu 1 --priority 80 --wake hybrid --margin 20us
+      Run the data path on CPU 1 as SCHED_FIFO 80 with memory locked,
+      sleeping until 20 us before each frame and spinning the rest; the
+      first stderr line says what the thread got (rt: pinned to CPU 1
+      (not isolated), SCHED_FIFO 80, memory locked, ...).
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface
@@ -59,6 +65,8 @@ pub struct TalkerArgs {
     pub device: DeviceSpec,
     #[command(flatten)]
     pub run: RunArgs,
+    #[command(flatten)]
+    pub rt: RtArgs,
 }
 
 /// How to run, besides the device and the schedule.
@@ -73,6 +81,9 @@ pub struct TalkerConfig {
     pub hist_log: Option<PathBuf>,
     /// Backend name for the report (`packet`, `xdp`, ...).
     pub backend: String,
+    /// The real-time set-up of the data-path thread, done right before its
+    /// loop (None: none, and no `rt` in the report).
+    pub rt: Option<RtSetup>,
 }
 
 impl Default for TalkerConfig {
@@ -82,6 +93,7 @@ impl Default for TalkerConfig {
             lead_ns: DEFAULT_LEAD_NS,
             hist_log: None,
             backend: String::new(),
+            rt: None,
         }
     }
 }
@@ -111,21 +123,35 @@ pub fn run_on(
 ) -> Result<TalkerRun, RunError> {
     let clock = schedule.clock();
     run::check_talker_clock(dev.info(), clock)?;
+    let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
+    // The interval-log writer starts before the real-time set-up, so it
+    // stays unpinned and SCHED_OTHER (as the progress line does).
+    let log = match &cfg.hist_log {
+        Some(path) => {
+            let log_cfg = IntervalLogConfig::new(SystemTime::now());
+            Some(
+                IntervalLog::for_streams(path, &names, clock.now_ns(), &log_cfg)
+                    .map_err(takt_stack::StackError::from)?,
+            )
+        }
+        None => None,
+    };
+    // On the thread that runs the loop, and before the start is fixed:
+    // locking memory takes a while, which must not eat into the lead.
+    let rt_guard = cfg.rt.as_ref().map(RtSetup::enter).transpose()?;
     let sched = schedule.started_at(clock.now_ns() + cfg.lead_ns);
     let start_ns = sched.oper().base_time_ns();
     let mut opts = cfg.talker;
     opts.until = run::absolute_until(opts.until, start_ns);
-    let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
     let mut stats = RunStats::new(names.iter().copied());
+    stats.rt = rt_guard.as_ref().map(|g| g.report().clone());
 
     let mut talker = Talker::new(&sched, &*dev, opts);
-    if let Some(path) = &cfg.hist_log {
-        let log_cfg = IntervalLogConfig::new(SystemTime::now());
-        let log = IntervalLog::for_streams(path, &names, clock.now_ns(), &log_cfg)
-            .map_err(takt_stack::StackError::from)?;
+    if let Some(log) = log {
         talker = talker.with_hist_log(log);
     }
     let (summary, heap) = rt::count_allocations(|| talker.run(dev, &mut stats.streams, progress));
+    drop(rt_guard);
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = clock.now_ns();
@@ -158,14 +184,23 @@ pub fn run_on(
 
 /// `takt-talker` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
 pub fn main(args: &TalkerArgs) -> ExitCode {
-    let (schedule, mut dev) = match run::prepare(TOOL, &args.schedule, &args.device, &args.run) {
-        Ok(ready) => ready,
-        Err(code) => return code,
-    };
+    let (schedule, mut dev) =
+        match run::prepare(TOOL, &args.schedule, &args.device, &args.run, &args.rt) {
+            Ok(ready) => ready,
+            Err(code) => return code,
+        };
     let cfg = TalkerConfig {
-        talker: args.run.talker_options(),
+        talker: TalkerOptions {
+            wake: args.rt.wake_config(),
+            ..args.run.talker_options()
+        },
         hist_log: args.run.hist_log.clone(),
         backend: run::backend_name(&args.device).into(),
+        rt: Some(RtSetup {
+            config: args.rt.config(),
+            quiet: args.run.quiet,
+            tool: TOOL,
+        }),
         ..TalkerConfig::default()
     };
     if !args.run.quiet {

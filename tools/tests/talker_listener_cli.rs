@@ -239,3 +239,102 @@ fn bad_flags_exit_2() {
         "{err}"
     );
 }
+
+/// `ARGS` after a valid schedule and a device that is not there.
+fn with_rt_flags(bin: &str, flags: &[&str]) -> Output {
+    let schedule = example("single-stream-1ms.toml");
+    let mut args = vec!["--schedule", &schedule, "--device", "xdp:takt-none0@0"];
+    args.extend_from_slice(flags);
+    run(bin, &args)
+}
+
+#[test]
+fn real_time_flags_parse_and_are_in_the_help() {
+    for bin in BOTH {
+        let help = text(&run(bin, &["--help"]).stdout);
+        for needle in [
+            "--cpu <N>",
+            "--priority <P>",
+            "--wake <MODE>",
+            "--margin",
+            "--no-mlock",
+        ] {
+            assert!(help.contains(needle), "{bin}: {needle:?} missing");
+        }
+        assert!(help.contains("--cpu 1 --priority 80"), "{bin}: no example");
+        // Accepted: it gets as far as the device.
+        let out = with_rt_flags(bin, &["--wake", "spin", "--margin", "20us"]);
+        assert_eq!(out.status.code(), Some(2), "{bin}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("no network interface \"takt-none0\""),
+            "{bin}: {err}"
+        );
+    }
+}
+
+#[test]
+fn bad_real_time_flag_values_exit_2() {
+    for bin in BOTH {
+        for (flags, says) in [
+            (
+                &["--wake", "x"][..],
+                "unknown wake mode \"x\": use one of nanosleep, hybrid, spin",
+            ),
+            (&["--priority", "0"][..], "--priority"),
+            (&["--priority", "100"][..], "--priority"),
+            (&["--margin", "soon"][..], "--margin"),
+            (&["--cpu", "one"][..], "--cpu"),
+        ] {
+            let out = with_rt_flags(bin, flags);
+            assert_eq!(out.status.code(), Some(2), "{bin} {flags:?}");
+            let err = text(&out.stderr);
+            assert!(err.contains(says), "{bin} {flags:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_cpu_that_is_not_there_exits_1_before_the_device_is_opened() {
+    for bin in BOTH {
+        let out = with_rt_flags(bin, &["--cpu", "999"]);
+        assert_eq!(out.status.code(), Some(1), "{bin}");
+        let err = text(&out.stderr);
+        assert!(err.contains("no CPU 999"), "{bin}: {err}");
+        assert!(err.contains("pick one of"), "{bin}: {err}");
+        assert!(
+            !err.contains("takt-none0"),
+            "{bin}: device opened first: {err}"
+        );
+        assert_eq!(text(&out.stdout), "");
+    }
+}
+
+/// Without root (setpriv to nobody), --priority is refused naming what is
+/// missing, exit 1.
+#[test]
+fn priority_without_privilege_exits_1_naming_cap_sys_nice() {
+    if !nix::unistd::geteuid().is_root() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("needs root (to drop to nobody) and CI=true forbids skipping");
+        }
+        eprintln!("skipped: needs root to drop to nobody with setpriv");
+        return;
+    }
+    let schedule = example("single-stream-1ms.toml");
+    for bin in BOTH {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin])
+            .args(["--schedule", &schedule, "--device", "xdp:takt-none0@0"])
+            .args(["--priority", "80"])
+            .output()
+            .expect("setpriv (util-linux)");
+        assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(1), "{bin}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("SCHED_FIFO 80 needs CAP_SYS_NICE or RLIMIT_RTPRIO >= 80"),
+            "{bin}: {err}"
+        );
+    }
+}

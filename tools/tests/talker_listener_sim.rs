@@ -45,6 +45,7 @@ fn talker_cfg(until: Until) -> TalkerConfig {
             advance_ns: Some(takt_stack::loopback::SIM_ADVANCE_NS),
             batch: 32,
             until,
+            ..TalkerOptions::default()
         },
         backend: "sim".into(),
         ..TalkerConfig::default()
@@ -178,4 +179,51 @@ fn virtual_clock_devices_cannot_run() {
     let cfg = ListenerConfig::default();
     let e = listener::run_on(&mut b, &schedule, &cfg, &Progress::default()).unwrap_err();
     assert!(matches!(e, RunError::VirtualClock { .. }), "{e:?}");
+}
+
+/// The real-time set-up runs on the thread that runs the loop, and its
+/// report goes into the run's statistics (the text and JSON reports).
+#[test]
+fn the_rt_setup_is_applied_and_reported() {
+    use takt_scheduler::rt;
+    use takt_tools::rt_args::RtSetup;
+    let schedule = example("two-class-250us.toml");
+    let (mut a, mut b) = wire(&schedule, SimClock::Real(ClockId::Tai.to_nix()));
+    let cpu = *rt::allowed_cpus().last().unwrap();
+    let tx_cfg = TalkerConfig {
+        rt: Some(RtSetup {
+            config: rt::RtConfig {
+                cpu: Some(cpu),
+                ..rt::RtConfig::default()
+            },
+            quiet: true,
+            tool: "test",
+        }),
+        ..talker_cfg(Until::Cycles(20))
+    };
+    let rx_cfg = ListenerConfig {
+        until: Until::Cycles(20),
+        drain_ns: 200_000_000,
+        ..ListenerConfig::default()
+    };
+    let (tx, rx) = std::thread::scope(|s| {
+        let rx = s.spawn(|| listener::run_on(&mut b, &schedule, &rx_cfg, &Progress::default()));
+        let tx = s.spawn(|| {
+            let run = talker::run_on(&mut a, &schedule, &tx_cfg, &Progress::default());
+            (run, rt::allowed_cpus())
+        });
+        (tx.join().unwrap(), rx.join().unwrap())
+    });
+    let ((tx, cpus_after), rx) = (tx, rx.expect("listener run"));
+    let tx = tx.expect("talker run");
+    assert_eq!(cpus_after, vec![cpu], "the talker's thread was pinned");
+    let r = tx.stats.rt.as_ref().expect("an rt report");
+    assert_eq!(r.cpu, Some(cpu));
+    assert!(rx.stats.rt.is_none(), "no set-up asked, none reported");
+    let text = takt_stack::stats::text_report(&tx.stats);
+    assert!(text.contains(&format!("rt: pinned to CPU {cpu}")), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&takt_stack::stats::json_report(&tx.stats)).unwrap();
+    assert_eq!(json["rt"]["cpu"], cpu);
+    assert_eq!(json["rt"]["memory_locked"], false);
 }

@@ -193,10 +193,14 @@ fn apply(cfg: &RtConfig, dma_path: &Path, undo: &mut Undo) -> Result<Option<File
             what: "scheduling policy",
             source,
         })?;
-        set_policy(libc::SCHED_FIFO, p.into()).map_err(|source| RtError::Priority {
-            priority: p,
-            rlimit_rtprio: getrlimit(Resource::RLIMIT_RTPRIO).map_or(0, |(soft, _)| soft),
-            source,
+        // Reset on fork: threads and processes this one starts later (a
+        // helper, a `tc` call) come out SCHED_OTHER, not competing with it.
+        set_policy(libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, p.into()).map_err(|source| {
+            RtError::Priority {
+                priority: p,
+                rlimit_rtprio: getrlimit(Resource::RLIMIT_RTPRIO).map_or(0, |(soft, _)| soft),
+                source,
+            }
         })?;
         undo.policy = Some(before);
     }
@@ -266,7 +270,7 @@ fn prefault_stack(bytes: usize) {
     std::hint::black_box(&chunk);
 }
 
-/// The calling thread's policy (without SCHED_RESET_ON_FORK) and priority.
+/// The calling thread's policy (with its SCHED_RESET_ON_FORK bit) and priority.
 fn get_policy() -> Result<(libc::c_int, libc::c_int), nix::Error> {
     // SAFETY: pid 0 is the calling thread; no pointers are passed.
     let policy = unsafe { libc::sched_getscheduler(0) };
@@ -278,7 +282,7 @@ fn get_policy() -> Result<(libc::c_int, libc::c_int), nix::Error> {
     if unsafe { libc::sched_getparam(0, &mut param) } < 0 {
         return Err(nix::Error::last());
     }
-    Ok((policy & !libc::SCHED_RESET_ON_FORK, param.sched_priority))
+    Ok((policy, param.sched_priority))
 }
 
 /// Set the calling thread's policy and priority.
@@ -306,7 +310,8 @@ fn read_back(cfg: &RtConfig, dma_latency_held: bool) -> Result<RtReport, RtError
         what: "scheduling policy",
         source,
     })?;
-    let fifo_priority = (policy == libc::SCHED_FIFO).then_some(prio as u8);
+    let fifo_priority =
+        (policy & !libc::SCHED_RESET_ON_FORK == libc::SCHED_FIFO).then_some(prio as u8);
     let env = environment(cpu);
     let warnings = warnings(cfg, cpu, &env);
     Ok(RtReport {
@@ -349,4 +354,107 @@ pub(super) fn warnings(cfg: &RtConfig, cpu: Option<usize>, env: &Environment) ->
         );
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(isolated: Option<bool>, nohz: Option<bool>, governor: Option<&str>) -> Environment {
+        Environment {
+            cpu_isolated: isolated,
+            nohz_full: nohz,
+            rcu_nocbs: nohz,
+            clocksource: Some("tsc".into()),
+            preemption: Some("PREEMPT_DYNAMIC".into()),
+            governor: governor.map(String::from),
+        }
+    }
+
+    #[test]
+    fn a_missing_dma_latency_file_is_named_and_the_pin_undone() {
+        std::thread::spawn(|| {
+            let before = cpu::current_affinity().unwrap();
+            let root = nix::unistd::geteuid().is_root();
+            let cfg = RtConfig {
+                cpu: cpus_of(&before).last().copied(),
+                // SCHED_FIFO only where it is granted; undone as well.
+                priority: root.then_some(5),
+                dma_latency: true,
+                ..RtConfig::default()
+            };
+            let e = prepare_with(&cfg, Path::new("/nonexistent/cpu_dma_latency")).unwrap_err();
+            match &e {
+                RtError::DmaLatency { source } => {
+                    assert_eq!(source.kind(), std::io::ErrorKind::NotFound)
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(e.to_string().contains("/dev/cpu_dma_latency"));
+            assert_eq!(cpus_of(&cpu::current_affinity().unwrap()), cpus_of(&before));
+            assert_eq!(
+                get_policy().unwrap().0 & !libc::SCHED_RESET_ON_FORK,
+                libc::SCHED_OTHER
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn warnings_name_the_fix() {
+        let cfg = RtConfig {
+            cpu: Some(1),
+            ..RtConfig::default()
+        };
+        let w = warnings(&cfg, Some(1), &env(Some(false), Some(false), None));
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("isolcpus=1 nohz_full=1 rcu_nocbs=1"), "{w:?}");
+        let w = warnings(
+            &cfg,
+            Some(1),
+            &env(Some(true), Some(false), Some("powersave")),
+        );
+        assert!(w[0].contains("still ticks"), "{w:?}");
+        assert!(w[1].contains("frequency-set -g performance"), "{w:?}");
+        assert!(warnings(
+            &cfg,
+            Some(1),
+            &env(Some(true), Some(true), Some("performance"))
+        )
+        .is_empty());
+        // Not pinned on request: isolation is not this run's business.
+        let w = warnings(&RtConfig::default(), None, &env(None, None, None));
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn summary_says_what_is_missing() {
+        let r = RtReport {
+            cpu: None,
+            fifo_priority: None,
+            memory_locked: false,
+            dma_latency_held: false,
+            env: env(None, None, None),
+            warnings: vec![],
+        };
+        assert_eq!(
+            r.summary(),
+            "rt: not pinned, not SCHED_FIFO, memory not locked, cpu_dma_latency not held, \
+             PREEMPT_DYNAMIC, clocksource tsc, governor -"
+        );
+        let r = RtReport {
+            cpu: Some(1),
+            fifo_priority: Some(80),
+            memory_locked: true,
+            dma_latency_held: true,
+            env: env(Some(false), Some(false), None),
+            ..r
+        };
+        assert_eq!(
+            r.summary(),
+            "rt: pinned to CPU 1 (not isolated), SCHED_FIFO 80, memory locked, \
+             cpu_dma_latency 0, PREEMPT_DYNAMIC, clocksource tsc, governor -"
+        );
+    }
 }

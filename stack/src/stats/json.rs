@@ -40,6 +40,10 @@ pub struct RunReport {
     /// The device's counters at the end (null: no single device, e.g. loopback).
     #[serde(default)]
     pub device_counters: Option<DeviceCountersReport>,
+    /// What the data-path thread got from the real-time set-up (null: none
+    /// ran, e.g. loopback).
+    #[serde(default)]
+    pub rt: Option<RtReportJson>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
 }
@@ -56,6 +60,44 @@ pub struct DeviceCountersReport {
     pub tx_ring_full: u64,
     pub pool_empty: u64,
     pub link_down: u64,
+}
+
+/// `takt_scheduler::rt::RtReport` under stable names (docs/reports.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RtReportJson {
+    /// The one CPU the data-path thread ran on (null: not pinned).
+    pub cpu: Option<usize>,
+    /// Its SCHED_FIFO priority (null: not SCHED_FIFO).
+    pub fifo_priority: Option<u8>,
+    pub memory_locked: bool,
+    pub dma_latency_held: bool,
+    /// null: unknown, or not pinned.
+    pub cpu_isolated: Option<bool>,
+    pub nohz_full: Option<bool>,
+    pub rcu_nocbs: Option<bool>,
+    /// "PREEMPT_RT", "PREEMPT_DYNAMIC", "PREEMPT" or "none".
+    pub preemption: Option<String>,
+    pub clocksource: Option<String>,
+    pub governor: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+impl From<&takt_scheduler::rt::RtReport> for RtReportJson {
+    fn from(r: &takt_scheduler::rt::RtReport) -> Self {
+        Self {
+            cpu: r.cpu,
+            fifo_priority: r.fifo_priority,
+            memory_locked: r.memory_locked,
+            dma_latency_held: r.dma_latency_held,
+            cpu_isolated: r.env.cpu_isolated,
+            nohz_full: r.env.nohz_full,
+            rcu_nocbs: r.env.rcu_nocbs,
+            preemption: r.env.preemption.clone(),
+            clocksource: r.env.clocksource.clone(),
+            governor: r.env.governor.clone(),
+            warnings: r.warnings.clone(),
+        }
+    }
 }
 
 impl From<&takt_drivers::Counters> for DeviceCountersReport {
@@ -103,6 +145,7 @@ impl From<&RunStats> for RunReport {
             cycles: run.cycles,
             data_path_allocations: run.data_path_allocations,
             device_counters: run.device_counters.as_ref().map(DeviceCountersReport::from),
+            rt: run.rt.as_ref().map(RtReportJson::from),
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&run.total()),
         }

@@ -28,7 +28,9 @@ pub use histfile::{
     save_histfile, us_buckets, write_histfile, HistfileColumn, HistfileOptions, OverflowCycles,
     DEFAULT_BUCKETS, MAX_BUCKETS,
 };
-pub use json::{json_report, DeviceCountersReport, RunReport, StreamReport, REPORT_VERSION};
+pub use json::{
+    json_report, DeviceCountersReport, RtReportJson, RunReport, StreamReport, REPORT_VERSION,
+};
 pub use metric::{Metric, Summary, METRIC_MAX_NS, METRIC_SIGFIG, SUMMARY_QUANTILES};
 pub use stream::{MetricKind, RunStats, StreamStats};
 pub use text::{text_report, write_progress_line, write_us1, write_us3};

@@ -134,6 +134,9 @@ pub struct RunStats {
     /// The device's own counters at the end of the run (drops, a full tx
     /// ring, link-down events), when one device ran it.
     pub device_counters: Option<takt_drivers::Counters>,
+    /// What the data-path thread got from `rt::prepare` (pinned CPU,
+    /// SCHED_FIFO, locked memory, isolation), when it ran one.
+    pub rt: Option<takt_scheduler::rt::RtReport>,
 }
 
 impl RunStats {

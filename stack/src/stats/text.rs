@@ -171,6 +171,9 @@ pub fn text_report(run: &RunStats) -> String {
             c.link_down
         );
     }
+    if let Some(r) = &run.rt {
+        let _ = writeln!(out, "{}", r.summary());
+    }
     out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");
 
     let mut rows = Vec::new();

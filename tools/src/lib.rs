@@ -10,12 +10,15 @@
 //!   simulated wire in one process.
 //! - [`talker`] / [`listener`]: `takt-talker` and `takt-listener`, one end
 //!   each on a device; `run_on` runs on any `RingDevice`.
+//! - [`cyclictest`]: `takt-cyclictest`, cyclictest's wake-up latency
+//!   measurement with cyclictest's flags and output formats.
 //! - [`run`]: what the runs share: flags, schedule loading, device and
 //!   clock checks, progress line, reports, exit codes.
 //! - [`rt_args`]: the real-time flags (`--cpu`, `--priority`, `--wake`,
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
 
 pub mod check;
+pub mod cyclictest;
 pub mod listener;
 pub mod loopback;
 pub mod rt_args;

@@ -10,14 +10,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use takt_drivers::{Counters, DeviceSpec, RingDevice};
 use takt_scheduler::{rt, Schedule};
 use takt_stack::listener::{Listener, ListenerSummary};
 use takt_stack::plan::Until;
 use takt_stack::progress::Progress;
-use takt_stack::stats::{IntervalLog, IntervalLogConfig, RunStats};
+use takt_stack::stats::RunStats;
 use takt_stack::StackError;
 
 use crate::rt_args::{RtArgs, RtSetup};
@@ -151,18 +150,8 @@ pub fn run_on(
     let clock = schedule.clock();
     let rx_offset_ns = run::rx_offset_ns(dev.info(), clock)?;
     let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
-    // The interval-log writer starts before the real-time set-up, so it
-    // stays unpinned and SCHED_OTHER (as the progress line does).
-    let log = match &cfg.hist_log {
-        Some(path) => {
-            let log_cfg = IntervalLogConfig::new(SystemTime::now());
-            Some(
-                IntervalLog::for_streams(path, &names, clock.now_ns(), &log_cfg)
-                    .map_err(StackError::from)?,
-            )
-        }
-        None => None,
-    };
+    // Before the real-time set-up: the log's writer thread stays unpinned.
+    let log = run::open_hist_log(cfg.hist_log.as_deref(), &names, clock)?;
     // On the thread that runs the loop, and before the start is fixed:
     // locking memory takes a while, which must not eat into the lead.
     let rt_guard = cfg.rt.as_ref().map(RtSetup::enter).transpose()?;

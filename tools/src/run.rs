@@ -430,6 +430,21 @@ pub fn write_reports(
     ExitCode::from(code)
 }
 
+/// The `--hist-log` interval log of a run's streams, opened now (its writer
+/// thread starts here, before the real-time set-up, so it stays unpinned
+/// and SCHED_OTHER, as the progress line does).
+pub fn open_hist_log(
+    path: Option<&Path>,
+    names: &[&str],
+    clock: ClockId,
+) -> Result<Option<takt_stack::stats::IntervalLog>, RunError> {
+    let Some(path) = path else { return Ok(None) };
+    let cfg = takt_stack::stats::IntervalLogConfig::new(std::time::SystemTime::now());
+    let log = takt_stack::stats::IntervalLog::for_streams(path, names, clock.now_ns(), &cfg)
+        .map_err(StackError::from)?;
+    Ok(Some(log))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

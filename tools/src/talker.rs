@@ -9,12 +9,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use takt_drivers::{Counters, DeviceSpec, RingDevice};
 use takt_scheduler::{rt, Schedule};
 use takt_stack::progress::Progress;
-use takt_stack::stats::{IntervalLog, IntervalLogConfig, RunStats};
+use takt_stack::stats::RunStats;
 use takt_stack::talker::{Talker, TalkerOptions, TalkerSummary};
 
 use crate::rt_args::{RtArgs, RtSetup};
@@ -124,18 +123,8 @@ pub fn run_on(
     let clock = schedule.clock();
     run::check_talker_clock(dev.info(), clock)?;
     let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
-    // The interval-log writer starts before the real-time set-up, so it
-    // stays unpinned and SCHED_OTHER (as the progress line does).
-    let log = match &cfg.hist_log {
-        Some(path) => {
-            let log_cfg = IntervalLogConfig::new(SystemTime::now());
-            Some(
-                IntervalLog::for_streams(path, &names, clock.now_ns(), &log_cfg)
-                    .map_err(takt_stack::StackError::from)?,
-            )
-        }
-        None => None,
-    };
+    // Before the real-time set-up: the log's writer thread stays unpinned.
+    let log = run::open_hist_log(cfg.hist_log.as_deref(), &names, clock)?;
     // On the thread that runs the loop, and before the start is fixed:
     // locking memory takes a while, which must not eat into the lead.
     let rt_guard = cfg.rt.as_ref().map(RtSetup::enter).transpose()?;

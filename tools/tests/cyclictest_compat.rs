@@ -80,12 +80,9 @@ fn one_parser_reads_both_histograms() {
             let in_buckets: u64 = col.iter().sum();
             assert_eq!(in_buckets, h.total[i], "{bin}: # Total of thread {i}");
             // The run ends when the first thread is done: the other may be
-            // a wake-up or a few short, as in cyclictest.
+            // short (by how much depends on the machine), as in cyclictest.
             let all = in_buckets + h.overflows[i];
-            assert!(
-                all <= loops && all + 20 >= loops,
-                "{bin}: thread {i} ran {all} loops"
-            );
+            assert!(all > 0 && all <= loops, "{bin}: thread {i} ran {all} loops");
             assert!(
                 h.min_us[i] <= h.avg_us[i] && h.avg_us[i] <= h.max_us[i],
                 "{bin}: {h:?}"
@@ -93,6 +90,12 @@ fn one_parser_reads_both_histograms() {
             assert!(h.overflow_cycles[i].len() as u64 <= h.overflows[i], "{bin}");
         }
         assert_eq!(h.total.len(), 2);
+        let done = (0..2).map(|i| h.total[i] + h.overflows[i]).max();
+        assert_eq!(
+            done,
+            Some(loops),
+            "{bin}: the first thread done ran -l loops"
+        );
     }
 }
 

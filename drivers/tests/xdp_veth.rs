@@ -219,14 +219,17 @@ fn xdp_to_xdp(ns: &Netns, n: usize, attach: XdpAttach) {
             rx_t >= tx_t,
             "frame {i}: rx stamp {rx_t} before send {tx_t}"
         );
+        // Plausibility, not timing: a stamp of this run on this clock (a
+        // VM stall can hold a frame for tens of ms; another clock is off
+        // by years).
         assert!(
-            rx_t - tx_t < 20_000_000,
+            rx_t - tx_t < 1_000_000_000,
             "frame {i}: {} ns on the wire",
             rx_t - tx_t
         );
     }
     assert!(
-        got.pickup_gap_max < 20_000_000,
+        got.pickup_gap_max < 1_000_000_000,
         "stamp to pickup {} ns",
         got.pickup_gap_max
     );

@@ -386,7 +386,7 @@ fn link_down_for_a_second(tx_dev: &str, rx_dev: &str) {
     assert!(u(&t, &["device_counters", "tx_drops"]) > 0, "{t}");
     // The outage is lost frames: about 1000, give or take the time it takes
     // veth to bring the carrier back.
-    assert!((500..=2500).contains(&lost), "lost {lost}\n{l}");
+    assert!((500..=3000).contains(&lost), "lost {lost}\n{l}");
     // Frames after the outage arrived: the run recovered.
     assert!(received > 1000, "received {received}\n{l}");
     assert_eq!(received + lost, sent, "talker {t}\nlistener {l}");

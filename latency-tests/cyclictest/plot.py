@@ -14,12 +14,16 @@ the cyclictest histogram format (1-us buckets, "# Min/Avg/Max Latencies",
 1-us bucket that holds them (so 0 means "under 1 us").
 """
 
-import argparse
 import glob
 import json
 import math
 import os
+import pathlib
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+import svgplot  # noqa: E402
+from svgplot import chart, document, machine_line, nines, read_text, steal, title_lines  # noqa: E402
 
 ROWS = ["cyclictest", "nanosleep", "hybrid", "spin"]
 LABELS = {"cyclictest": "rt-tests cyclictest", "nanosleep": "takt nanosleep",
@@ -27,52 +31,6 @@ LABELS = {"cyclictest": "rt-tests cyclictest", "nanosleep": "takt nanosleep",
 COLORS = {"cyclictest": "#d62728", "nanosleep": "#1f77b4", "hybrid": "#2ca02c",
           "spin": "#9467bd"}
 PCTS = [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999]
-
-
-def read_text(path, default=""):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return default
-
-
-def machine(out):
-    m = {}
-    for line in read_text(os.path.join(out, "machine.txt")).splitlines():
-        k, _, v = line.partition("=")
-        m[k] = v
-    return m
-
-
-def machine_line(m):
-    virt = m.get("virt") or "none"
-    virt = "no VM" if virt == "none" else virt.upper() + " guest"
-    if m.get("container") not in (None, "", "none"):
-        virt += " (" + m["container"] + " container)"
-    return "{} CPUs, {}, {}, kernel {} {}".format(
-        m.get("nproc", "?"), m.get("cpu", "?"), virt, m.get("kernel", "?"),
-        m.get("preempt", ""))
-
-
-def steal(out):
-    """'cpu0 1.2%, cpu1 0.3%': steal time per CPU over the run."""
-    def read(name):
-        rows = {}
-        for line in read_text(os.path.join(out, name)).splitlines():
-            f = line.split()
-            if f and f[0] != "cpu" and len(f) > 8:
-                rows[f[0]] = [int(x) for x in f[1:]]
-        return rows
-    a, b = read("stat-start.txt"), read("stat-end.txt")
-    parts = []
-    for cpu in sorted(a):
-        if cpu in b:
-            d = [y - x for x, y in zip(a[cpu], b[cpu])]
-            total = sum(d[:8])
-            if total > 0:
-                parts.append("{} {:.1f}%".format(cpu, 100.0 * d[7] / total))
-    return ", ".join(parts)
 
 
 def parse_hist(text):
@@ -167,7 +125,7 @@ def table(out, m):
         "cyclictest vs takt-cyclictest, wake-up latency (us), `{}`, {} rounds x {} loops per row, rows alternating".format(
             m.get("flags", "?"), m.get("rounds", "?"), m.get("loops", "?")),
         "",
-        "Machine: {}; {}.".format(machine_line(m), m.get("date", "")),
+        "Machine: {}; {}.".format(machine_line(m, preempt=True), m.get("date", "")),
         "Load: idle = nothing added; load = `{}`. Steal time over the run: {}.".format(
             m.get("load", "?"), steal(out) or "-"),
         "",
@@ -202,17 +160,6 @@ def table(out, m):
 
 # ------------------------------------------------------------------ plot
 
-def nines(p):
-    if p >= 100.0:
-        return None
-    return -math.log10(1.0 - p / 100.0)
-
-
-def esc(s):
-    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
-
-
 def curves(out, cond):
     """(row, label, [(x, us)], max us) per row that ran. A bucket b is
     drawn at b + 0.5 us (its middle), so the log axis can show bucket 0."""
@@ -239,80 +186,19 @@ def svg_panel(out, cond, m, y0, w, h):
     pw = w - left - right
     el = []
     title = "Wake-up latency, {} ({})".format(cond, "nothing added" if cond == "idle" else m.get("load", ""))
-    el.append('<text x="{}" y="{}" font-size="15" font-weight="bold">{}</text>'.format(
-        left, y0 + 20, esc(title)))
-    el.append('<text x="{}" y="{}" font-size="11" fill="#444">{}</text>'.format(
-        left, y0 + 37, esc(machine_line(m) + "; " + m.get("date", ""))))
-    el.append('<text x="{}" y="{}" font-size="11" fill="#444">{}</text>'.format(
-        left, y0 + 51, esc("every row: " + m.get("flags", "") + " --histfile; rounds: "
-                           + m.get("rounds", "?") + ", rows taking turns")))
+    title_lines(el, left, y0, title, [
+        machine_line(m, preempt=True) + "; " + m.get("date", ""),
+        "every row: " + m.get("flags", "") + " --histfile; rounds: "
+        + m.get("rounds", "?") + ", rows taking turns"])
     if not cs:
         el.append('<text x="{}" y="{}">no data</text>'.format(left, top + 20))
         return el
-    xmax_n = max([max(x for x, _ in pts) for _, _, pts, _ in cs if pts] + [3.0])
-    xmax_n = math.ceil(xmax_n)
-    x_of_max = xmax_n + 0.6
-    vals = [v for _, _, pts, mx in cs for _, v in pts] + [mx for _, _, _, mx in cs]
-    lo = 10 ** math.floor(math.log10(min(vals)))
-    hi = 10 ** math.ceil(math.log10(max(vals)))
-    if hi <= lo:
-        hi = lo * 10
 
-    def X(x):
-        return left + pw * x / x_of_max
+    def style(row):
+        return COLORS[row], ' stroke-dasharray="6,3"' if row == "cyclictest" else ""
 
-    def Y(v):
-        return bottom - (bottom - top) * (math.log10(v) - math.log10(lo)) / (
-            math.log10(hi) - math.log10(lo))
-
-    el.append('<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#888"/>'.format(
-        left, top, pw, bottom - top))
-    d = lo
-    while d <= hi * 1.0001:
-        for k in (1, 2, 5):
-            v = d * k
-            if v < lo * 0.999 or v > hi * 1.001:
-                continue
-            y = Y(v)
-            el.append('<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="{}"/>'.format(
-                left, y, left + pw, y, "#ccc" if k == 1 else "#eee"))
-            el.append('<text x="{}" y="{:.1f}" font-size="11" text-anchor="end">{}</text>'.format(
-                left - 5, y + 4, "{:g}".format(v) if v < 1 else "{:,.0f}".format(v)))
-        d *= 10
-    ticks = [(0, "0"), (nines(50), "50"), (1, "90"), (2, "99")]
-    for n in range(3, int(xmax_n) + 1):
-        ticks.append((n, "99." + "9" * (n - 2)))
-    ticks.append((x_of_max, "max"))
-    for x, label in ticks:
-        el.append('<line x1="{:.1f}" y1="{}" x2="{:.1f}" y2="{}" stroke="#eee"/>'.format(
-            X(x), top, X(x), bottom))
-        el.append('<text x="{:.1f}" y="{}" font-size="11" text-anchor="middle">{}</text>'.format(
-            X(x), bottom + 15, label))
-    el.append('<text x="{:.1f}" y="{}" font-size="12" text-anchor="middle">percentile</text>'.format(
-        left + pw / 2, bottom + 33))
-    el.append('<text x="{}" y="{:.1f}" font-size="12" text-anchor="middle" '
-              'transform="rotate(-90 {} {:.1f})">wake-up latency (us, log)</text>'.format(
-                  left - 48, (top + bottom) / 2, left - 48, (top + bottom) / 2))
-    ly = top + 10
-    for row, label, pts, mx in cs:
-        color = COLORS[row]
-        dash = ' stroke-dasharray="6,3"' if row == "cyclictest" else ""
-        path = " ".join("{:.1f},{:.1f}".format(X(x), Y(v)) for x, v in pts)
-        el.append('<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{}/>'.format(
-            path, color, dash))
-        for x, v in pts:
-            el.append('<circle cx="{:.1f}" cy="{:.1f}" r="2.5" fill="{}"/>'.format(X(x), Y(v), color))
-        if pts:
-            el.append('<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" '
-                      'stroke-dasharray="4,3"/>'.format(X(pts[-1][0]), Y(pts[-1][1]),
-                                                         X(x_of_max), Y(mx), color))
-        el.append('<circle cx="{:.1f}" cy="{:.1f}" r="4" fill="none" stroke="{}" '
-                  'stroke-width="2"/>'.format(X(x_of_max), Y(mx), color))
-        lx = left + pw + 15
-        el.append('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="3"{}/>'.format(
-            lx, ly, lx + 20, ly, color, dash))
-        el.append('<text x="{}" y="{}" font-size="11">{}</text>'.format(lx + 25, ly + 4, esc(label)))
-        ly += 18
+    ly = chart(el, cs, left, top, bottom, pw, "wake-up latency (us, log)", style,
+               ytick=lambda v: "{:g}".format(v) if v < 1 else "{:,.0f}".format(v))
     el.append('<text x="{}" y="{}" font-size="10" fill="#666">1-us buckets, drawn at</text>'.format(
         left + pw + 15, ly + 10))
     el.append('<text x="{}" y="{}" font-size="10" fill="#666">their middle (0 -> 0.5)</text>'.format(
@@ -321,30 +207,10 @@ def svg_panel(out, cond, m, y0, w, h):
 
 
 def svg(out, m):
-    conds = conditions(m)
     w, h = 840, 420
-    el = []
-    for i, c in enumerate(conds):
-        el += svg_panel(out, c, m, i * h, w, h)
-    return ('<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{t}" '
-            'viewBox="0 0 {w} {t}" font-family="sans-serif">\n'
-            '<rect width="100%" height="100%" fill="white"/>\n{body}\n</svg>\n').format(
-                w=w, t=h * len(conds), body="\n".join(el))
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("results", help="a results folder of latency-tests/cyclictest/run.sh")
-    ap.add_argument("--svg", help="write the latency plot here")
-    a = ap.parse_args()
-    if not os.path.isfile(os.path.join(a.results, "machine.txt")):
-        sys.exit("plot.py: {} has no machine.txt: not a run.sh results folder".format(a.results))
-    m = machine(a.results)
-    print(table(a.results, m))
-    if a.svg:
-        with open(a.svg, "w") as f:
-            f.write(svg(a.results, m))
+    return document(w, h, [svg_panel(out, c, m, i * h, w, h)
+                           for i, c in enumerate(conditions(m))])
 
 
 if __name__ == "__main__":
-    main()
+    svgplot.main(__doc__, "cyclictest", table, svg)

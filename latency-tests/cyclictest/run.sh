@@ -17,6 +17,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/../lib.sh"
 
 # ---------------------------------------------------------------- settings
 loops=${TAKT_CT_LOOPS:-5000}         # wake-ups per row and round
@@ -67,8 +69,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-die() { echo "run.sh: error: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root (SCHED_FIFO, mlockall): run it with sudo"
+need_root "SCHED_FIFO, mlockall"
 for v in loops rounds interval prio cpu buckets margin; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
@@ -76,31 +77,14 @@ done
 command -v python3 >/dev/null || die "python3 not found (Debian: python3)"
 
 # rt-tests and stress-ng from Debian when missing.
-need=()
-command -v cyclictest >/dev/null || need+=(rt-tests)
-command -v stress-ng >/dev/null || need+=(stress-ng)
-if ((${#need[@]})); then
-    command -v apt-get >/dev/null || die "missing ${need[*]}: install them"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null 2>&1 \
-        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null; } \
-        || die "apt-get install ${need[*]} failed"
-fi
+apt_install_missing cyclictest:rt-tests stress-ng:stress-ng
 
-if [ -z "$out" ]; then
-    out=$root/latency-tests/results/cyclictest/$(date +%Y%m%d-%H%M%S)
-    [ ! -e "$out" ] || out=$out-$$
-fi
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-
-phase_start=
-phase() { phase_start=$EPOCHREALTIME; printf '\n==> %s\n' "$*" >&2; }
-phase_done() { awk -v a="$phase_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "    (%.1f s)\n", b - a }' >&2; }
+results_dir cyclictest
 
 # ---------------------------------------------------------------- 1. build
 phase "build (release)"
 if [ "$build" = 1 ]; then
-    (cd "$root" && cargo build --release -q -p takt-tools --bin takt-cyclictest) || die "cargo build failed"
+    cargo_release -p takt-tools --bin takt-cyclictest
 fi
 bin=${bin:-${CARGO_TARGET_DIR:-$root/target}/release}
 takt=$bin/takt-cyclictest
@@ -110,17 +94,7 @@ phase_done
 # ---------------------------------------------------------------- 2. machine
 secs_per_run=$(awk -v l="$loops" -v i="$interval" 'BEGIN { printf "%d", l * i / 1e6 + 0.999 }')
 {
-    echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "kernel=$(uname -r)"
-    echo "uname=$(uname -srvm)"
-    echo "nproc=$(nproc)"
-    echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-    echo "virt=$(systemd-detect-virt --vm 2>/dev/null || true)"
-    echo "container=$(systemd-detect-virt --container 2>/dev/null || true)"
-    echo "hypervisor=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor:[[:space:]]*//p' || true)"
-    echo "preempt=$(uname -v | grep -o 'PREEMPT[_A-Z]*' | head -1 || true)"
-    echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || true)"
+    machine_info
     echo "cmdline=$(cat /proc/cmdline)"
     echo "cyclictest=$(cyclictest --help 2>&1 | head -1)"
     echo "stress_ng=$(stress-ng --version 2>&1 | head -1)"

@@ -16,6 +16,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/../lib.sh"
 
 # ---------------------------------------------------------------- settings
 duration=${TAKT_VETH_DURATION:-10s}          # latency run length (talker), e.g. 10s, 2.5s
@@ -63,8 +65,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-die() { echo "run.sh: error: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root (network namespaces, AF_PACKET): run it with sudo"
+need_root "network namespaces, AF_PACKET"
 for t in ip taskset python3; do
     command -v "$t" >/dev/null || die "'$t' not found (Debian: iproute2, util-linux, python3)"
 done
@@ -86,21 +87,12 @@ for s in $schedules; do
     [ -f "$root/docs/examples/$s.toml" ] || die "no schedule docs/examples/$s.toml (TAKT_VETH_SCHEDULES)"
 done
 
-if [ -z "$out" ]; then
-    out=$root/latency-tests/results/veth/$(date +%Y%m%d-%H%M%S)
-    [ ! -e "$out" ] || out=$out-$$
-fi
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-
-phase_start=
-phase() { phase_start=$EPOCHREALTIME; printf '\n==> %s\n' "$*" >&2; }
-phase_done() { awk -v a="$phase_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "    (%.1f s)\n", b - a }' >&2; }
+results_dir veth
 
 # ---------------------------------------------------------------- 1. build
 phase "build (release)"
 if [ "$build" = 1 ]; then
-    (cd "$root" && cargo build --release -q -p takt-tools -p takt-veth-bench) || die "cargo build failed"
+    cargo_release -p takt-tools -p takt-veth-bench
 fi
 bin=${CARGO_TARGET_DIR:-$root/target}/release
 for b in takt-talker takt-listener takt-veth-bench; do
@@ -111,18 +103,7 @@ phase_done
 # ---------------------------------------------------------------- 2. machine
 # What the figures ran on, for the table's title and docs/latency.md.
 {
-    echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "kernel=$(uname -r)"
-    echo "uname=$(uname -srvm)"
-    echo "nproc=$ncpu"
-    echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-    # VM and container separately (systemd-detect-virt alone names the container).
-    echo "virt=$(systemd-detect-virt --vm 2>/dev/null || true)"
-    echo "container=$(systemd-detect-virt --container 2>/dev/null || true)"
-    echo "hypervisor=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor:[[:space:]]*//p' || true)"
-    echo "preempt=$(uname -v | grep -o 'PREEMPT[_A-Z]*' | head -1 || true)"
-    echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || true)"
+    machine_info
     echo "rustc=$(rustc --version 2>/dev/null || true)"
     echo "commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || true)"
     echo "duration_s=$dur_s"

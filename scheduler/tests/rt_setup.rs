@@ -87,6 +87,19 @@ fn on_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     std::thread::scope(|s| s.spawn(f).join().unwrap())
 }
 
+/// On a fresh thread: `setup` (e.g. lower its privileges), then
+/// `rt::prepare(&config)`, which must be refused and leave the thread's CPUs
+/// as they were. Returns the error and the thread's policy afterwards.
+fn refused_on_thread(setup: impl FnOnce() + Send, config: RtConfig) -> (RtError, libc::c_int) {
+    on_thread(move || {
+        setup();
+        let before = rt::allowed_cpus();
+        let e = rt::prepare(&config).unwrap_err();
+        assert_eq!(rt::allowed_cpus(), before, "the pin was not undone: {e:?}");
+        (e, policy())
+    })
+}
+
 #[test]
 fn a_cpu_that_is_not_there_is_refused_naming_the_cpus_there_are() {
     on_thread(|| {
@@ -110,20 +123,18 @@ fn a_cpu_that_is_not_there_is_refused_naming_the_cpus_there_are() {
 
 #[test]
 fn priorities_0_and_100_are_bad_input_and_change_nothing() {
-    on_thread(|| {
-        let before = rt::allowed_cpus();
-        for p in [0, 100, 255] {
-            let e = rt::prepare(&RtConfig {
+    for p in [0, 100, 255] {
+        let (e, _) = refused_on_thread(
+            || {},
+            RtConfig {
                 cpu: Some(some_cpu()),
                 priority: Some(p),
                 ..RtConfig::default()
-            })
-            .unwrap_err();
-            assert!(matches!(e, RtError::BadPriority(q) if q == p), "{e:?}");
-            assert!(e.to_string().contains("1..=99"));
-            assert_eq!(rt::allowed_cpus(), before, "pinned before refusing");
-        }
-    });
+            },
+        );
+        assert!(matches!(e, RtError::BadPriority(q) if q == p), "{e:?}");
+        assert!(e.to_string().contains("1..=99"));
+    }
 }
 
 #[test]
@@ -152,23 +163,20 @@ fn sched_fifo_without_privilege_names_cap_sys_nice_and_unpins() {
         eprintln!("skipped: RLIMIT_RTPRIO is {rtprio}, so nobody may use SCHED_FIFO 80");
         return;
     }
-    on_thread(|| {
-        become_nobody();
-        let before = rt::allowed_cpus();
-        let e = rt::prepare(&RtConfig {
+    let (e, pol) = refused_on_thread(
+        become_nobody,
+        RtConfig {
             cpu: Some(some_cpu()),
             priority: Some(80),
             ..RtConfig::default()
-        })
-        .unwrap_err();
-        assert!(matches!(e, RtError::Priority { priority: 80, .. }), "{e:?}");
-        let s = e.to_string();
-        for needle in ["CAP_SYS_NICE", "RLIMIT_RTPRIO >= 80", "ulimit -r 80"] {
-            assert!(s.contains(needle), "{needle:?} missing: {s}");
-        }
-        assert_eq!(rt::allowed_cpus(), before, "the pin was not undone");
-        assert_eq!(policy(), libc::SCHED_OTHER);
-    });
+        },
+    );
+    assert!(matches!(e, RtError::Priority { priority: 80, .. }), "{e:?}");
+    let s = e.to_string();
+    for needle in ["CAP_SYS_NICE", "RLIMIT_RTPRIO >= 80", "ulimit -r 80"] {
+        assert!(s.contains(needle), "{needle:?} missing: {s}");
+    }
+    assert_eq!(pol, libc::SCHED_OTHER);
 }
 
 #[test]
@@ -176,19 +184,16 @@ fn cpu_dma_latency_without_root_is_refused_and_undone() {
     if skip_without_root("cpu_dma_latency_without_root_is_refused_and_undone") {
         return;
     }
-    on_thread(|| {
-        become_nobody();
-        let before = rt::allowed_cpus();
-        let e = rt::prepare(&RtConfig {
+    let (e, _) = refused_on_thread(
+        become_nobody,
+        RtConfig {
             cpu: Some(some_cpu()),
             dma_latency: true,
             ..RtConfig::default()
-        })
-        .unwrap_err();
-        assert!(matches!(e, RtError::DmaLatency { .. }), "{e:?}");
-        assert!(e.to_string().contains("/dev/cpu_dma_latency"), "{e}");
-        assert_eq!(rt::allowed_cpus(), before);
-    });
+        },
+    );
+    assert!(matches!(e, RtError::DmaLatency { .. }), "{e:?}");
+    assert!(e.to_string().contains("/dev/cpu_dma_latency"), "{e}");
 }
 
 /// Drop one capability from the calling thread's effective set (capsets
@@ -260,29 +265,27 @@ fn a_missing_cpu_dma_latency_node_is_named_and_undone() {
         return run_child(cmd, NAME);
     }
     assert!(!std::path::Path::new("/dev/cpu_dma_latency").exists());
-    on_thread(|| {
-        let before = rt::allowed_cpus();
-        let e = rt::prepare(&RtConfig {
+    let (e, pol) = refused_on_thread(
+        || {},
+        RtConfig {
             cpu: Some(some_cpu()),
             priority: Some(10),
             dma_latency: true,
             ..RtConfig::default()
-        })
-        .unwrap_err();
-        match &e {
-            RtError::DmaLatency { source } => {
-                assert_eq!(source.kind(), std::io::ErrorKind::NotFound)
-            }
-            other => panic!("{other:?}"),
+        },
+    );
+    match &e {
+        RtError::DmaLatency { source } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound)
         }
-        let s = e.to_string();
-        assert!(
-            s.contains("/dev/cpu_dma_latency") && s.contains("no such node"),
-            "{s}"
-        );
-        assert_eq!(rt::allowed_cpus(), before, "the pin was not undone");
-        assert_eq!(policy(), libc::SCHED_OTHER, "SCHED_FIFO was not undone");
-    });
+        other => panic!("{other:?}"),
+    }
+    let s = e.to_string();
+    assert!(
+        s.contains("/dev/cpu_dma_latency") && s.contains("no such node"),
+        "{s}"
+    );
+    assert_eq!(pol, libc::SCHED_OTHER, "SCHED_FIFO was not undone");
 }
 
 /// Child (rlimits are per process): RLIMIT_MEMLOCK 64 KiB refuses the
@@ -300,33 +303,27 @@ fn memlock_too_low_names_rlimit_memlock_and_undoes_fifo_and_pin() {
     use nix::sys::resource::{setrlimit, Resource};
     setrlimit(Resource::RLIMIT_MEMLOCK, 64 * 1024, 64 * 1024).unwrap();
     // As nobody: the pin is undone.
-    on_thread(|| {
-        become_nobody();
-        let before = rt::allowed_cpus();
-        let e = rt::prepare(&RtConfig {
+    let (e, _) = refused_on_thread(
+        become_nobody,
+        RtConfig {
             cpu: Some(some_cpu()),
             lock_memory: true,
             ..RtConfig::default()
-        })
-        .unwrap_err();
-        assert_memlock_error(&e);
-        assert_eq!(rt::allowed_cpus(), before, "the pin was not undone");
-    });
+        },
+    );
+    assert_memlock_error(&e);
     // As root without CAP_IPC_LOCK: SCHED_FIFO is granted, then undone.
-    on_thread(|| {
-        drop_effective_capability(CAP_IPC_LOCK);
-        let before = rt::allowed_cpus();
-        let e = rt::prepare(&RtConfig {
+    let (e, pol) = refused_on_thread(
+        || drop_effective_capability(CAP_IPC_LOCK),
+        RtConfig {
             cpu: Some(some_cpu()),
             priority: Some(10),
             lock_memory: true,
             ..RtConfig::default()
-        })
-        .unwrap_err();
-        assert_memlock_error(&e);
-        assert_eq!(policy(), libc::SCHED_OTHER, "SCHED_FIFO was not undone");
-        assert_eq!(rt::allowed_cpus(), before, "the pin was not undone");
-    });
+        },
+    );
+    assert_memlock_error(&e);
+    assert_eq!(pol, libc::SCHED_OTHER, "SCHED_FIFO was not undone");
 }
 
 /// Child (mlockall is process-wide): everything at once, read back from

@@ -17,22 +17,12 @@
 //! Needs root (the harness installs QEMU and boots the guest). Without root
 //! the test says so and passes, except under CI=true, where it fails.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{guest_possible, json_file, repo};
+
+use std::path::PathBuf;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn guest_possible() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    let msg = "the ETF guest test needs root (it installs QEMU and boots a guest)";
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-    eprintln!("skipped: {msg}");
-    false
-}
 
 /// The `etf_qdisc` example, statically linked for the guest.
 fn etf_qdisc_binary() -> PathBuf {
@@ -50,11 +40,6 @@ fn etf_qdisc_binary() -> PathBuf {
     target_dir.join("x86_64-unknown-linux-gnu/release/examples/etf_qdisc")
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
-}
-
 const CYCLES: u64 = 200;
 const DELTA_NS: i64 = 5_000_000;
 const ADVANCE: &str = "15ms";
@@ -62,7 +47,7 @@ const ADVANCE_NS: i64 = 15_000_000;
 
 #[test]
 fn etf_holds_packet_frames_until_their_launch_time_in_a_guest() {
-    if !guest_possible() {
+    if !guest_possible("ETF") {
         return;
     }
     let bin = etf_qdisc_binary();
@@ -101,8 +86,8 @@ fn etf_holds_packet_frames_until_their_launch_time_in_a_guest() {
         "{err}"
     );
 
-    let talker = json(&out.join("guest-out/talker.json"));
-    let listener = json(&out.join("guest-out/listener.json"));
+    let talker = json_file(&out.join("guest-out/talker.json"));
+    let listener = json_file(&out.join("guest-out/listener.json"));
     // The per-frame sendmsg path allocates nothing either.
     for (who, r) in [("talker", &talker), ("listener", &listener)] {
         assert_eq!(r["data_path_allocations"].as_u64(), Some(0), "{who}");

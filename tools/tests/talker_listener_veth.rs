@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{example, text, wait_at_most, TempDir};
+use common::{example, pcap_frames, text, wait_at_most, TempDir};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -213,39 +213,6 @@ fn stream_tags(schedule: &str) -> HashMap<[u8; 6], (String, u16, u8)> {
         .iter()
         .map(|st| (st.dst_mac, (st.name.clone(), st.vlan_id, st.pcp)))
         .collect()
-}
-
-/// Frames of a pcap file (classic format, either byte order and time unit).
-fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
-    let b = std::fs::read(path).expect("read capture");
-    assert!(b.len() >= 24, "capture {} has no header", path.display());
-    let magic = u32::from_le_bytes(b[0..4].try_into().unwrap());
-    let le = match magic {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
-        m => panic!("not a pcap file (magic {m:#x})"),
-    };
-    let rd = |o: usize| {
-        let w: [u8; 4] = b[o..o + 4].try_into().unwrap();
-        if le {
-            u32::from_le_bytes(w)
-        } else {
-            u32::from_be_bytes(w)
-        }
-    };
-    assert_eq!(rd(20), 1, "link type is not Ethernet");
-    let mut frames = Vec::new();
-    let mut o = 24;
-    while o + 16 <= b.len() {
-        let incl = rd(o + 8) as usize;
-        let start = o + 16;
-        if start + incl > b.len() {
-            break; // cut short by the stop: not a frame
-        }
-        frames.push(b[start..start + incl].to_vec());
-        o = start + incl;
-    }
-    frames
 }
 
 /// Checks every takt frame (EtherType 0x88B5) on the capture carries its

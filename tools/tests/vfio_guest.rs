@@ -5,27 +5,16 @@
 //! Needs root (the harness installs QEMU and boots the guest). Without root
 //! the test says so and passes, except under CI=true, where it fails.
 
+mod common;
+
+use common::{guest_possible, json_file, pcap_frames, repo};
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 
 use takt_stack::wire::StreamFrame;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Whether the guest can be run here; panics under CI=true when not.
-fn guest_possible() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    let msg = "the VFIO guest test needs root (it installs QEMU and boots a guest)";
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-    eprintln!("skipped: {msg}");
-    false
-}
 
 /// One guest at a time: the harness installs packages and fetches the
 /// kernel on first use, and two TCG guests on two cores would starve each
@@ -49,45 +38,11 @@ fn run_guest(name: &str, cmd: &str, extra_env: &[(&str, &str)]) -> (PathBuf, i32
     (out, status.code().unwrap_or(-1))
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
-}
-
-/// Ethernet frames of a classic pcap file.
-fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(b.len() >= 24, "{}: no pcap header", path.display());
-    let le = match b[..4] {
-        [0xd4, 0xc3, 0xb2, 0xa1] => true,
-        [0xa1, 0xb2, 0xc3, 0xd4] => false,
-        _ => panic!("{}: not a pcap file", path.display()),
-    };
-    let u32_at = |i: usize| {
-        let w: [u8; 4] = b[i..i + 4].try_into().unwrap();
-        if le {
-            u32::from_le_bytes(w)
-        } else {
-            u32::from_be_bytes(w)
-        }
-    };
-    assert_eq!(u32_at(20), 1, "link type Ethernet");
-    let mut frames = Vec::new();
-    let mut at = 24;
-    while at + 16 <= b.len() {
-        let len = u32_at(at + 8) as usize;
-        let data = &b[at + 16..(at + 16 + len).min(b.len())];
-        frames.push(data.to_vec());
-        at += 16 + len;
-    }
-    frames
-}
-
 const CYCLES: u64 = 200;
 
 #[test]
 fn talker_on_nic_a_reaches_listener_on_nic_b_once_in_order_with_its_tag() {
-    if !guest_possible() {
+    if !guest_possible("VFIO") {
         return;
     }
     let schedule = "/takt/latency-tests/vfio-guest/e2e.toml";
@@ -119,15 +74,15 @@ fn talker_on_nic_a_reaches_listener_on_nic_b_once_in_order_with_its_tag() {
     );
 
     // The interrupted runs wrote whole reports (the talker had sent frames).
-    let sigint = json(&out.join("guest-out/sigint.json"));
+    let sigint = json_file(&out.join("guest-out/sigint.json"));
     assert!(
         sigint["total"]["frames_sent"].as_u64() > Some(0),
         "{sigint}"
     );
-    json(&out.join("guest-out/sigterm.json"));
+    json_file(&out.join("guest-out/sigterm.json"));
 
-    let talker = json(&out.join("guest-out/talker.json"));
-    let listener = json(&out.join("guest-out/listener.json"));
+    let talker = json_file(&out.join("guest-out/talker.json"));
+    let listener = json_file(&out.join("guest-out/listener.json"));
     // The e1000e data path allocated nothing after start-up, on both ends.
     for (who, r) in [
         ("talker", &talker),
@@ -215,7 +170,7 @@ fn smoke_binary() -> PathBuf {
 
 #[test]
 fn a_descriptor_at_unmapped_memory_faults_in_the_iommu_and_leaks_nothing() {
-    if !guest_possible() {
+    if !guest_possible("VFIO") {
         return;
     }
     let bin = smoke_binary();

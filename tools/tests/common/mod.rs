@@ -103,3 +103,64 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Whether a QEMU guest test can run here (root); says why it skips, and
+/// panics under CI=true, where skipping is not allowed.
+pub fn guest_possible(what: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    let msg = format!("the {what} guest test needs root (it installs QEMU and boots a guest)");
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+    eprintln!("skipped: {msg}");
+    false
+}
+
+/// A JSON file, parsed.
+pub fn json_file(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", path.display()))
+}
+
+/// Ethernet frames of a classic pcap file (either byte order, us or ns
+/// timestamps); a record cut short at the end (capture stopped) is left out.
+pub fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(b.len() >= 24, "{}: no pcap header", path.display());
+    let le = match u32::from_le_bytes(b[0..4].try_into().unwrap()) {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        m => panic!("{}: not a pcap file (magic {m:#x})", path.display()),
+    };
+    let u32_at = |o: usize| {
+        let w: [u8; 4] = b[o..o + 4].try_into().unwrap();
+        if le {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        }
+    };
+    assert_eq!(
+        u32_at(20),
+        1,
+        "{}: link type is not Ethernet",
+        path.display()
+    );
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let len = u32_at(at + 8) as usize;
+        let start = at + 16;
+        if start + len > b.len() {
+            break;
+        }
+        frames.push(b[start..start + len].to_vec());
+        at = start + len;
+    }
+    frames
+}

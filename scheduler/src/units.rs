@@ -70,7 +70,7 @@ fn scaled(number: &str, scale: u64) -> Option<u64> {
     let mut value = int.parse::<u64>().ok()?.checked_mul(scale)?;
     let mut place = scale;
     for digit in frac.bytes() {
-        if place % 10 != 0 {
+        if !place.is_multiple_of(10) {
             return None; // finer than 1 ns (or 1 bps)
         }
         place /= 10;

@@ -87,7 +87,7 @@ fn interval_hand_off_allocates_nothing() {
         log.record_stream(stream, MetricKind::TxError, v);
         log.record_stream(stream, MetricKind::Latency, v * 10);
         let now = i * 1000;
-        if !wait || i == 0 || i % 1000 != 0 {
+        if !wait || i == 0 || !i.is_multiple_of(1000) {
             return log.tick(now);
         }
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -53,7 +53,7 @@ impl RingSetup {
 /// Ring sizes the 82574L accepts: a multiple of 8 descriptors (xDLEN is a
 /// multiple of 128 bytes), at least 8, and head/tail fit in 16 bits.
 pub fn check_ring_entries(entries: u16) -> Result<(), String> {
-    if entries < 8 || entries % 8 != 0 || entries > 32768 {
+    if entries < 8 || !entries.is_multiple_of(8) || entries > 32768 {
         Err(format!(
             "a ring of {entries} descriptors: use a multiple of 8 from 8 to 32768"
         ))
@@ -476,7 +476,10 @@ pub(crate) mod tests {
         }
 
         fn write32(&self, off: usize, v: u32) {
-            assert!(off % 4 == 0 && off < 0x20000, "bad offset {off:#x}");
+            assert!(
+                off.is_multiple_of(4) && off < 0x20000,
+                "bad offset {off:#x}"
+            );
             self.writes.borrow_mut().push((off, v));
             let v = match off {
                 CTRL if !self.stuck_reset => v & !CTRL_RST,

@@ -262,7 +262,7 @@ impl Rings {
         if setup.tx.entries < 2 || setup.rx.entries < 2 {
             return Err(bad("rings need at least 2 descriptors".into()));
         }
-        if buf_size == 0 || buf_size > BUF_SIZE || buf_size % 8 != 0 {
+        if buf_size == 0 || buf_size > BUF_SIZE || !buf_size.is_multiple_of(8) {
             return Err(bad(format!(
                 "buffer size {buf_size}: use a multiple of 8 up to {BUF_SIZE}"
             )));

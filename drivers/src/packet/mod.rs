@@ -214,7 +214,7 @@ impl PacketDevice {
         if opts.rx_blocks == 0
             || opts.rx_retire_ms == 0
             || opts.tx_slots == 0
-            || opts.tx_slots % slots_per_block != 0
+            || !opts.tx_slots.is_multiple_of(slots_per_block)
             || opts.pool_size == 0
         {
             return Err(bad(format!(
@@ -460,7 +460,7 @@ impl PacketDevice {
 
     /// The status word of a ring entry.
     fn status_at(&self, off: usize) -> &AtomicU32 {
-        debug_assert!(off + 4 <= self.ring.len && off % 4 == 0);
+        debug_assert!(off + 4 <= self.ring.len && off.is_multiple_of(4));
         // SAFETY: `off` is the offset of a block's block_status or a frame's
         // tp_status: 4-byte aligned, inside the mapping, which lives as long
         // as `self`. The kernel writes it concurrently, hence an atomic.

@@ -69,7 +69,7 @@ impl Bar {
 
     fn reg(&self, offset: usize) -> *mut u32 {
         assert!(
-            offset % 4 == 0 && offset.checked_add(4).is_some_and(|end| end <= self.len),
+            offset.is_multiple_of(4) && offset.checked_add(4).is_some_and(|end| end <= self.len),
             "register offset {offset:#x} is unaligned or outside the {:#x}-byte BAR",
             self.len
         );

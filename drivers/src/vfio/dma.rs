@@ -103,7 +103,7 @@ impl DmaRegion {
 
     fn word(&self, offset: usize) -> *mut u64 {
         assert!(
-            offset % 8 == 0 && offset.checked_add(8).is_some_and(|end| end <= self.len),
+            offset.is_multiple_of(8) && offset.checked_add(8).is_some_and(|end| end <= self.len),
             "DMA word offset {offset:#x} is unaligned or outside the {:#x}-byte region",
             self.len
         );

@@ -92,7 +92,7 @@ pub fn frame(i: usize, src: [u8; 6]) -> Vec<u8> {
     let mut f = Vec::with_capacity(len);
     f.extend_from_slice(&[0x01, 0x1b, 0x19, 0, 0, 0]);
     f.extend_from_slice(&src);
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         let tci = ((i % 8) as u16) << 13 | (100 + (i % 16) as u16);
         f.extend_from_slice(&0x8100u16.to_be_bytes());
         f.extend_from_slice(&tci.to_be_bytes());

@@ -88,7 +88,7 @@ fn limit_text(l: u64) -> String {
 fn bytes_text(l: u64) -> String {
     if l == libc::RLIM_INFINITY {
         "unlimited".into()
-    } else if l >= 1024 && l % 1024 == 0 {
+    } else if l >= 1024 && l.is_multiple_of(1024) {
         format!("{} KiB", l / 1024)
     } else {
         format!("{l} bytes")

@@ -1,6 +1,7 @@
 //! takt-stack: stream frames, the talker and listener loops, statistics and
 //! reports, over any `RingDevice`.
 
+pub mod control;
 pub mod listener;
 pub mod loopback;
 pub mod plan;

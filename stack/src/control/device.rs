@@ -1,0 +1,95 @@
+//! smoltcp's view of a `RingDevice`: received frames are read in place from
+//! the device's buffers (freed once smoltcp is done with them), and
+//! transmissions go into a [`TxQueue`] to wait for the best-effort gate,
+//! never straight to the ring.
+
+use super::queue::{TxQueue, MAX_FRAME};
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+use takt_drivers::{RingDevice, RxBatch, RxFrame};
+
+/// One poll's worth of borrowed parts: built, handed to smoltcp, dropped.
+pub struct RingPhy<'a, const N: usize> {
+    pub dev: &'a mut dyn RingDevice,
+    /// Received frames meant for smoltcp, taken from the front.
+    pub rx: &'a mut RxBatch,
+    pub tx: &'a mut TxQueue<N>,
+}
+
+impl<const N: usize> phy::Device for RingPhy<'_, N> {
+    type RxToken<'t>
+        = RxToken<'t>
+    where
+        Self: 't;
+    type TxToken<'t>
+        = TxToken<'t, N>
+    where
+        Self: 't;
+
+    fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_, N>)> {
+        let frame = self.rx.pop_front()?;
+        Some((
+            RxToken {
+                dev: &mut *self.dev,
+                frame: Some(frame),
+            },
+            TxToken { tx: &mut *self.tx },
+        ))
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_, N>> {
+        // A full queue makes smoltcp keep the packet and try again later.
+        (!self.tx.is_full()).then_some(TxToken { tx: &mut *self.tx })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = self.dev.info().buf_size.min(MAX_FRAME);
+        caps.max_burst_size = Some(N);
+        caps
+    }
+}
+
+/// A received frame, read in place and then given back to the pool.
+pub struct RxToken<'a> {
+    dev: &'a mut dyn RingDevice,
+    /// `None` once consumed (so `Drop` frees only an unread frame).
+    frame: Option<RxFrame>,
+}
+
+impl phy::RxToken for RxToken<'_> {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(mut self, f: F) -> R {
+        let frame = self.frame.take();
+        let (r, buf) = match frame {
+            Some(fr) => {
+                let len = fr.len.min(self.dev.info().buf_size);
+                (f(&self.dev.buf(&fr.buf)[..len]), Some(fr.buf))
+            }
+            None => (f(&[]), None),
+        };
+        if let Some(b) = buf {
+            self.dev.free(b);
+        }
+        r
+    }
+}
+
+impl Drop for RxToken<'_> {
+    fn drop(&mut self) {
+        if let Some(fr) = self.frame.take() {
+            self.dev.free(fr.buf);
+        }
+    }
+}
+
+/// A transmission: written into the queue, released later by the gate.
+pub struct TxToken<'a, const N: usize> {
+    tx: &'a mut TxQueue<N>,
+}
+
+impl<const N: usize> phy::TxToken for TxToken<'_, N> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        self.tx.push_with(len, f)
+    }
+}

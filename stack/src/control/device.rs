@@ -60,17 +60,13 @@ pub struct RxToken<'a> {
 
 impl phy::RxToken for RxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(mut self, f: F) -> R {
-        let frame = self.frame.take();
-        let (r, buf) = match frame {
-            Some(fr) => {
-                let len = fr.len.min(self.dev.info().buf_size);
-                (f(&self.dev.buf(&fr.buf)[..len]), Some(fr.buf))
-            }
-            None => (f(&[]), None),
+        // Always there: only `consume` (once, by value) and `Drop` take it.
+        let Some(frame) = self.frame.take() else {
+            return f(&[]);
         };
-        if let Some(b) = buf {
-            self.dev.free(b);
-        }
+        let len = frame.len.min(self.dev.info().buf_size);
+        let r = f(&self.dev.buf(&frame.buf)[..len]);
+        self.dev.free(frame.buf);
         r
     }
 }

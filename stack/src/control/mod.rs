@@ -291,3 +291,30 @@ pub fn is_stream_frame(frame: &[u8]) -> bool {
 fn instant(now_ns: u64) -> Instant {
     Instant::from_micros(i64::try_from(now_ns / 1_000).unwrap_or(i64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_frames_are_told_apart_by_ethertype_tagged_or_not() {
+        let mut f = [0u8; 60];
+        f[12..14].copy_from_slice(&ETHERTYPE_TAKT.to_be_bytes());
+        assert!(is_stream_frame(&f), "untagged");
+        f[12..14].copy_from_slice(&TPID_8021Q.to_be_bytes());
+        f[16..18].copy_from_slice(&ETHERTYPE_TAKT.to_be_bytes());
+        assert!(is_stream_frame(&f), "in an 802.1Q tag");
+        f[16..18].copy_from_slice(&0x0806u16.to_be_bytes());
+        assert!(!is_stream_frame(&f), "tagged ARP is smoltcp's");
+        f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        assert!(!is_stream_frame(&f), "IPv4 is smoltcp's");
+        assert!(!is_stream_frame(&f[..13]), "runt");
+        assert!(!is_stream_frame(&[0x81, 0, 0x88, 0xb5][..]), "runt");
+    }
+
+    #[test]
+    fn instants_are_microseconds_of_the_schedule_clock() {
+        assert_eq!(instant(1_234_567_999).total_micros(), 1_234_567);
+        assert_eq!(instant(u64::MAX).total_micros(), (u64::MAX / 1_000) as i64);
+    }
+}

@@ -19,26 +19,9 @@
 
 mod common;
 
-use common::{guest_possible, json_file, repo};
+use common::{guest_possible, json_file, repo, static_drivers_example};
 
-use std::path::PathBuf;
 use std::process::Command;
-
-/// The `etf_qdisc` example, statically linked for the guest.
-fn etf_qdisc_binary() -> PathBuf {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    let status = Command::new(env!("CARGO"))
-        .current_dir(repo())
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
-        .args(["-p", "takt-drivers", "--example", "etf_qdisc"])
-        .status()
-        .expect("cargo starts");
-    assert!(status.success(), "building the etf_qdisc example failed");
-    target_dir.join("x86_64-unknown-linux-gnu/release/examples/etf_qdisc")
-}
 
 const CYCLES: u64 = 200;
 const DELTA_NS: i64 = 5_000_000;
@@ -50,7 +33,7 @@ fn etf_holds_packet_frames_until_their_launch_time_in_a_guest() {
     if !guest_possible("ETF") {
         return;
     }
-    let bin = etf_qdisc_binary();
+    let bin = static_drivers_example("etf_qdisc", &[]);
     let schedule = "/takt/latency-tests/vfio-guest/e2e.toml";
     let cmd = format!(
         "etf_qdisc $IF_A {DELTA_NS} || exit 3; \

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{guest_possible, json_file, pcap_frames, repo};
+use common::{guest_possible, json_file, pcap_frames, repo, static_drivers_example};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -151,29 +151,12 @@ fn talker_on_nic_a_reaches_listener_on_nic_b_once_in_order_with_its_tag() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// Build the driver's smoke/isolation example statically for the guest.
-fn smoke_binary() -> PathBuf {
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    let status = Command::new(env!("CARGO"))
-        .current_dir(repo())
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
-        .args(["-p", "takt-drivers", "--features", "fault-injection"])
-        .args(["--example", "e1000e_smoke"])
-        .status()
-        .expect("cargo starts");
-    assert!(status.success(), "building the e1000e_smoke example failed");
-    target_dir.join("x86_64-unknown-linux-gnu/release/examples/e1000e_smoke")
-}
-
 #[test]
 fn a_descriptor_at_unmapped_memory_faults_in_the_iommu_and_leaks_nothing() {
     if !guest_possible("VFIO") {
         return;
     }
-    let bin = smoke_binary();
+    let bin = static_drivers_example("e1000e_smoke", &["fault-injection"]);
     let bins = bin.to_string_lossy().into_owned();
     let (out, code) = run_guest(
         "vfio-isolation",

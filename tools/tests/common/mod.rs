@@ -164,3 +164,22 @@ pub fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
     }
     frames
 }
+
+/// A takt-drivers example built statically (the guest has no libc of its
+/// own), with `features`; returns its path.
+pub fn static_drivers_example(name: &str, features: &[&str]) -> PathBuf {
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(repo())
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .args(["build", "--release", "--target", "x86_64-unknown-linux-gnu"])
+        .args(["-p", "takt-drivers", "--example", name]);
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
+    }
+    let status = cmd.status().expect("cargo starts");
+    assert!(status.success(), "building the {name} example failed");
+    target_dir.join(format!("x86_64-unknown-linux-gnu/release/examples/{name}"))
+}

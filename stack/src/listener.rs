@@ -4,11 +4,14 @@
 //!
 //! Allocation-free once `Listener::new` has run.
 
+use crate::control::is_stream_frame;
+use crate::control::plane::ControlPlane;
 use crate::progress::Progress;
 use crate::seq::{Arrival, SeqTracker};
 use crate::stats::{IntervalLog, MetricKind, StreamStats};
 use crate::wire::StreamFrame;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use takt_drivers::{RingDevice, RxBatch};
 use takt_scheduler::{rt, ClockId, Schedule};
 
@@ -35,6 +38,9 @@ pub struct Listener {
     rx_offset_ns: i64,
     hist_log: Option<IntervalLog>,
     stop_on_signal: bool,
+    control: Option<ControlPlane>,
+    /// For the control plane's queries.
+    schedule: Arc<Schedule>,
 }
 
 impl Listener {
@@ -50,6 +56,8 @@ impl Listener {
             rx_offset_ns,
             hist_log: None,
             stop_on_signal: true,
+            control: None,
+            schedule: Arc::new(schedule.clone()),
         }
     }
 
@@ -62,6 +70,18 @@ impl Listener {
     }
 
     /// Also record latencies into an HdrHistogram interval log.
+    /// Answer ARP, ping and status requests with the frames that are not
+    /// stream frames, while receiving.
+    pub fn with_control(mut self, control: ControlPlane) -> Self {
+        self.control = Some(control);
+        self
+    }
+
+    /// The control plane, to `finish` it after the run.
+    pub fn take_control(&mut self) -> Option<ControlPlane> {
+        self.control.take()
+    }
+
     pub fn with_hist_log(mut self, log: IntervalLog) -> Self {
         self.hist_log = Some(log);
         self
@@ -94,6 +114,11 @@ impl Listener {
             // thread is descheduled in between.
             let now = self.clock.now_ns();
             if dev.rx_burst(&mut batch) == 0 {
+                if let Some(ctl) = &mut self.control {
+                    if ctl.wants_service(now, &self.schedule) {
+                        ctl.service(now, dev, &self.schedule, stats, 0);
+                    }
+                }
                 let deadline = deadline_ns.load(Ordering::Acquire);
                 if deadline != 0 && now >= deadline {
                     break;
@@ -109,6 +134,12 @@ impl Listener {
                 continue;
             }
             while let Some(f) = batch.pop_front() {
+                if let Some(ctl) = &mut self.control {
+                    if !is_stream_frame(&dev.buf(&f.buf)[..f.len]) {
+                        ctl.feed(f, dev);
+                        continue;
+                    }
+                }
                 let rx_ns = (f.rx_time_ns as i64).saturating_add(self.rx_offset_ns);
                 self.on_frame(&dev.buf(&f.buf)[..f.len], rx_ns, stats, &mut summary);
                 dev.free(f.buf);
@@ -147,6 +178,9 @@ impl Listener {
         if tracker.record(frame.sequence()) != Arrival::Duplicate {
             let latency = rx_ns.saturating_sub(frame.tx_ns() as i64);
             st.latency_ns.record(latency);
+            if let Some(ctl) = &mut self.control {
+                ctl.record(id, MetricKind::Latency, latency);
+            }
             if let Some(log) = &mut self.hist_log {
                 log.record_stream(id, MetricKind::Latency, latency);
             }

@@ -6,11 +6,12 @@
 //!
 //! Everything here is allocation-free once `Talker::new` has run.
 
+use crate::control::plane::ControlPlane;
 use crate::plan::{Plan, Planned, Until};
 use crate::progress::Progress;
 use crate::stats::{IntervalLog, MetricKind, StreamStats};
 use crate::wire::{self, StreamFrameFields, Vlan, FCS_LEN};
-use std::iter::Peekable;
+use std::sync::Arc;
 use takt_drivers::{RingDevice, TxBatch, TxFrame, MAX_BURST};
 use takt_scheduler::{rt, ClockId, Schedule};
 
@@ -18,6 +19,10 @@ use takt_scheduler::{rt, ClockId, Schedule};
 /// early and leave at their launch time, so wake-up jitter up to this much
 /// (a non-real-time thread sees tens of us) costs nothing.
 pub const LAUNCH_TIME_ADVANCE_NS: u64 = 200_000;
+
+/// Control-plane work stops this long before a frame's wake-up time, so a
+/// poll that runs long (a burst of pings) cannot make the frame late.
+pub const CONTROL_BUDGET_NS: u64 = 50_000;
 
 #[derive(Clone, Copy, Debug)]
 pub struct TalkerOptions {
@@ -66,8 +71,15 @@ struct Template {
 
 /// A talker set up for one run: everything it needs is allocated here, so
 /// `run` allocates nothing.
-pub struct Talker<'s> {
-    plan: Peekable<Plan<'s>>,
+pub struct Talker {
+    plan: Plan,
+    /// The plan's next frame, taken early to see whether to flush.
+    peeked: Option<Planned>,
+    /// The last frame handled (sent or late): a new plan resumes after it.
+    last: Option<Planned>,
+    /// Scratch for the sequence numbers a new plan continues from.
+    resume_seq: Vec<u64>,
+    control: Option<ControlPlane>,
     templates: Vec<Template>,
     /// Next sequence number per stream (frames actually sent).
     seq: Vec<u64>,
@@ -79,10 +91,10 @@ pub struct Talker<'s> {
     hist_log: Option<IntervalLog>,
 }
 
-impl<'s> Talker<'s> {
+impl Talker {
     /// `schedule` should be `started_at(now + lead)` so its first cycle is
     /// in the future. The device must use the schedule's clock.
-    pub fn new(schedule: &'s Schedule, dev: &dyn RingDevice, opts: TalkerOptions) -> Self {
+    pub fn new(schedule: &Schedule, dev: &dyn RingDevice, opts: TalkerOptions) -> Self {
         let info = dev.info();
         let templates: Vec<Template> = schedule
             .streams()
@@ -109,7 +121,11 @@ impl<'s> Talker<'s> {
             .collect();
         Talker {
             hist_log: None,
-            plan: Plan::new(schedule, opts.until).peekable(),
+            plan: Plan::new(Arc::new(schedule.clone()), opts.until),
+            peeked: None,
+            last: None,
+            resume_seq: vec![0; templates.len()],
+            control: None,
             seq: vec![0; templates.len()],
             pending: TxBatch::new(),
             templates,
@@ -146,7 +162,10 @@ impl<'s> Talker<'s> {
         // can't start before that, so an overbooked window runs out.
         let mut wire_free_ns = 0u64;
 
-        while let Some(p) = self.plan.next() {
+        if let Some(ctl) = &mut self.control {
+            ctl.set_launch_lead(self.launch_time.then_some(self.advance_ns));
+        }
+        while let Some(p) = self.peeked.take().or_else(|| self.plan.next()) {
             if rt::stop_requested() {
                 summary.interrupted = true;
                 break;
@@ -154,6 +173,10 @@ impl<'s> Talker<'s> {
             let deadline = p.launch_ns.saturating_sub(self.advance_ns);
             if self.clock.now_ns() < deadline {
                 self.flush(dev, &mut pending);
+                if self.control_idle(dev, &p, deadline, stats, summary.cycles) {
+                    // A new plan took over: it decides what comes next.
+                    continue;
+                }
                 rt::wait_until(self.clock, deadline, self.opts.wake);
                 if rt::stop_requested() {
                     summary.interrupted = true;
@@ -175,7 +198,8 @@ impl<'s> Talker<'s> {
             } else {
                 now
             };
-            let depart = tx_ns.max(wire_free_ns);
+            let ctl_free = self.control.as_ref().map_or(0, |c| c.wire_free_at_ns());
+            let depart = tx_ns.max(wire_free_ns).max(ctl_free);
             let st = &mut stats[p.stream];
             if depart.saturating_add(t.wire_ns) > p.window_end_ns {
                 st.late += 1;
@@ -190,15 +214,22 @@ impl<'s> Talker<'s> {
                     log.record_stream(p.stream, MetricKind::TxError, err);
                     log.tick(now);
                 }
+                if let Some(ctl) = &mut self.control {
+                    ctl.record(p.stream, MetricKind::TxError, err);
+                }
                 sent += 1;
             } else {
                 summary.no_buffer += 1;
                 st.late += 1;
                 late += 1;
             }
+            self.last = Some(p);
+            if self.peeked.is_none() {
+                self.peeked = self.plan.next();
+            }
             let next_due = self
-                .plan
-                .peek()
+                .peeked
+                .as_ref()
                 .map(|n| n.launch_ns.saturating_sub(self.advance_ns));
             if pending.len() >= self.opts.batch || next_due.is_none_or(|d| d > self.clock.now_ns())
             {
@@ -209,6 +240,100 @@ impl<'s> Talker<'s> {
         self.drain(dev, &mut pending);
         self.pending = pending;
         summary
+    }
+
+    /// Run the control plane (ARP, ping, the UDP service) in this loop's
+    /// idle time.
+    pub fn with_control(mut self, control: ControlPlane) -> Self {
+        self.control = Some(control);
+        self
+    }
+
+    /// The control plane, to `finish` it after the run.
+    pub fn take_control(&mut self) -> Option<ControlPlane> {
+        self.control.take()
+    }
+
+    /// The schedule running now (the last one installed).
+    pub fn schedule(&self) -> &Arc<Schedule> {
+        self.plan.schedule()
+    }
+
+    /// After the run: keep answering ARP, ping and status requests until
+    /// `end_ns` (or a stop request), with the counters as they ended.
+    pub fn serve_control_until(
+        &mut self,
+        dev: &mut dyn RingDevice,
+        stats: &[StreamStats],
+        cycles: u64,
+        end_ns: u64,
+    ) {
+        let Some(ctl) = &mut self.control else { return };
+        let schedule = self.plan.schedule();
+        loop {
+            let now = self.clock.now_ns();
+            if now >= end_ns || rt::stop_requested() {
+                return;
+            }
+            ctl.service(now, dev, schedule, stats, cycles);
+            let wake = ctl.next_wake(now, schedule).min(end_ns);
+            rt::wait_until(self.clock, wake, self.opts.wake);
+        }
+    }
+
+    /// Serve the control plane until `deadline` − [`CONTROL_BUDGET_NS`]
+    /// while waiting to send `p`. True when an accepted schedule change
+    /// replaced the plan (then `p` is the new plan's to decide).
+    fn control_idle(
+        &mut self,
+        dev: &mut dyn RingDevice,
+        p: &Planned,
+        deadline: u64,
+        stats: &[StreamStats],
+        cycles: u64,
+    ) -> bool {
+        let Some(ctl) = &mut self.control else {
+            return false;
+        };
+        loop {
+            let now = self.clock.now_ns();
+            if now.saturating_add(CONTROL_BUDGET_NS) >= deadline {
+                return false;
+            }
+            ctl.service(now, dev, self.plan.schedule(), stats, cycles);
+            if let Some(new) = ctl.pending_plan() {
+                // `p` was taken from the old plan but not sent: the new one
+                // starts after the frame before it, with p's number next.
+                for (i, s) in self.resume_seq.iter_mut().enumerate() {
+                    *s = self.plan.sequence(i);
+                }
+                self.resume_seq[p.stream] = p.seq;
+                let after = self.last.unwrap_or(Planned {
+                    stream: 0,
+                    seq: 0,
+                    cycle: 0,
+                    frame: 0,
+                    launch_ns: 0,
+                    window_end_ns: 0,
+                });
+                let ok = new.resume_after(&after, &self.resume_seq).is_ok();
+                if ok {
+                    std::mem::swap(&mut self.plan, new);
+                }
+                ctl.plan_installed(ok);
+                return true;
+            }
+            let wake = ctl.next_wake(now, self.plan.schedule());
+            if wake.saturating_add(CONTROL_BUDGET_NS) >= deadline {
+                return false;
+            }
+            if wake > now {
+                rt::wait_until(self.clock, wake, self.opts.wake);
+            }
+            if rt::stop_requested() {
+                return false;
+            }
+        }
     }
 
     /// Also record transmit errors into an HdrHistogram interval log.

@@ -48,22 +48,35 @@ fn two_class_windows_by_hand() {
     let s = example("two-class-250us.toml");
     let g = BestEffortGate::new(&s, None).unwrap();
     let big = 1514; // (1514 + 4 + 8 + 12) * 8 bit at 1 Gbps = 12.304 us
-    assert_eq!(g.wire_time_ns(big), 12_304);
-    assert_eq!(g.wire_time_ns(10), g.wire_time_ns(60), "padded to 64");
+    assert_eq!(g.wire_time_ns(&s, big), 12_304);
+    assert_eq!(
+        g.wire_time_ns(&s, 10),
+        g.wire_time_ns(&s, 60),
+        "padded to 64"
+    );
     let c = 250_000 * 40;
-    assert!(!g.may_release(c + 10_000, 60), "class 7 window");
-    assert!(!g.may_release(c + 50_000, 60), "class 5 window");
-    assert!(!g.may_release(c + 240_000, 60), "guard band");
-    assert!(g.may_release(c + 80_000, big));
+    assert!(!g.may_release(&s, c + 10_000, 60), "class 7 window");
+    assert!(!g.may_release(&s, c + 50_000, 60), "class 5 window");
+    assert!(!g.may_release(&s, c + 240_000, 60), "guard band");
+    assert!(g.may_release(&s, c + 80_000, big));
     assert!(
-        g.may_release(c + 237_500 - 12_304, big),
+        g.may_release(&s, c + 237_500 - 12_304, big),
         "ends at the close"
     );
-    assert!(!g.may_release(c + 237_500 - 12_303, big), "1 ns too long");
-    assert!(g.may_release(c + 237_500 - 12_303, 60), "a short one fits");
-    assert_eq!(g.next_release(c + 237_500 - 12_303, big), Some(c + 330_000));
-    assert_eq!(g.next_release(c + 10_000, 60), Some(c + 80_000));
-    assert_eq!(g.next_release(c + 100_000, 60), Some(c + 100_000));
+    assert!(
+        !g.may_release(&s, c + 237_500 - 12_303, big),
+        "1 ns too long"
+    );
+    assert!(
+        g.may_release(&s, c + 237_500 - 12_303, 60),
+        "a short one fits"
+    );
+    assert_eq!(
+        g.next_release(&s, c + 237_500 - 12_303, big),
+        Some(c + 330_000)
+    );
+    assert_eq!(g.next_release(&s, c + 10_000, 60), Some(c + 80_000));
+    assert_eq!(g.next_release(&s, c + 100_000, 60), Some(c + 100_000));
 }
 
 #[test]
@@ -92,10 +105,10 @@ fn a_frame_longer_than_every_window_is_never_released() {
     };
     let s = Schedule::new(ClockId::Tai, link, gcl, None, vec![]).unwrap();
     let g = BestEffortGate::new(&s, None).unwrap();
-    assert_eq!(g.next_release(0, 60), Some(95_000));
-    assert_eq!(g.next_release(100_000 - 671, 60), Some(195_000));
-    assert_eq!(g.next_release(0, 1514), None);
-    assert!(!g.may_release(95_000, 1514));
+    assert_eq!(g.next_release(&s, 0, 60), Some(95_000));
+    assert_eq!(g.next_release(&s, 100_000 - 671, 60), Some(195_000));
+    assert_eq!(g.next_release(&s, 0, 1514), None);
+    assert!(!g.may_release(&s, 95_000, 1514));
 }
 
 fn times(name: &str) -> std::ops::Range<u64> {
@@ -120,16 +133,16 @@ proptest! {
         let g = BestEffortGate::new(&s, None).unwrap();
         let r = times(name);
         let t = r.start + ((r.end - r.start) as f64 * frac) as u64;
-        if g.may_release(t, len) {
-            prop_assert!(open_throughout(&s, g.class(), t, g.wire_time_ns(len)), "{name} t={t}");
+        if g.may_release(&s, t, len) {
+            prop_assert!(open_throughout(&s, g.class(), t, g.wire_time_ns(&s, len)), "{name} t={t}");
         }
-        let next = g.next_release(t, len).unwrap();
+        let next = g.next_release(&s, t, len).unwrap();
         prop_assert!(next >= t);
-        prop_assert!(g.may_release(next, len), "{name} t={t} next={next}");
-        prop_assert!(open_throughout(&s, g.class(), next, g.wire_time_ns(len)));
+        prop_assert!(g.may_release(&s, next, len), "{name} t={t} next={next}");
+        prop_assert!(open_throughout(&s, g.class(), next, g.wire_time_ns(&s, len)));
         // Nothing earlier would have done (sampled every 500 ns).
         for x in (t..next).step_by(500) {
-            prop_assert!(!g.may_release(x, len), "{name} {x} is earlier than {next}");
+            prop_assert!(!g.may_release(&s, x, len), "{name} {x} is earlier than {next}");
         }
     }
 }

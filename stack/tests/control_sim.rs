@@ -47,10 +47,7 @@ fn wire_pair(clock: &VirtualClock) -> (SimPort, SimPort, SimConfig) {
 }
 
 fn cfg(ip: Ipv4Addr) -> ControlConfig {
-    ControlConfig {
-        ipv4: Ipv4Cidr::new(ip, 24),
-        best_effort_class: None,
-    }
+    ControlConfig::new(Ipv4Cidr::new(ip, 24))
 }
 
 /// A port that notes the arrival time and length of every frame it
@@ -100,7 +97,7 @@ fn assert_departed_in_best_effort(s: &Schedule, sim: &SimConfig, arrivals: &[(u6
     for &(rx, len) in arrivals {
         let dep = rx - sim.propagation_ns - sim.serialization_ns(len);
         assert!(
-            gate.may_release(dep, len),
+            gate.may_release(s, dep, len),
             "frame of {len} bytes departed at {} ns into its cycle",
             dep % CYCLE
         );
@@ -116,7 +113,7 @@ fn two_interfaces_resolve_arp_and_ping_in_best_effort_windows() {
     let (mut sa, mut sb) = (ControlStorage::default(), ControlStorage::default());
     let mut ia = Iface::new(&mut sa, cfg(IP_A), &s, &mut a, clock.now()).unwrap();
     let mut ib = Iface::new(&mut sb, cfg(IP_B), &s, &mut b, clock.now()).unwrap();
-    assert_eq!(ia.best_effort_class(), 0);
+    assert_eq!(ia.best_effort_class(), Some(0));
 
     let ident = 0x7a4b;
     ia.icmp_socket()
@@ -136,13 +133,13 @@ fn two_interfaces_resolve_arp_and_ping_in_best_effort_windows() {
     );
     // The ARP request is queued in the class 7 window: poll_at names the
     // opening of best effort, not smoltcp's own (later) timers.
-    ia.poll(clock.now(), &mut ta);
+    ia.poll(clock.now(), &mut ta, &s);
     assert_eq!(ia.queued(), 1);
-    assert_eq!(ia.poll_at(clock.now()), Some(T0 + 80_000));
+    assert_eq!(ia.poll_at(clock.now(), &s), Some(T0 + 80_000));
     let mut reply = None;
     for _ in 0..2_000 {
-        ia.poll(clock.now(), &mut ta);
-        ib.poll(clock.now(), &mut tb);
+        ia.poll(clock.now(), &mut ta, &s);
+        ib.poll(clock.now(), &mut tb, &s);
         if let Ok((data, from)) = ia.icmp_socket().recv() {
             reply = Some((clock.now(), data.to_vec(), from));
             break;
@@ -282,7 +279,7 @@ fn a_reply_to_a_request_inside_the_class_7_window_waits_for_best_effort() {
     // ARP first (in best effort): B answers and learns A's MAC.
     send_raw(&mut raw, clock.now(), arp_request);
     clock.advance(5_000);
-    ib.poll(clock.now(), &mut b);
+    ib.poll(clock.now(), &mut b, &s);
     clock.advance(5_000);
     let got = recv_raw(&mut raw);
     assert_eq!(got.len(), 1);
@@ -319,7 +316,7 @@ fn a_reply_to_a_request_inside_the_class_7_window_waits_for_best_effort() {
     let mut arrivals = vec![];
     clock.set(next + 12_000); // both in, class 7 open
     for _ in 0..400 {
-        ib.poll(clock.now(), &mut b);
+        ib.poll(clock.now(), &mut b, &s);
         arrivals.extend(recv_raw(&mut raw));
         clock.advance(500);
     }
@@ -344,7 +341,7 @@ fn a_reply_to_a_request_inside_the_class_7_window_waits_for_best_effort() {
     clock.set(arrive);
     let mut arrivals = vec![];
     for _ in 0..400 {
-        ib.poll(clock.now(), &mut b);
+        ib.poll(clock.now(), &mut b, &s);
         arrivals.extend(recv_raw(&mut raw));
         clock.advance(500);
     }
@@ -377,8 +374,8 @@ fn polling_with_traffic_allocates_nothing() {
     let mut ping = |seq: u16, ia: &mut Iface<'_>, ib: &mut Iface<'_>| -> bool {
         send_echo(ia, ident, seq, b"counted");
         for _ in 0..2_000 {
-            ia.poll(clock.now(), &mut a);
-            ib.poll(clock.now(), &mut b);
+            ia.poll(clock.now(), &mut a, &s);
+            ib.poll(clock.now(), &mut b, &s);
             clock.advance(1_000);
             if ia.icmp_socket().recv().is_ok() {
                 return true;

@@ -10,27 +10,35 @@
 
 pub mod device;
 pub mod gate;
+pub mod plane;
 pub mod queue;
+pub mod service;
 
 use crate::wire::{ETHERTYPE_TAKT, TPID_8021Q};
 use device::RingPhy;
 use gate::BestEffortGate;
 use queue::TxQueue;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::socket::icmp;
+use smoltcp::socket::{icmp, udp};
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
-use takt_drivers::{RingDevice, RxBatch, TxBatch, TxFrame};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
+use takt_drivers::{RingDevice, RxBatch, RxFrame, TxBatch, TxFrame};
 use takt_scheduler::Schedule;
 
-/// Frames smoltcp may have waiting for the gate.
+/// Frames smoltcp may have waiting for the gate: room for one status reply
+/// of [`queue::MAX_FRAME`]-sized IPv4 fragments.
 pub const TX_QUEUE_LEN: usize = 16;
-/// Socket slots (one ICMP socket today; UDP services come later).
-const SOCKETS: usize = 4;
+/// Socket slots: one ICMP, one UDP.
+const SOCKETS: usize = 2;
 /// ICMP packets each direction of the ICMP socket holds.
 const ICMP_PACKETS: usize = 4;
 /// Bytes of ICMP payload each direction holds.
 const ICMP_BYTES: usize = 2048;
+/// UDP datagrams each direction of the service socket holds.
+const UDP_PACKETS: usize = 4;
+/// Bytes of UDP payload each direction holds: two of the largest
+/// datagrams smoltcp reassembles (16 KiB).
+const UDP_BYTES: usize = 32 * 1024;
 
 /// The memory of the control plane's sockets, fixed at compile time and
 /// borrowed by [`Iface`] (smoltcp without `alloc` only borrows storage).
@@ -40,6 +48,10 @@ pub struct ControlStorage<'a> {
     icmp_rx: [u8; ICMP_BYTES],
     icmp_tx_meta: [icmp::PacketMetadata; ICMP_PACKETS],
     icmp_tx: [u8; ICMP_BYTES],
+    udp_rx_meta: [udp::PacketMetadata; UDP_PACKETS],
+    udp_rx: [u8; UDP_BYTES],
+    udp_tx_meta: [udp::PacketMetadata; UDP_PACKETS],
+    udp_tx: [u8; UDP_BYTES],
 }
 
 impl Default for ControlStorage<'_> {
@@ -50,7 +62,19 @@ impl Default for ControlStorage<'_> {
             icmp_rx: [0; ICMP_BYTES],
             icmp_tx_meta: [icmp::PacketMetadata::EMPTY; ICMP_PACKETS],
             icmp_tx: [0; ICMP_BYTES],
+            udp_rx_meta: [udp::PacketMetadata::EMPTY; UDP_PACKETS],
+            udp_rx: [0; UDP_BYTES],
+            udp_tx_meta: [udp::PacketMetadata::EMPTY; UDP_PACKETS],
+            udp_tx: [0; UDP_BYTES],
         }
+    }
+}
+
+impl ControlStorage<'static> {
+    /// Storage that lives as long as the process, for an `Iface` a
+    /// real-time loop keeps for its whole run (set-up only: one per run).
+    pub fn leaked() -> &'static mut ControlStorage<'static> {
+        Box::leak(Box::default())
     }
 }
 
@@ -59,9 +83,32 @@ impl Default for ControlStorage<'_> {
 pub struct ControlConfig {
     /// Its IPv4 address and prefix.
     pub ipv4: Ipv4Cidr,
+    /// Default route, if any.
+    pub gateway: Option<Ipv4Address>,
     /// The traffic class whose gate smoltcp's frames wait for; `None` =
     /// the lowest-priority class that opens somewhere in the cycle.
     pub best_effort_class: Option<u8>,
+    /// Hold frames to the best-effort gate (a talker); `false` sends them
+    /// at once (a listener, whose port has no time-critical windows).
+    pub gated: bool,
+    /// Free time a frame must leave before the gate closes.
+    pub guard_band_ns: u64,
+    /// UDP port of the status / schedule-change service; `None`: none.
+    pub udp_port: Option<u16>,
+}
+
+impl ControlConfig {
+    /// Address only: gated, default class, no guard band, no UDP service.
+    pub fn new(ipv4: Ipv4Cidr) -> Self {
+        ControlConfig {
+            ipv4,
+            gateway: None,
+            best_effort_class: None,
+            gated: true,
+            guard_band_ns: 0,
+            udp_port: None,
+        }
+    }
 }
 
 /// Why the control plane cannot be set up.
@@ -77,6 +124,8 @@ pub enum ControlError {
          sent: add a best-effort gate entry (e.g. gates = [0, 1, 2, 3])"
     )]
     NoBestEffortClass,
+    #[error("UDP port 0 cannot be served: give a port 1..=65535")]
+    BadPort,
 }
 
 /// Running totals of the control plane.
@@ -84,9 +133,10 @@ pub enum ControlError {
 pub struct ControlCounters {
     /// Frames handed to smoltcp.
     pub rx_frames: u64,
-    /// takt stream frames `poll` drained and gave back (until the
-    /// listener hands the control plane only what is not its own).
+    /// takt stream frames `poll` drained and gave back.
     pub stream_frames_skipped: u64,
+    /// Frames fed while smoltcp's receive batch was full (given back).
+    pub rx_overflow: u64,
     /// Frames released to the ring through the gate.
     pub tx_frames: u64,
     /// Frames smoltcp sent when its queue was full.
@@ -101,10 +151,15 @@ pub struct Iface<'a> {
     iface: Interface,
     sockets: SocketSet<'a>,
     icmp: SocketHandle,
-    gate: BestEffortGate<'a>,
+    udp: Option<SocketHandle>,
+    gate: Option<BestEffortGate>,
     tx: TxQueue<TX_QUEUE_LEN>,
     rx: RxBatch,
     out: TxBatch,
+    /// Released frames get launch time = release time, decided this far
+    /// ahead of now (a device that holds frames until their launch time
+    /// and already has the talker's frames queued up to now + lead).
+    launch_lead_ns: Option<u64>,
     /// When this interface's last released frame (with its IFG) is off the
     /// wire: the next one cannot start before.
     wire_free_at_ns: u64,
@@ -118,18 +173,21 @@ impl<'a> Iface<'a> {
     pub fn new(
         storage: &'a mut ControlStorage<'a>,
         cfg: ControlConfig,
-        schedule: &'a Schedule,
+        schedule: &Schedule,
         dev: &mut dyn RingDevice,
         now_ns: u64,
     ) -> Result<Self, ControlError> {
-        let gate = BestEffortGate::new(schedule, cfg.best_effort_class).ok_or(
-            match cfg.best_effort_class {
+        let gate = BestEffortGate::new(schedule, cfg.best_effort_class)
+            .ok_or(match cfg.best_effort_class {
                 Some(c) => ControlError::ClassNeverOpens(c),
                 None => ControlError::NoBestEffortClass,
-            },
-        )?;
+            })?
+            .with_guard_band(cfg.guard_band_ns);
+        if cfg.udp_port == Some(0) {
+            return Err(ControlError::BadPort);
+        }
         let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(dev.info().mac)));
-        // ARP and ICMP use no randomness; the seed only matters for TCP/DNS.
+        // ARP, ICMP and UDP use no randomness; the seed only matters for TCP/DNS.
         config.random_seed = now_ns;
         let (mut rx, mut tx) = (RxBatch::new(), TxQueue::default());
         let mut phy = RingPhy::<TX_QUEUE_LEN> {
@@ -142,29 +200,54 @@ impl<'a> Iface<'a> {
             // Room for IFACE_MAX_ADDR_COUNT (>= 1) addresses: cannot fail.
             let _ = addrs.push(IpCidr::Ipv4(cfg.ipv4));
         });
+        if let Some(gw) = cfg.gateway {
+            // Room for IFACE_MAX_ROUTE_COUNT (>= 1) routes: cannot fail.
+            let _ = iface.routes_mut().add_default_ipv4_route(gw);
+        }
         let ControlStorage {
             sockets,
             icmp_rx_meta,
             icmp_rx,
             icmp_tx_meta,
             icmp_tx,
+            udp_rx_meta,
+            udp_rx,
+            udp_tx_meta,
+            udp_tx,
         } = storage;
         let mut sockets = SocketSet::new(&mut sockets[..]);
         let icmp = sockets.add(icmp::Socket::new(
             icmp::PacketBuffer::new(&mut icmp_rx_meta[..], &mut icmp_rx[..]),
             icmp::PacketBuffer::new(&mut icmp_tx_meta[..], &mut icmp_tx[..]),
         ));
+        let udp = cfg.udp_port.map(|port| {
+            let mut sock = udp::Socket::new(
+                udp::PacketBuffer::new(&mut udp_rx_meta[..], &mut udp_rx[..]),
+                udp::PacketBuffer::new(&mut udp_tx_meta[..], &mut udp_tx[..]),
+            );
+            // A fresh socket and a non-zero port: bind cannot fail.
+            let _ = sock.bind(port);
+            sockets.add(sock)
+        });
         Ok(Iface {
             iface,
             sockets,
             icmp,
-            gate,
+            udp,
+            gate: cfg.gated.then_some(gate),
             tx,
             rx,
             out: TxBatch::new(),
+            launch_lead_ns: None,
             wire_free_at_ns: 0,
             counters: ControlCounters::default(),
         })
+    }
+
+    /// Give released frames launch times, decided `lead_ns` ahead of now
+    /// (for devices that hold frames until their launch time).
+    pub fn set_launch_lead(&mut self, lead_ns: Option<u64>) {
+        self.launch_lead_ns = lead_ns;
     }
 
     /// The interface's ICMP socket (unbound: echo requests to this
@@ -173,8 +256,9 @@ impl<'a> Iface<'a> {
         self.sockets.get_mut(self.icmp)
     }
 
-    pub fn best_effort_class(&self) -> u8 {
-        self.gate.class()
+    /// The best-effort class, `None` when frames are not gated.
+    pub fn best_effort_class(&self) -> Option<u8> {
+        self.gate.map(|g| g.class())
     }
 
     pub fn counters(&self) -> ControlCounters {
@@ -189,12 +273,40 @@ impl<'a> Iface<'a> {
         self.tx.len()
     }
 
+    /// When the last released frame (with its IFG) is off the wire.
+    pub fn wire_free_at_ns(&self) -> u64 {
+        self.wire_free_at_ns
+    }
+
+    /// Hand smoltcp a frame the caller received (a listener passes on
+    /// what is not a stream frame). Given back to the pool if smoltcp's
+    /// batch is full.
+    pub fn feed(&mut self, frame: RxFrame, dev: &mut dyn RingDevice) {
+        if let Err(f) = self.rx.push_back(frame) {
+            dev.free(f.buf);
+            self.counters.rx_overflow += 1;
+        }
+    }
+
+    /// Frames fed and not yet processed.
+    pub fn fed(&self) -> usize {
+        self.rx.len()
+    }
+
     /// Receive what `dev` has, let smoltcp process it and its timers, and
     /// release waiting frames whose whole time on the wire falls inside a
     /// best-effort window. `now_ns` is on the schedule's clock.
-    pub fn poll(&mut self, now_ns: u64, dev: &mut dyn RingDevice) {
-        dev.rx_burst(&mut self.rx);
+    pub fn poll(&mut self, now_ns: u64, dev: &mut dyn RingDevice, schedule: &Schedule) {
+        if !self.rx.is_full() {
+            dev.rx_burst(&mut self.rx);
+        }
         self.skip_stream_frames(dev);
+        self.poll_fed(now_ns, dev, schedule);
+    }
+
+    /// As [`poll`](Self::poll), but only the frames given with
+    /// [`feed`](Self::feed): the caller owns the device's receive side.
+    pub fn poll_fed(&mut self, now_ns: u64, dev: &mut dyn RingDevice, schedule: &Schedule) {
         self.counters.rx_frames += self.rx.len() as u64;
         let mut phy = RingPhy {
             dev: &mut *dev,
@@ -203,24 +315,53 @@ impl<'a> Iface<'a> {
         };
         self.iface
             .poll(instant(now_ns), &mut phy, &mut self.sockets);
-        self.release(now_ns, dev);
+        self.release(now_ns, dev, schedule);
     }
 
     /// When `poll` next has work: smoltcp's next timer, or the time the
     /// oldest waiting frame may go. `None`: nothing until a frame arrives.
-    pub fn poll_at(&mut self, now_ns: u64) -> Option<u64> {
+    pub fn poll_at(&mut self, now_ns: u64, schedule: &Schedule) -> Option<u64> {
         let smol = self
             .iface
             .poll_at(instant(now_ns), &self.sockets)
             .map(|t| u64::try_from(t.total_micros()).unwrap_or(0) * 1_000);
-        let gate = self.tx.front().and_then(|f| {
-            self.gate
-                .next_release(now_ns.max(self.wire_free_at_ns), f.len())
+        let start = self.earliest_start(now_ns);
+        let lead = start - now_ns;
+        let gate = self.tx.front().and_then(|f| match &self.gate {
+            Some(g) => g
+                .next_release(schedule, start, f.len())
+                .map(|t| t.saturating_sub(lead)),
+            None => Some(now_ns),
         });
         match (smol, gate) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The next datagram for the UDP service: `f(payload, sender)`.
+    /// `None` when there is none (or no service).
+    pub fn udp_recv<R>(&mut self, f: impl FnOnce(&[u8], IpEndpoint) -> R) -> Option<R> {
+        let sock = self.sockets.get_mut::<udp::Socket>(self.udp?);
+        let (data, meta) = sock.recv().ok()?;
+        Some(f(data, meta.endpoint))
+    }
+
+    /// Queue a UDP datagram from the service port; false when the socket's
+    /// buffer has no room (or there is no service).
+    pub fn udp_send(&mut self, data: &[u8], to: IpEndpoint) -> bool {
+        let Some(h) = self.udp else { return false };
+        self.sockets
+            .get_mut::<udp::Socket>(h)
+            .send_slice(data, to)
+            .is_ok()
+    }
+
+    /// The first instant a frame released now could start on the wire.
+    fn earliest_start(&self, now_ns: u64) -> u64 {
+        now_ns
+            .saturating_add(self.launch_lead_ns.unwrap_or(0))
+            .max(self.wire_free_at_ns)
     }
 
     /// Give takt stream frames back to the pool, keeping the rest in order.
@@ -239,22 +380,27 @@ impl<'a> Iface<'a> {
 
     /// Move queued frames to the ring, oldest first, while each one (after
     /// the ones before it) fits the open best-effort window.
-    fn release(&mut self, now_ns: u64, dev: &mut dyn RingDevice) {
-        let mut t = now_ns.max(self.wire_free_at_ns);
+    fn release(&mut self, now_ns: u64, dev: &mut dyn RingDevice, schedule: &Schedule) {
+        let mut t = self.earliest_start(now_ns);
         while let Some(frame) = self.tx.front() {
-            if self.out.is_full() || !self.gate.may_release(t, frame.len()) {
+            if self.out.is_full() {
                 break;
+            }
+            if let Some(g) = &self.gate {
+                if !g.may_release(schedule, t, frame.len()) {
+                    break;
+                }
             }
             let Some(buf) = dev.alloc() else { break };
             let len = frame.len().min(dev.info().buf_size);
             dev.buf_mut(&buf)[..len].copy_from_slice(&frame[..len]);
-            t += self.gate.wire_time_ns(len);
             // Checked not full above.
             let _ = self.out.push_back(TxFrame {
                 buf,
                 len,
-                launch_time_ns: None,
+                launch_time_ns: self.launch_lead_ns.map(|_| t),
             });
+            t += gate::wire_time_ns(schedule, len);
             self.tx.pop_front();
         }
         if self.out.is_empty() {

@@ -44,6 +44,10 @@ pub struct RunReport {
     /// ran, e.g. loopback).
     #[serde(default)]
     pub rt: Option<RtReportJson>,
+    /// The control plane (smoltcp: ARP, ping, the UDP service), when one
+    /// ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<ControlReport>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
 }
@@ -146,10 +150,43 @@ impl From<&RunStats> for RunReport {
             data_path_allocations: run.data_path_allocations,
             device_counters: run.device_counters.as_ref().map(DeviceCountersReport::from),
             rt: run.rt.as_ref().map(RtReportJson::from),
+            control: run.control.clone(),
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&run.total()),
         }
     }
+}
+
+/// What the control plane did. Frames count Ethernet frames; requests
+/// count UDP service datagrams.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlReport {
+    /// Its IPv4 address and prefix, e.g. `10.77.0.1/24`.
+    pub address: String,
+    /// Frames handed to smoltcp (ARP, IPv4).
+    pub rx_frames: u64,
+    /// Frames that arrived while smoltcp's receive batch was full.
+    pub rx_overflow: u64,
+    /// Frames released to the ring inside best-effort windows.
+    pub tx_frames: u64,
+    /// Frames smoltcp produced while its gate queue was full.
+    pub tx_queue_drops: u64,
+    /// Released frames the device had no buffer or ring room for.
+    pub tx_device_drops: u64,
+    /// Status and schedule requests received.
+    pub requests: u64,
+    /// Requests dropped because too many were in flight (clients retry).
+    pub requests_dropped: u64,
+    /// Replies dropped because the socket's send buffer was full.
+    pub replies_dropped: u64,
+    /// Schedule changes installed.
+    pub schedule_changes: u64,
+}
+
+/// The report as one line of compact JSON (the UDP status reply).
+pub fn json_line(run: &RunStats) -> String {
+    // Plain structs of numbers and strings: serialisation cannot fail.
+    serde_json::to_string(&RunReport::from(run)).unwrap_or_default()
 }
 
 /// The report as pretty-printed JSON with a trailing newline.

@@ -29,7 +29,8 @@ pub use histfile::{
     DEFAULT_BUCKETS, MAX_BUCKETS,
 };
 pub use json::{
-    json_report, DeviceCountersReport, RtReportJson, RunReport, StreamReport, REPORT_VERSION,
+    json_line, json_report, ControlReport, DeviceCountersReport, RtReportJson, RunReport,
+    StreamReport, REPORT_VERSION,
 };
 pub use metric::{Metric, Summary, METRIC_MAX_NS, METRIC_SIGFIG, SUMMARY_QUANTILES};
 pub use stream::{MetricKind, RunStats, StreamStats};

@@ -137,6 +137,8 @@ pub struct RunStats {
     /// What the data-path thread got from `rt::prepare` (pinned CPU,
     /// SCHED_FIFO, locked memory, isolation), when it ran one.
     pub rt: Option<takt_scheduler::rt::RtReport>,
+    /// The control plane's totals, when one ran.
+    pub control: Option<super::json::ControlReport>,
 }
 
 impl RunStats {

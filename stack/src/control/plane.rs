@@ -1,0 +1,306 @@
+//! The control plane as a data-path loop sees it: the smoltcp [`Iface`],
+//! the UDP service's jobs, and the metrics recorded for status requests.
+//! Everything is allocated in [`ControlPlane::new`]; the loop calls
+//! [`ControlPlane::service`] in its idle time and records each metric
+//! value here too.
+
+use super::service::{
+    self, Job, RunInfo, ServiceCounters, ServiceEnds, ServiceSetup, ServiceWorker, Stage,
+};
+use super::{ControlConfig, ControlError, ControlStorage, Iface};
+use crate::plan::Plan;
+use crate::stats::{ControlReport, MetricKind, StreamStats};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use takt_drivers::{RingDevice, RxFrame};
+use takt_scheduler::Schedule;
+
+/// While idle, a talker looks for received frames this often.
+pub const RX_POLL_INTERVAL_NS: u64 = 250_000;
+
+/// Why the control plane could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaneError {
+    #[error(transparent)]
+    Config(#[from] ControlError),
+    #[error("cannot start the control plane's worker thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// The control plane of one run.
+pub struct ControlPlane {
+    iface: Box<Iface<'static>>,
+    address: String,
+    to_worker: SyncSender<Box<Job>>,
+    from_worker: Receiver<Box<Job>>,
+    worker: Option<ServiceWorker>,
+    free: heapless::Vec<Box<Job>, { service::JOBS }>,
+    /// Metrics recorded since the last status request, when a set is here.
+    delta: Option<Box<[StreamStats]>>,
+    /// A reply whose plan waits for the talker to install it.
+    install: Option<Box<Job>>,
+    /// The loop receives from the device itself (a talker) rather than
+    /// feeding frames (a listener).
+    polls_device: bool,
+    next_rx_poll_ns: u64,
+    svc: ServiceCounters,
+    /// Goes to the worker with the next request.
+    info: Option<Box<RunInfo>>,
+}
+
+impl ControlPlane {
+    /// Set up on `dev` at `now_ns` and start the service worker (when
+    /// `cfg.udp_port` is set). `polls_device`: the loop leaves receiving to
+    /// the control plane (a talker); otherwise it [`feed`](Self::feed)s
+    /// what is not its own (a listener).
+    pub fn new(
+        cfg: ControlConfig,
+        schedule: &Schedule,
+        dev: &mut dyn RingDevice,
+        now_ns: u64,
+        setup: ServiceSetup,
+        polls_device: bool,
+    ) -> Result<Self, PlaneError> {
+        let iface = Box::new(Iface::new(
+            ControlStorage::leaked(),
+            cfg,
+            schedule,
+            dev,
+            now_ns,
+        )?);
+        let address = setup.address.clone();
+        let (
+            ServiceEnds {
+                to_worker,
+                from_worker,
+                first_delta,
+            },
+            worker,
+        ) = service::start(setup)?;
+        Ok(ControlPlane {
+            iface,
+            address,
+            to_worker,
+            from_worker,
+            worker: Some(worker),
+            free: heapless::Vec::new(),
+            delta: Some(first_delta),
+            install: None,
+            polls_device,
+            next_rx_poll_ns: 0,
+            svc: ServiceCounters::default(),
+            info: None,
+        })
+    }
+
+    /// The run's start and real-time set-up, for status replies (set-up
+    /// time: allocates).
+    pub fn set_run_info(&mut self, started_ns: u64, rt: Option<takt_scheduler::rt::RtReport>) {
+        self.info = Some(Box::new(RunInfo { started_ns, rt }));
+    }
+
+    pub fn iface(&mut self) -> &mut Iface<'static> {
+        &mut self.iface
+    }
+
+    /// Released frames get launch times, decided `lead_ns` ahead.
+    pub fn set_launch_lead(&mut self, lead_ns: Option<u64>) {
+        self.iface.set_launch_lead(lead_ns);
+    }
+
+    /// Record a metric value for the next status reply (the loop records
+    /// it in its own statistics too).
+    #[inline]
+    pub fn record(&mut self, stream: usize, kind: MetricKind, value_ns: i64) {
+        if let Some(s) = self.delta.as_mut().and_then(|d| d.get_mut(stream)) {
+            s.metric_mut(kind).record(value_ns);
+        }
+    }
+
+    /// A received frame that is not a stream frame (listener).
+    pub fn feed(&mut self, frame: RxFrame, dev: &mut dyn RingDevice) {
+        self.iface.feed(frame, dev);
+    }
+
+    /// When the control plane next wants [`service`](Self::service) called.
+    /// That is smoltcp's next timer, or the next look for received frames
+    /// (talker) and for the worker's replies (both).
+    pub fn next_wake(&mut self, now_ns: u64, schedule: &Schedule) -> u64 {
+        let at = self.iface.poll_at(now_ns, schedule).unwrap_or(u64::MAX);
+        at.min(self.next_rx_poll_ns)
+    }
+
+    /// Whether the listener should call `service` now: frames fed, or
+    /// something due.
+    pub fn wants_service(&mut self, now_ns: u64, schedule: &Schedule) -> bool {
+        self.iface.fed() > 0 || self.next_wake(now_ns, schedule) <= now_ns
+    }
+
+    /// Receive, process, answer: smoltcp's work, requests to the worker,
+    /// the worker's replies out. `stats` and `cycles` are the loop's own,
+    /// copied for a status request.
+    pub fn service(
+        &mut self,
+        now_ns: u64,
+        dev: &mut dyn RingDevice,
+        schedule: &Schedule,
+        stats: &[StreamStats],
+        cycles: u64,
+    ) {
+        self.take_from_worker();
+        if self.polls_device {
+            self.iface.poll(now_ns, dev, schedule);
+        } else {
+            self.iface.poll_fed(now_ns, dev, schedule);
+        }
+        self.next_rx_poll_ns = now_ns.saturating_add(RX_POLL_INTERVAL_NS);
+        let mut took = false;
+        while self.take_request(now_ns, dev, stats, cycles) {
+            took = true;
+        }
+        if took {
+            // Nothing to send yet (the worker answers), but a full socket
+            // buffer frees up only when smoltcp runs.
+            self.iface.poll_fed(now_ns, dev, schedule);
+        }
+    }
+
+    /// The plan of an accepted schedule change, for the talker to resume
+    /// and swap with its own; then [`plan_installed`](Self::plan_installed).
+    pub fn pending_plan(&mut self) -> Option<&mut Plan> {
+        self.install.as_mut().and_then(|j| j.plan.as_mut())
+    }
+
+    /// The talker swapped plans (`ok`; the old one is now in the job, and
+    /// goes to the worker to be dropped) or could not: send the reply.
+    pub fn plan_installed(&mut self, ok: bool) {
+        if let Some(mut job) = self.install.take() {
+            if ok {
+                self.svc.schedule_changes += 1;
+            } else {
+                job.set_reply(
+                    br#"{"accepted":false,"error":"the new schedule's streams do not match the running ones"}"#,
+                );
+            }
+            self.send_reply(job);
+        }
+    }
+
+    /// Totals for the final report.
+    pub fn report(&self) -> ControlReport {
+        service::control_report(self.address.clone(), &self.iface.counters(), &self.svc)
+    }
+
+    pub fn wire_free_at_ns(&self) -> u64 {
+        self.iface.wire_free_at_ns()
+    }
+
+    /// Stop the worker (after the run; allocates and joins).
+    pub fn finish(mut self) -> ControlReport {
+        let report = self.report();
+        let worker = self.worker.take();
+        drop(self);
+        if let Some(w) = worker {
+            w.join();
+        }
+        report
+    }
+
+    fn take_from_worker(&mut self) {
+        loop {
+            match self.from_worker.try_recv() {
+                Ok(job) => match job.stage {
+                    Stage::Reply if job.plan.is_some() && self.install.is_none() => {
+                        self.install = Some(job);
+                    }
+                    Stage::Reply => self.send_reply(job),
+                    _ => {
+                        if let Err(job) = self.free.push(job) {
+                            // JOBS jobs exist and the stack holds JOBS:
+                            // cannot happen; keep it circulating.
+                            self.give_back(job);
+                        }
+                    }
+                },
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// One datagram from the service socket into a free job and on to
+    /// the worker. False when there was none.
+    fn take_request(
+        &mut self,
+        now_ns: u64,
+        dev: &mut dyn RingDevice,
+        stats: &[StreamStats],
+        cycles: u64,
+    ) -> bool {
+        // A status request wants the job carrying the spare metric set.
+        let pick = self
+            .free
+            .iter()
+            .position(|j| j.delta.is_some())
+            .unwrap_or(0);
+        if self.free.is_empty() {
+            let got = self.iface.udp_recv(|_, _| ()).is_some();
+            if got {
+                self.svc.requests += 1;
+                self.svc.requests_dropped += 1;
+            }
+            return got;
+        }
+        let mut job = self.free.swap_remove(pick);
+        let got = self
+            .iface
+            .udp_recv(|data, peer| job.set_request(data, peer))
+            .is_some();
+        if !got {
+            // Room: it was just taken out.
+            let _ = self.free.push(job);
+            return false;
+        }
+        self.svc.requests += 1;
+        if let Some(info) = self.info.take() {
+            job.info = Some(info);
+        }
+        if job.is_status() {
+            if let (Some(spare), Some(active)) = (job.delta.as_mut(), self.delta.as_mut()) {
+                // The recorded set goes to the worker, the empty one records.
+                std::mem::swap(spare, active);
+            }
+            let snap = &mut job.snapshot;
+            for (c, s) in snap.counts.iter_mut().zip(stats) {
+                *c = service::Counts::of(s);
+            }
+            snap.cycles = cycles;
+            snap.taken_ns = now_ns;
+            snap.device = Some(dev.counters());
+            snap.control = self.iface.counters();
+            snap.service = self.svc;
+        }
+        job.stage = Stage::Request;
+        self.give_back(job);
+        true
+    }
+
+    fn send_reply(&mut self, mut job: Box<Job>) {
+        if !self.iface.udp_send(&job.reply, job.peer) {
+            self.svc.replies_dropped += 1;
+        }
+        job.stage = Stage::Done;
+        self.give_back(job);
+    }
+
+    /// To the worker. The channel holds every job there is, so it has
+    /// room; if the worker is gone the job is leaked rather than freed on
+    /// the data path (that happens only when the worker thread died).
+    fn give_back(&mut self, job: Box<Job>) {
+        if let Err(e) = self.to_worker.try_send(job) {
+            let job = match e {
+                std::sync::mpsc::TrySendError::Full(j)
+                | std::sync::mpsc::TrySendError::Disconnected(j) => j,
+            };
+            std::mem::forget(job);
+        }
+    }
+}

@@ -14,10 +14,13 @@
 //!   measurement with cyclictest's flags and output formats.
 //! - [`run`]: what the runs share: flags, schedule loading, device and
 //!   clock checks, progress line, reports, exit codes.
+//! - [`control_client`]: `takt control status|schedule ADDR`, the client of
+//!   the UDP control plane of takt-talker and takt-listener.
 //! - [`rt_args`]: the real-time flags (`--cpu`, `--priority`, `--wake`,
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
 
 pub mod check;
+pub mod control_client;
 pub mod cyclictest;
 pub mod listener;
 pub mod loopback;

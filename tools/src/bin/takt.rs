@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use takt_tools::{check, loopback};
+use takt_tools::{check, control_client, loopback};
 
 /// Counts heap operations of the data-path threads, so every report can say
 /// how many there were (the house rule: none). Other threads are not counted.
@@ -16,7 +16,7 @@ static ALLOC: takt_scheduler::rt::CountingAllocator = takt_scheduler::rt::Counti
     name = "takt",
     version,
     about = "takt: tools for time-triggered TSN schedules",
-    after_help = "Examples:\n  takt check docs/examples/two-class-250us.toml\n  takt loopback docs/examples/two-class-250us.toml --duration 5s\n\nSee `takt <command> --help` for each command's flags and exit status."
+    after_help = "Examples:\n  takt check docs/examples/two-class-250us.toml\n  takt loopback docs/examples/two-class-250us.toml --duration 5s\n  takt control status 10.77.0.1\n\nSee `takt <command> --help` for each command's flags and exit status."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -40,6 +40,11 @@ enum Command {
     /// error and the one-way latency per stream.
     #[command(after_help = format!("{}\n{}", loopback::AFTER_HELP, takt_tools::run::EXIT_STATUS_HELP))]
     Loopback(loopback::LoopbackArgs),
+    /// Ask a running takt-talker or takt-listener over UDP
+    ///
+    /// `status` prints its live report; `schedule` sends a talker a new
+    /// schedule. Protocol: docs/control-plane.md.
+    Control(control_client::ControlArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +52,6 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check(args) => check::main(&args),
         Command::Loopback(args) => loopback::main(&args),
+        Command::Control(args) => control_client::main(&args),
     }
 }

@@ -16,10 +16,13 @@
 //!   clock checks, progress line, reports, exit codes.
 //! - [`control_client`]: `takt control status|schedule ADDR`, the client of
 //!   the UDP control plane of takt-talker and takt-listener.
+//! - [`control_args`]: the control-plane flags (`--ip`, `--status-port`,
+//!   ...) over the schedule's `[control]` section, and the plane's set-up.
 //! - [`rt_args`]: the real-time flags (`--cpu`, `--priority`, `--wake`,
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
 
 pub mod check;
+pub mod control_args;
 pub mod control_client;
 pub mod cyclictest;
 pub mod listener;

@@ -19,6 +19,7 @@ use takt_stack::progress::Progress;
 use takt_stack::stats::RunStats;
 use takt_stack::StackError;
 
+use crate::control_args::{self, ControlArgs, ControlSettings};
 use crate::rt_args::{RtArgs, RtSetup};
 use crate::run::{self, RunArgs, RunError, DEFAULT_LEAD_NS};
 
@@ -76,6 +77,8 @@ pub struct ListenerArgs {
     pub run: RunArgs,
     #[command(flatten)]
     pub rt: RtArgs,
+    #[command(flatten)]
+    pub control: ControlArgs,
 }
 
 /// How to run, besides the device and the schedule.
@@ -96,6 +99,9 @@ pub struct ListenerConfig {
     /// The real-time set-up of the data-path thread, done right before its
     /// loop (None: none, and no `rt` in the report).
     pub rt: Option<RtSetup>,
+    /// Answer ARP, ping and status requests with the frames that are not
+    /// stream frames.
+    pub control: Option<ControlSettings>,
 }
 
 impl Default for ListenerConfig {
@@ -107,6 +113,7 @@ impl Default for ListenerConfig {
             hist_log: None,
             backend: String::new(),
             rt: None,
+            control: None,
         }
     }
 }
@@ -152,6 +159,17 @@ pub fn run_on(
     let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
     // Before the real-time set-up: the log's writer thread stays unpinned.
     let log = run::open_hist_log(cfg.hist_log.as_deref(), &names, clock)?;
+    // Also before: its worker thread stays unpinned and SCHED_OTHER.
+    let plane = match &cfg.control {
+        Some(c) => {
+            let mut report = RunStats::new(names.iter().copied());
+            report.device = dev.info().name.clone();
+            report.backend = cfg.backend.clone();
+            report.clock = clock.as_str().into();
+            Some(control_args::listener_plane(c, schedule, dev, report)?)
+        }
+        None => None,
+    };
     // On the thread that runs the loop, and before the start is fixed:
     // locking memory takes a while, which must not eat into the lead.
     let rt_guard = cfg.rt.as_ref().map(RtSetup::enter).transpose()?;
@@ -168,8 +186,15 @@ pub fn run_on(
     if let Some(log) = log {
         listener = listener.with_hist_log(log);
     }
+    if let Some(mut plane) = plane {
+        plane.set_run_info(start_ns, stats.rt.clone());
+        listener = listener.with_control(plane);
+    }
     let (summary, heap) =
         rt::count_allocations(|| listener.run(dev, &mut stats.streams, &deadline, progress));
+    if let Some(plane) = listener.take_control() {
+        stats.control = Some(plane.finish());
+    }
     drop(rt_guard);
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
@@ -200,12 +225,14 @@ pub fn run_on(
 
 /// `takt-listener` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
 pub fn main(args: &ListenerArgs) -> ExitCode {
-    let (schedule, mut dev) =
+    let (loaded, mut dev) =
         match run::prepare(TOOL, &args.schedule, &args.device, &args.run, &args.rt) {
             Ok(ready) => ready,
             Err(code) => return code,
         };
+    let schedule = loaded.schedule;
     let cfg = ListenerConfig {
+        control: args.control.resolve(loaded.control.as_ref()),
         until: args.run.until(),
         hist_log: args.run.hist_log.clone(),
         backend: run::backend_name(&args.device).into(),

@@ -155,6 +155,8 @@ pub enum RunError {
     Stack(#[from] StackError),
     #[error(transparent)]
     Rt(#[from] rt::RtError),
+    #[error("control plane: {0}")]
+    Control(#[from] takt_stack::control::plane::PlaneError),
 }
 
 impl RunError {
@@ -163,6 +165,8 @@ impl RunError {
         match self {
             RunError::Device(e) => driver_exit_code(e),
             RunError::ClockMismatch { .. } => EXIT_BAD_INPUT,
+            RunError::Control(takt_stack::control::plane::PlaneError::Config(_)) => EXIT_BAD_INPUT,
+            RunError::Control(_) => EXIT_RUNTIME,
             RunError::VirtualClock { .. }
             | RunError::ReadClock { .. }
             | RunError::Stack(_)
@@ -226,8 +230,8 @@ pub fn prepare(
     device: &DeviceSpec,
     args: &RunArgs,
     rt_args: &RtArgs,
-) -> Result<(Schedule, Box<dyn RingDevice>), ExitCode> {
-    let schedule = load_schedule(schedule, args.allow_overbooking)?;
+) -> Result<(config::Loaded, Box<dyn RingDevice>), ExitCode> {
+    let schedule = load_schedule_file(schedule, args.allow_overbooking)?;
     if let Err(e) = crate::rt_args::check(&rt_args.config()) {
         eprintln!("{tool}: {e}");
         return Err(ExitCode::from(EXIT_RUNTIME));
@@ -312,6 +316,11 @@ pub fn clock_offset_ns(schedule: ClockId, device: nix::time::ClockId) -> Result<
 
 /// Load the schedule, printing positioned errors and warnings.
 pub fn load_schedule(path: &Path, allow_overbooking: bool) -> Result<Schedule, ExitCode> {
+    load_schedule_file(path, allow_overbooking).map(|l| l.schedule)
+}
+
+/// As [`load_schedule`], keeping the file's other sections.
+pub fn load_schedule_file(path: &Path, allow_overbooking: bool) -> Result<config::Loaded, ExitCode> {
     let validation = if allow_overbooking {
         Validation::AllowOverbooking
     } else {
@@ -322,7 +331,7 @@ pub fn load_schedule(path: &Path, allow_overbooking: bool) -> Result<Schedule, E
             for (d, _) in &loaded.warnings {
                 eprintln!("{}", d.warning());
             }
-            Ok(loaded.schedule)
+            Ok(loaded)
         }
         Err(e @ ConfigError(_)) => {
             eprintln!("{e}");

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use takt_drivers::{Counters, DeviceSpec, RingDevice};
 use takt_scheduler::{rt, Schedule};
@@ -16,6 +16,7 @@ use takt_stack::progress::Progress;
 use takt_stack::stats::RunStats;
 use takt_stack::talker::{Talker, TalkerOptions, TalkerSummary};
 
+use crate::control_args::{self, ControlArgs, ControlSettings};
 use crate::rt_args::{RtArgs, RtSetup};
 use crate::run::{self, RunArgs, RunError, DEFAULT_LEAD_NS};
 
@@ -66,6 +67,12 @@ pub struct TalkerArgs {
     pub run: RunArgs,
     #[command(flatten)]
     pub rt: RtArgs,
+    #[command(flatten)]
+    pub control: ControlArgs,
+    /// After the run, keep answering ARP, ping and status requests this
+    /// long (the counters as they ended), e.g. 5s
+    #[arg(long, value_name = "DURATION", value_parser = run::duration_arg)]
+    pub linger: Option<u64>,
 }
 
 /// How to run, besides the device and the schedule.
@@ -83,6 +90,10 @@ pub struct TalkerConfig {
     /// The real-time set-up of the data-path thread, done right before its
     /// loop (None: none, and no `rt` in the report).
     pub rt: Option<RtSetup>,
+    /// Answer ARP, ping and the UDP service in the loop's idle time.
+    pub control: Option<ControlSettings>,
+    /// Keep the control plane answering this long after the run.
+    pub linger_ns: u64,
 }
 
 impl Default for TalkerConfig {
@@ -93,6 +104,8 @@ impl Default for TalkerConfig {
             hist_log: None,
             backend: String::new(),
             rt: None,
+            control: None,
+            linger_ns: 0,
         }
     }
 }
@@ -125,6 +138,24 @@ pub fn run_on(
     let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
     // Before the real-time set-up: the log's writer thread stays unpinned.
     let log = run::open_hist_log(cfg.hist_log.as_deref(), &names, clock)?;
+    // Also before: its worker thread stays unpinned and SCHED_OTHER.
+    let running: control_args::Running = Arc::new(Mutex::new(None));
+    let plane = match &cfg.control {
+        Some(c) => {
+            let mut report = RunStats::new(names.iter().copied());
+            report.device = dev.info().name.clone();
+            report.backend = cfg.backend.clone();
+            report.clock = clock.as_str().into();
+            Some(control_args::talker_plane(
+                c,
+                schedule,
+                dev,
+                report,
+                Arc::clone(&running),
+            )?)
+        }
+        None => None,
+    };
     // On the thread that runs the loop, and before the start is fixed:
     // locking memory takes a while, which must not eat into the lead.
     let rt_guard = cfg.rt.as_ref().map(RtSetup::enter).transpose()?;
@@ -139,7 +170,20 @@ pub fn run_on(
     if let Some(log) = log {
         talker = talker.with_hist_log(log);
     }
+    if let Some(mut plane) = plane {
+        plane.set_run_info(start_ns, stats.rt.clone());
+        *running.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Arc::clone(talker.schedule()), opts.until));
+        talker = talker.with_control(plane);
+    }
     let (summary, heap) = rt::count_allocations(|| talker.run(dev, &mut stats.streams, progress));
+    if cfg.linger_ns > 0 && !summary.interrupted {
+        let end = clock.now_ns().saturating_add(cfg.linger_ns);
+        talker.serve_control_until(dev, &stats.streams, summary.cycles, end);
+    }
+    if let Some(plane) = talker.take_control() {
+        stats.control = Some(plane.finish());
+    }
     drop(rt_guard);
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
@@ -173,12 +217,15 @@ pub fn run_on(
 
 /// `takt-talker` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
 pub fn main(args: &TalkerArgs) -> ExitCode {
-    let (schedule, mut dev) =
+    let (loaded, mut dev) =
         match run::prepare(TOOL, &args.schedule, &args.device, &args.run, &args.rt) {
             Ok(ready) => ready,
             Err(code) => return code,
         };
+    let schedule = loaded.schedule;
     let cfg = TalkerConfig {
+        control: args.control.resolve(loaded.control.as_ref()),
+        linger_ns: args.linger.unwrap_or(0),
         talker: TalkerOptions {
             wake: args.rt.wake_config(),
             ..args.run.talker_options()

@@ -21,9 +21,12 @@ use queue::TxQueue;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::{icmp, udp};
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Address};
 use takt_drivers::{RingDevice, RxBatch, RxFrame, TxBatch, TxFrame};
 use takt_scheduler::Schedule;
+
+/// An IPv4 address with its prefix length (smoltcp's type).
+pub use smoltcp::wire::Ipv4Cidr;
 
 /// Frames smoltcp may have waiting for the gate: room for one status reply
 /// of [`queue::MAX_FRAME`]-sized IPv4 fragments.

@@ -183,6 +183,8 @@ fn command(req: &[u8]) -> (&str, &[u8]) {
 pub struct Accepted {
     /// Oper = the list in force now, admin = the new list from the switch.
     pub schedule: Arc<Schedule>,
+    /// When the run ends (as the running plan's).
+    pub until: Until,
     pub switch_at_ns: u64,
     pub requested_base_ns: u64,
 }
@@ -194,11 +196,8 @@ pub type ChangeValidator = Box<dyn FnMut(&str, u64) -> Result<Accepted, String> 
 
 /// Which end this service answers for.
 pub enum Role {
-    /// Accepts schedule changes: plans run until `until`.
-    Talker {
-        until: Until,
-        validate: ChangeValidator,
-    },
+    /// Accepts schedule changes.
+    Talker { validate: ChangeValidator },
     /// Refuses schedule changes (it sends nothing on a schedule).
     Listener,
 }
@@ -353,7 +352,7 @@ impl Worker {
     }
 
     fn schedule(&mut self, job: &mut Job, body: &[u8]) -> String {
-        let Role::Talker { until, validate } = &mut self.setup.role else {
+        let Role::Talker { validate } = &mut self.setup.role else {
             return json!({ "accepted": false, "error":
                 "this is a listener: it sends on no schedule; send the change to the talker" })
             .to_string();
@@ -365,7 +364,7 @@ impl Worker {
         };
         match validate(text, self.setup.clock.now_ns()) {
             Ok(a) => {
-                job.plan = Some(Plan::new(a.schedule, *until));
+                job.plan = Some(Plan::new(a.schedule, a.until));
                 json!({ "accepted": true, "switch_at_ns": a.switch_at_ns,
                         "requested_base_ns": a.requested_base_ns })
                 .to_string()

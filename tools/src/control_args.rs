@@ -1,0 +1,253 @@
+//! The control-plane flags of takt-talker and takt-listener, merged over
+//! the schedule file's `[control]` section, and the set-up of the control
+//! plane for a run (docs/control-plane.md).
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+use takt_drivers::RingDevice;
+use takt_scheduler::config::{self, ControlSection, DEFAULT_STATUS_PORT};
+use takt_scheduler::Schedule;
+use takt_stack::control::plane::{ControlPlane, PlaneError};
+use takt_stack::control::service::{Accepted, Role, ServiceSetup};
+use takt_stack::control::{ControlConfig, Ipv4Cidr};
+use takt_stack::plan::Until;
+use takt_stack::stats::RunStats;
+
+use crate::run::duration_arg;
+
+/// How far ahead of now a schedule change may take over at the earliest:
+/// the request's way to the data path, with room for this VM's stalls.
+pub const MIN_CHANGE_LEAD_NS: u64 = 100_000_000;
+
+/// Flags of the control plane (each overrides the schedule's `[control]`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ControlArgs {
+    /// Answer ARP, ping and the UDP service on this IPv4 address, e.g.
+    /// 10.77.0.1/24 (default: [control] address of the schedule file)
+    #[arg(long, value_name = "ADDR/PREFIX", value_parser = cidr_arg)]
+    pub ip: Option<(Ipv4Addr, u8)>,
+    /// Default gateway of the control plane
+    #[arg(long, value_name = "ADDR")]
+    pub gateway: Option<Ipv4Addr>,
+    /// Traffic class whose gate control frames wait for (default: the
+    /// lowest-numbered class that opens)
+    #[arg(long, value_name = "0-7", value_parser = clap::value_parser!(u8).range(0..=7))]
+    pub best_effort_class: Option<u8>,
+    /// UDP port of the status / schedule-change service (default 9700)
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub status_port: Option<u16>,
+    /// A control frame must end this long before the best-effort gate
+    /// closes, e.g. 20us (default 0)
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub guard_band: Option<u64>,
+    /// No control plane, even if the schedule file has a [control] section
+    #[arg(long, conflicts_with = "ip")]
+    pub no_control: bool,
+}
+
+fn cidr_arg(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (a, p) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: write the prefix length too, e.g. 10.77.0.1/24"))?;
+    let addr: Ipv4Addr = a
+        .parse()
+        .map_err(|_| format!("{a:?} is not an IPv4 address: write e.g. 10.77.0.1/24"))?;
+    let prefix: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| (1..=32).contains(p))
+        .ok_or_else(|| format!("prefix length {p:?}: give 1..=32"))?;
+    if addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() {
+        return Err(format!("{addr} cannot be an interface address: give a unicast address"));
+    }
+    Ok((addr, prefix))
+}
+
+/// The control plane's settings after flags and file are merged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlSettings {
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub best_effort_class: Option<u8>,
+    pub status_port: u16,
+    pub guard_band_ns: u64,
+    /// The file's section, which a schedule change must repeat unchanged.
+    pub section: Option<ControlSection>,
+}
+
+impl ControlSettings {
+    /// `10.77.0.1/24`.
+    pub fn cidr(&self) -> String {
+        format!("{}/{}", self.address, self.prefix_len)
+    }
+
+    fn config(&self, gated: bool) -> ControlConfig {
+        ControlConfig {
+            ipv4: Ipv4Cidr::new(self.address, self.prefix_len),
+            gateway: self.gateway,
+            best_effort_class: self.best_effort_class,
+            gated,
+            guard_band_ns: self.guard_band_ns,
+            udp_port: Some(self.status_port),
+        }
+    }
+}
+
+impl ControlArgs {
+    /// Flags over the file's section; `None` when there is no address.
+    pub fn resolve(&self, section: Option<&ControlSection>) -> Option<ControlSettings> {
+        if self.no_control {
+            return None;
+        }
+        let (address, prefix_len) = self
+            .ip
+            .or_else(|| section.map(|s| (s.address, s.prefix_len)))?;
+        Some(ControlSettings {
+            address,
+            prefix_len,
+            gateway: self.gateway.or(section.and_then(|s| s.gateway)),
+            best_effort_class: self
+                .best_effort_class
+                .or(section.and_then(|s| s.best_effort_class)),
+            status_port: self
+                .status_port
+                .or(section.map(|s| s.status_port))
+                .unwrap_or(DEFAULT_STATUS_PORT),
+            guard_band_ns: self
+                .guard_band
+                .or(section.map(|s| s.guard_band_ns))
+                .unwrap_or(0),
+            section: section.cloned(),
+        })
+    }
+}
+
+/// The schedule a talker runs and when its run ends, as the change
+/// validator sees them: set once the run's start is fixed, the schedule
+/// replaced by each accepted change.
+pub type Running = Arc<Mutex<Option<(Arc<Schedule>, Until)>>>;
+
+/// A talker's control plane: gated, accepting schedule changes checked
+/// against `running`.
+pub fn talker_plane(
+    settings: &ControlSettings,
+    schedule: &Schedule,
+    dev: &mut dyn RingDevice,
+    report: RunStats,
+    running: Running,
+) -> Result<ControlPlane, PlaneError> {
+    let section = settings.section.clone();
+    let validate = Box::new(move |text: &str, now_ns: u64| {
+        let mut cur = running.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((run, until)) = cur.clone() else {
+            return Err("request:1:1: error: the talker has not started yet: send it again".into());
+        };
+        let change = config::parse_change(
+            text,
+            "request",
+            &run,
+            section.as_ref(),
+            now_ns,
+            MIN_CHANGE_LEAD_NS,
+        )
+        .map_err(|e| e.to_string())?;
+        let schedule = Arc::new(change.schedule);
+        *cur = Some((Arc::clone(&schedule), until));
+        Ok(Accepted {
+            schedule,
+            until,
+            switch_at_ns: change.switch_at_ns,
+            requested_base_ns: change.requested_base_ns,
+        })
+    });
+    plane(
+        settings,
+        schedule,
+        dev,
+        report,
+        Role::Talker { validate },
+        true,
+    )
+}
+
+/// A listener's control plane: frames go at once (its port sends nothing
+/// on a schedule), schedule changes are refused.
+pub fn listener_plane(
+    settings: &ControlSettings,
+    schedule: &Schedule,
+    dev: &mut dyn RingDevice,
+    report: RunStats,
+) -> Result<ControlPlane, PlaneError> {
+    plane(settings, schedule, dev, report, Role::Listener, false)
+}
+
+fn plane(
+    settings: &ControlSettings,
+    schedule: &Schedule,
+    dev: &mut dyn RingDevice,
+    report: RunStats,
+    role: Role,
+    talker: bool,
+) -> Result<ControlPlane, PlaneError> {
+    let now = schedule.clock().now_ns();
+    let setup = ServiceSetup {
+        report,
+        clock: schedule.clock(),
+        role,
+        address: settings.cidr(),
+    };
+    ControlPlane::new(settings.config(talker), schedule, dev, now, setup, talker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section() -> ControlSection {
+        ControlSection {
+            address: Ipv4Addr::new(10, 0, 0, 1),
+            prefix_len: 24,
+            gateway: Some(Ipv4Addr::new(10, 0, 0, 254)),
+            best_effort_class: Some(2),
+            status_port: 7000,
+            guard_band_ns: 5_000,
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file_and_no_address_means_no_control_plane() {
+        let none = ControlArgs::default();
+        assert_eq!(none.resolve(None), None, "no address anywhere");
+        let from_file = none.resolve(Some(&section())).unwrap();
+        assert_eq!(from_file.cidr(), "10.0.0.1/24");
+        assert_eq!(from_file.status_port, 7000);
+        assert_eq!(from_file.best_effort_class, Some(2));
+        let flags = ControlArgs {
+            ip: Some((Ipv4Addr::new(10, 77, 0, 1), 16)),
+            status_port: Some(9999),
+            guard_band: Some(0),
+            ..ControlArgs::default()
+        };
+        let s = flags.resolve(Some(&section())).unwrap();
+        assert_eq!((s.cidr().as_str(), s.status_port, s.guard_band_ns), ("10.77.0.1/16", 9999, 0));
+        assert_eq!(s.gateway, Some(Ipv4Addr::new(10, 0, 0, 254)), "kept from the file");
+        let only_flags = flags.resolve(None).unwrap();
+        assert_eq!(only_flags.status_port, 9999);
+        let off = ControlArgs {
+            no_control: true,
+            ..ControlArgs::default()
+        };
+        assert_eq!(off.resolve(Some(&section())), None);
+    }
+
+    #[test]
+    fn addresses_need_a_prefix_and_must_be_unicast() {
+        assert_eq!(cidr_arg("10.1.2.3/8"), Ok((Ipv4Addr::new(10, 1, 2, 3), 8)));
+        assert!(cidr_arg("10.1.2.3").unwrap_err().contains("prefix length"));
+        assert!(cidr_arg("10.1.2.3/33").unwrap_err().contains("1..=32"));
+        assert!(cidr_arg("224.0.0.1/4").unwrap_err().contains("unicast"));
+        assert!(cidr_arg("ten/8").unwrap_err().contains("not an IPv4"));
+    }
+}

@@ -208,7 +208,11 @@ mod tests {
                 (diag, w.clone())
             })
             .collect();
-        Ok(Loaded { schedule, warnings })
+        Ok(Loaded {
+            schedule,
+            control: None,
+            warnings,
+        })
     }
 
     fn check(files: &[&str], json: bool) -> (Summary, String, String) {

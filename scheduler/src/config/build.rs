@@ -19,6 +19,7 @@ const DEFAULT_SPEED_BPS: u64 = 1_000_000_000;
 
 pub(super) struct Built {
     pub schedule: Schedule,
+    pub control: Option<super::ControlSection>,
     pub warnings: Vec<(Range<usize>, Warning)>,
 }
 
@@ -43,10 +44,19 @@ pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Loca
         .iter()
         .map(|w| (warning_span(raw, w), w.clone()))
         .collect();
-    Ok(Built { schedule, warnings })
+    let control = raw
+        .control
+        .as_ref()
+        .map(|c| super::control::control(c, &schedule))
+        .transpose()?;
+    Ok(Built {
+        schedule,
+        control,
+        warnings,
+    })
 }
 
-fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
+pub(super) fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
     Located {
         span: value.span(),
         message: message.into(),
@@ -76,7 +86,11 @@ fn entry_table(which: Which) -> &'static str {
 
 /// A non-negative integer that fits `T`; `range` is shown when it does not.
 /// Values that fit `T` but break a narrower rule are left to the model.
-fn uint<T: TryFrom<i128>>(v: &Spanned<Int>, key: &str, range: &str) -> Result<T, Located> {
+pub(super) fn uint<T: TryFrom<i128>>(
+    v: &Spanned<Int>,
+    key: &str,
+    range: &str,
+) -> Result<T, Located> {
     let n = v.get_ref().0;
     if n < 0 {
         return Err(at(
@@ -95,7 +109,7 @@ fn opt_uint<T: TryFrom<i128>>(
     v.map(|v| uint(v, key, range)).transpose()
 }
 
-fn duration(v: &Spanned<Duration>, key: &str) -> Result<u64, Located> {
+pub(super) fn duration(v: &Spanned<Duration>, key: &str) -> Result<u64, Located> {
     match v.get_ref() {
         Duration::Ns(n) if *n < 0 => Err(at(
             v,

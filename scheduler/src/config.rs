@@ -8,10 +8,12 @@
 //! to the value to change.
 
 mod build;
+mod change;
 mod control;
 mod raw;
 mod toml_errors;
 
+pub use change::{parse_change, Change};
 pub use control::{lowest_open_class, ControlSection, DEFAULT_STATUS_PORT};
 
 use crate::schedule::{Schedule, Validation, Warning};

@@ -64,7 +64,7 @@ pub(super) fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
 }
 
 /// The span of an optional key, or of its table's header when it is absent.
-fn span_or<T, U>(key: Option<&Spanned<T>>, header: &Spanned<U>) -> Range<usize> {
+pub(super) fn span_or<T, U>(key: Option<&Spanned<T>>, header: &Spanned<U>) -> Range<usize> {
     key.map_or_else(|| header.span(), Spanned::span)
 }
 
@@ -368,11 +368,12 @@ fn gcl_error(raw: &Tab<RawGcl>, which: Which, e: &GclError) -> Located {
 
 /// Which key of a stream a `ScheduleError` is about.
 #[derive(Clone, Copy)]
-enum Key {
+pub(super) enum Key {
     Name,
     TrafficClass,
     VlanId,
     Pcp,
+    DstMac,
     FrameSize,
     Offset,
     FramesPerCycle,
@@ -380,12 +381,13 @@ enum Key {
 }
 
 impl Key {
-    fn of(self, s: &RawStream) -> Option<Range<usize>> {
+    pub(super) fn of(self, s: &RawStream) -> Option<Range<usize>> {
         match self {
             Key::Name => Some(s.name.span()),
             Key::TrafficClass => Some(s.traffic_class.span()),
             Key::VlanId => Some(s.vlan_id.span()),
             Key::Pcp => s.pcp.as_ref().map(Spanned::span),
+            Key::DstMac => Some(s.dst_mac.span()),
             Key::FrameSize => s.frame_size.as_ref().map(Spanned::span),
             Key::Offset => s.offset.as_ref().map(Spanned::span),
             Key::FramesPerCycle => s.frames_per_cycle.as_ref().map(Spanned::span),
@@ -393,12 +395,13 @@ impl Key {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Key::Name => "name",
             Key::TrafficClass => "traffic_class",
             Key::VlanId => "vlan_id",
             Key::Pcp => "pcp",
+            Key::DstMac => "dst_mac",
             Key::FrameSize => "frame_size",
             Key::Offset => "offset",
             Key::FramesPerCycle => "frames_per_cycle",

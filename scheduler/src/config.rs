@@ -8,8 +8,13 @@
 //! to the value to change.
 
 mod build;
+mod change;
+mod control;
 mod raw;
 mod toml_errors;
+
+pub use change::{parse_change, Change};
+pub use control::{lowest_open_class, ControlSection, DEFAULT_STATUS_PORT};
 
 use crate::schedule::{Schedule, Validation, Warning};
 use std::fmt;
@@ -36,6 +41,8 @@ pub struct ConfigError(pub Diagnostic);
 #[derive(Clone, Debug)]
 pub struct Loaded {
     pub schedule: Schedule,
+    /// The `[control]` section, if the file has one.
+    pub control: Option<ControlSection>,
     pub warnings: Vec<(Diagnostic, Warning)>,
 }
 
@@ -125,6 +132,7 @@ pub fn parse_str_with(
         .collect();
     Ok(Loaded {
         schedule: built.schedule,
+        control: built.control,
         warnings,
     })
 }

@@ -137,7 +137,7 @@ fn unknown_top_level_table() {
     );
     assert!(error(&text)
         .message
-        .contains("[schedule], [admin], [link] and [[stream]]"));
+        .contains("[schedule], [admin], [link], [[stream]] and [control]"));
 }
 
 #[test]

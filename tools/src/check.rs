@@ -121,12 +121,17 @@ where
                 .iter()
                 .map(|(d, w)| warning_message(d, w))
                 .collect();
-            docs.push(ScheduleJson::new(&name, &loaded.schedule, messages));
+            docs.push(
+                ScheduleJson::new(&name, &loaded.schedule, messages)
+                    .with_control(&loaded.schedule, loaded.control.as_ref()),
+            );
         } else {
             if summary.valid > 1 {
                 writeln!(out)?;
             }
-            out.write_all(timeline::render(&name, &loaded.schedule).as_bytes())?;
+            let text =
+                timeline::render_with_control(&name, &loaded.schedule, loaded.control.as_ref());
+            out.write_all(text.as_bytes())?;
             // Keep stdout and stderr in file order on a terminal.
             out.flush()?;
         }
@@ -208,7 +213,11 @@ mod tests {
                 (diag, w.clone())
             })
             .collect();
-        Ok(Loaded { schedule, warnings })
+        Ok(Loaded {
+            schedule,
+            control: None,
+            warnings,
+        })
     }
 
     fn check(files: &[&str], json: bool) -> (Summary, String, String) {

@@ -6,6 +6,7 @@
 //! interface, documented in `docs/check-json.md`: add fields, never rename.
 
 use serde::Serialize;
+use takt_scheduler::config::ControlSection;
 use takt_scheduler::{GateControlList, Schedule, Which, Window};
 
 use crate::timeline::{format_mac, launch_offset};
@@ -27,6 +28,22 @@ pub struct ScheduleJson {
     pub switch: Option<SwitchJson>,
     pub streams: Vec<StreamJson>,
     pub warnings: Vec<String>,
+    /// The `[control]` section; `None` (null) when the file has none.
+    pub control: Option<ControlJson>,
+}
+
+/// The control plane: IPv4 interface and the gate its frames wait for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ControlJson {
+    pub address: String,
+    pub prefix_len: u8,
+    pub gateway: Option<String>,
+    /// The class in effect: the file's, or the default.
+    pub best_effort_class: Option<u8>,
+    /// True when `best_effort_class` was left out of the file.
+    pub best_effort_class_default: bool,
+    pub status_port: u16,
+    pub guard_band: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -148,7 +165,22 @@ impl ScheduleJson {
             }),
             streams,
             warnings,
+            control: None,
         }
+    }
+
+    /// With the file's `[control]` section (`None`: none in the file).
+    pub fn with_control(mut self, schedule: &Schedule, control: Option<&ControlSection>) -> Self {
+        self.control = control.map(|c| ControlJson {
+            address: c.address.to_string(),
+            prefix_len: c.prefix_len,
+            gateway: c.gateway.map(|g| g.to_string()),
+            best_effort_class: c.best_effort_class_in(schedule),
+            best_effort_class_default: c.best_effort_class.is_none(),
+            status_port: c.status_port,
+            guard_band: c.guard_band_ns,
+        });
+        self
     }
 
     /// With the schedule's own warnings.
@@ -272,6 +304,28 @@ mod tests {
         assert_eq!(
             j.entries.iter().map(|e| e.interval).sum::<u64>(),
             j.cycle_time
+        );
+    }
+
+    #[test]
+    fn control_json_is_null_without_a_section_and_an_object_with_one() {
+        let s = two_class_schedule();
+        let v = serde_json::to_value(ScheduleJson::from_schedule("two.toml", &s)).unwrap();
+        assert_eq!(v["control"], Value::Null);
+        let c = ControlSection {
+            address: [10, 77, 0, 1].into(),
+            prefix_len: 24,
+            gateway: None,
+            best_effort_class: None,
+            status_port: 9700,
+            guard_band_ns: 20_000,
+        };
+        let j = ScheduleJson::from_schedule("two.toml", &s).with_control(&s, Some(&c));
+        assert_eq!(
+            serde_json::to_value(j).unwrap()["control"],
+            json!({"address": "10.77.0.1", "prefix_len": 24, "gateway": null,
+                   "best_effort_class": 0, "best_effort_class_default": true,
+                   "status_port": 9700, "guard_band": 20_000})
         );
     }
 

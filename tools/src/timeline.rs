@@ -9,6 +9,7 @@
 use std::cmp::Ordering;
 use std::fmt::{self, Write};
 
+use takt_scheduler::config::{lowest_open_class, ControlSection};
 use takt_scheduler::gcl::format_mask;
 use takt_scheduler::schedule::TRAFFIC_CLASSES;
 use takt_scheduler::units::{format_ns, format_speed};
@@ -21,15 +22,38 @@ pub const BAR_WIDTH: usize = 40;
 
 /// The timeline of `schedule`, loaded from `file`, as text ending in a newline.
 pub fn render(file: &str, schedule: &Schedule) -> String {
+    render_with_control(file, schedule, None)
+}
+
+/// [`render`], with the file's `[control]` section under the header.
+pub fn render_with_control(
+    file: &str,
+    schedule: &Schedule,
+    control: Option<&ControlSection>,
+) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
-    let _ = write_timeline(&mut out, file, schedule);
+    let _ = write_timeline_with_control(&mut out, file, schedule, control);
     out
 }
 
 /// Same as [`render`], into any `fmt::Write`.
 pub fn write_timeline(out: &mut impl Write, file: &str, schedule: &Schedule) -> fmt::Result {
+    write_timeline_with_control(out, file, schedule, None)
+}
+
+/// Same as [`render_with_control`], into any `fmt::Write`.
+pub fn write_timeline_with_control(
+    out: &mut impl Write,
+    file: &str,
+    schedule: &Schedule,
+    control: Option<&ControlSection>,
+) -> fmt::Result {
     write_header(out, file, schedule)?;
+    if let Some(c) = control {
+        writeln!(out)?;
+        writeln!(out, "{}", control_line(c, schedule))?;
+    }
     write_gcl(out, Which::Oper, schedule.oper())?;
     if let Some(admin) = schedule.admin() {
         write_gcl(out, Which::Admin, admin)?;
@@ -60,6 +84,25 @@ fn write_header(out: &mut impl Write, file: &str, schedule: &Schedule) -> fmt::R
         vec!["tc_to_pcp".into(), format!("[{}]", pcps.join(", "))],
     ];
     write_table(out, "  ", &[], &[false, false], &rows)
+}
+
+/// `control: 10.77.0.1/24, gateway -, best-effort class 0 (default), status
+/// port 9700/udp, guard band 0ns`.
+pub fn control_line(c: &ControlSection, schedule: &Schedule) -> String {
+    let gateway = c.gateway.map_or_else(|| "-".to_owned(), |g| g.to_string());
+    let class = match (c.best_effort_class, lowest_open_class(schedule)) {
+        (Some(class), _) => class.to_string(),
+        (None, Some(class)) => format!("{class} (default)"),
+        // A loaded [control] always has a class that opens.
+        (None, None) => "- (none opens)".to_owned(),
+    };
+    format!(
+        "control: {}/{}, gateway {gateway}, best-effort class {class}, status port {}/udp, guard band {}",
+        c.address,
+        c.prefix_len,
+        c.status_port,
+        format_ns(c.guard_band_ns)
+    )
 }
 
 fn write_gcl(out: &mut impl Write, which: Which, gcl: &GateControlList) -> fmt::Result {
@@ -536,6 +579,32 @@ mod tests {
             class7.contains("4.736us") && class7.contains("15.8%") && class7.contains("1.9%"),
             "{class7}"
         );
+    }
+
+    #[test]
+    fn timeline_shows_the_control_section_under_the_header() {
+        let s = two_class_schedule();
+        let mut c = ControlSection {
+            address: [10, 77, 0, 1].into(),
+            prefix_len: 24,
+            gateway: None,
+            best_effort_class: None,
+            status_port: 9700,
+            guard_band_ns: 0,
+        };
+        let text = render_with_control("two.toml", &s, Some(&c));
+        assert!(
+            text.contains("  tc_to_pcp   [0, 1, 2, 3, 4, 5, 6, 7]\n\ncontrol: 10.77.0.1/24, gateway -, best-effort class 0 (default), status port 9700/udp, guard band 0ns\n\noper gate control list"),
+            "{text}"
+        );
+        c.gateway = Some([10, 77, 0, 254].into());
+        c.best_effort_class = Some(3);
+        c.guard_band_ns = 20_000;
+        assert_eq!(
+            control_line(&c, &s),
+            "control: 10.77.0.1/24, gateway 10.77.0.254, best-effort class 3, status port 9700/udp, guard band 20us"
+        );
+        assert!(!render("two.toml", &s).contains("control:"));
     }
 
     #[test]

@@ -261,6 +261,33 @@ fn json_numbers_match_the_examples() {
 }
 
 #[test]
+fn the_control_plane_example_shows_its_control_section() {
+    let path = example("control-plane.toml");
+    let out = takt(&["check", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("\ncontrol: 10.77.0.1/24, gateway -, best-effort class 0 (default), status port 9700/udp, guard band 0ns\n"),
+        "{stdout}"
+    );
+    // Files without [control] show no control line, and null in JSON.
+    let plain = takt(&["check", &example("single-stream-1ms.toml")]);
+    assert!(!text(&plain.stdout).contains("control:"));
+    let plain = takt(&["check", "--json", &example("single-stream-1ms.toml")]);
+    let v: Value = serde_json::from_slice(&plain.stdout).expect("JSON");
+    assert_eq!(v["control"], Value::Null);
+
+    let out = takt(&["check", "--json", &path]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        v["control"],
+        serde_json::json!({"address": "10.77.0.1", "prefix_len": 24, "gateway": null,
+            "best_effort_class": 0, "best_effort_class_default": true,
+            "status_port": 9700, "guard_band": 0})
+    );
+}
+
+#[test]
 fn json_of_several_files_is_an_array() {
     let files: Vec<String> = examples().iter().map(|p| p.display().to_string()).collect();
     let mut args = vec!["check", "--json"];

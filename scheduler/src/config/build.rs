@@ -19,6 +19,7 @@ const DEFAULT_SPEED_BPS: u64 = 1_000_000_000;
 
 pub(super) struct Built {
     pub schedule: Schedule,
+    pub control: Option<super::ControlSection>,
     pub warnings: Vec<(Range<usize>, Warning)>,
 }
 
@@ -43,10 +44,19 @@ pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Loca
         .iter()
         .map(|w| (warning_span(raw, w), w.clone()))
         .collect();
-    Ok(Built { schedule, warnings })
+    let control = raw
+        .control
+        .as_ref()
+        .map(|c| super::control::control(c, &schedule))
+        .transpose()?;
+    Ok(Built {
+        schedule,
+        control,
+        warnings,
+    })
 }
 
-fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
+pub(super) fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
     Located {
         span: value.span(),
         message: message.into(),
@@ -54,7 +64,7 @@ fn at<T>(value: &Spanned<T>, message: impl Into<String>) -> Located {
 }
 
 /// The span of an optional key, or of its table's header when it is absent.
-fn span_or<T, U>(key: Option<&Spanned<T>>, header: &Spanned<U>) -> Range<usize> {
+pub(super) fn span_or<T, U>(key: Option<&Spanned<T>>, header: &Spanned<U>) -> Range<usize> {
     key.map_or_else(|| header.span(), Spanned::span)
 }
 
@@ -76,7 +86,11 @@ fn entry_table(which: Which) -> &'static str {
 
 /// A non-negative integer that fits `T`; `range` is shown when it does not.
 /// Values that fit `T` but break a narrower rule are left to the model.
-fn uint<T: TryFrom<i128>>(v: &Spanned<Int>, key: &str, range: &str) -> Result<T, Located> {
+pub(super) fn uint<T: TryFrom<i128>>(
+    v: &Spanned<Int>,
+    key: &str,
+    range: &str,
+) -> Result<T, Located> {
     let n = v.get_ref().0;
     if n < 0 {
         return Err(at(
@@ -95,7 +109,7 @@ fn opt_uint<T: TryFrom<i128>>(
     v.map(|v| uint(v, key, range)).transpose()
 }
 
-fn duration(v: &Spanned<Duration>, key: &str) -> Result<u64, Located> {
+pub(super) fn duration(v: &Spanned<Duration>, key: &str) -> Result<u64, Located> {
     match v.get_ref() {
         Duration::Ns(n) if *n < 0 => Err(at(
             v,
@@ -354,11 +368,12 @@ fn gcl_error(raw: &Tab<RawGcl>, which: Which, e: &GclError) -> Located {
 
 /// Which key of a stream a `ScheduleError` is about.
 #[derive(Clone, Copy)]
-enum Key {
+pub(super) enum Key {
     Name,
     TrafficClass,
     VlanId,
     Pcp,
+    DstMac,
     FrameSize,
     Offset,
     FramesPerCycle,
@@ -366,12 +381,13 @@ enum Key {
 }
 
 impl Key {
-    fn of(self, s: &RawStream) -> Option<Range<usize>> {
+    pub(super) fn of(self, s: &RawStream) -> Option<Range<usize>> {
         match self {
             Key::Name => Some(s.name.span()),
             Key::TrafficClass => Some(s.traffic_class.span()),
             Key::VlanId => Some(s.vlan_id.span()),
             Key::Pcp => s.pcp.as_ref().map(Spanned::span),
+            Key::DstMac => Some(s.dst_mac.span()),
             Key::FrameSize => s.frame_size.as_ref().map(Spanned::span),
             Key::Offset => s.offset.as_ref().map(Spanned::span),
             Key::FramesPerCycle => s.frames_per_cycle.as_ref().map(Spanned::span),
@@ -379,12 +395,13 @@ impl Key {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Key::Name => "name",
             Key::TrafficClass => "traffic_class",
             Key::VlanId => "vlan_id",
             Key::Pcp => "pcp",
+            Key::DstMac => "dst_mac",
             Key::FrameSize => "frame_size",
             Key::Offset => "offset",
             Key::FramesPerCycle => "frames_per_cycle",

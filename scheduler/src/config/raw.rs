@@ -21,6 +21,7 @@ pub(super) struct RawFile {
     pub link: Option<Tab<RawLink>>,
     #[serde(default)]
     pub stream: Vec<Tab<RawStream>>,
+    pub control: Option<Tab<RawControl>>,
 }
 
 /// `[schedule]` and `[admin]` share one shape; `build.rs` rejects `clock`
@@ -65,6 +66,17 @@ pub(super) struct RawStream {
     pub spacing: Option<Spanned<Duration>>,
 }
 
+/// `[control]`: the control plane's IPv4 interface; `control.rs` checks it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawControl {
+    pub address: Spanned<String>,
+    pub gateway: Option<Spanned<String>>,
+    pub best_effort_class: Option<Spanned<Int>>,
+    pub status_port: Option<Spanned<Int>>,
+    pub guard_band: Option<Spanned<Duration>>,
+}
+
 /// A table and nothing else. serde's derived structs also accept an array,
 /// taking its items as the fields in order, which would read `[[link]]` as
 /// `speed = <the table>`; this wrapper lets only a map through.
@@ -99,7 +111,7 @@ pub(super) const DATETIME_KEY: &str = "$__toml_private_datetime";
 
 /// The keys each table accepts, for "unknown key" messages. A unit test
 /// checks these against what serde derives from the structs above.
-pub(super) const TOP_KEYS: &[&str] = &["schedule", "admin", "link", "stream"];
+pub(super) const TOP_KEYS: &[&str] = &["schedule", "admin", "link", "stream", "control"];
 pub(super) const SCHEDULE_KEYS: &[&str] = &[
     "clock",
     "base_time",
@@ -111,6 +123,13 @@ pub(super) const ADMIN_KEYS: &[&str] =
     &["base_time", "cycle_time", "cycle_time_extension", "entry"];
 pub(super) const ENTRY_KEYS: &[&str] = &["gates", "gate_mask", "interval"];
 pub(super) const LINK_KEYS: &[&str] = &["speed", "tc_to_pcp"];
+pub(super) const CONTROL_KEYS: &[&str] = &[
+    "address",
+    "gateway",
+    "best_effort_class",
+    "status_port",
+    "guard_band",
+];
 pub(super) const STREAM_KEYS: &[&str] = &[
     "name",
     "traffic_class",
@@ -233,6 +252,7 @@ mod tests {
         assert_eq!(serde_fields::<RawEntry>(), ENTRY_KEYS);
         assert_eq!(serde_fields::<RawLink>(), LINK_KEYS);
         assert_eq!(serde_fields::<RawStream>(), STREAM_KEYS);
+        assert_eq!(serde_fields::<RawControl>(), CONTROL_KEYS);
         assert!(ADMIN_KEYS.iter().all(|k| SCHEDULE_KEYS.contains(k)));
     }
 }

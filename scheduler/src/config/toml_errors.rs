@@ -74,6 +74,7 @@ fn allowed_keys(path: &[String]) -> &'static [&'static str] {
         "schedule.entry" | "admin.entry" => raw::ENTRY_KEYS,
         "link" => raw::LINK_KEYS,
         "stream" => raw::STREAM_KEYS,
+        "control" => raw::CONTROL_KEYS,
         _ => &[],
     }
 }
@@ -99,6 +100,11 @@ fn key_example(key: &str) -> Option<&'static str> {
         "offset" => "offset = \"10us\"",
         "frames_per_cycle" => "frames_per_cycle = 1",
         "spacing" => "spacing = \"20us\"",
+        "address" => "address = \"10.77.0.1/24\"",
+        "gateway" => "gateway = \"10.77.0.254\"",
+        "best_effort_class" => "best_effort_class = 0",
+        "status_port" => "status_port = 9700",
+        "guard_band" => "guard_band = \"20us\"",
         _ => return None,
     })
 }
@@ -141,7 +147,7 @@ fn unknown_key(key: &str, path: &[String]) -> String {
         .unwrap_or_default();
     if path.is_empty() {
         return format!(
-            "unknown top-level table or key `{key}`{hint}: a schedule file has only [schedule], [admin], [link] and [[stream]]"
+            "unknown top-level table or key `{key}`{hint}: a schedule file has only [schedule], [admin], [link], [[stream]] and [control]"
         );
     }
     let list = allowed.join(", ");
@@ -176,7 +182,7 @@ fn wrong_type(key: &str, place: &str, found: &str, expected: &str, path: &[Strin
             ": write each one under its own double-bracket header, e.g. [[{}]]",
             path.join(".")
         ));
-    } else if found == "an array" && matches!(key, "schedule" | "admin" | "link") {
+    } else if found == "an array" && matches!(key, "schedule" | "admin" | "link" | "control") {
         msg.push_str(&format!(": write [{key}] with single brackets, once"));
     } else if let Some(example) = key_example(key) {
         msg.push_str(&format!(": e.g. `{example}`"));

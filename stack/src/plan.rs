@@ -1,7 +1,13 @@
 //! The talker's walk through the schedule, as a pure iterator: which frame
 //! comes next, when it must launch, and when its gate closes. No clocks,
 //! no I/O: the loop in talker.rs feeds it to the ring.
+//!
+//! A plan owns its schedule (`Arc`) so that a new one can be built on
+//! another thread and handed to the real-time thread, which moves it to
+//! where the old one stopped with [`Plan::resume_after`] without
+//! allocating.
 
+use std::sync::Arc;
 use takt_scheduler::Schedule;
 
 /// One frame to send.
@@ -29,20 +35,33 @@ pub enum Until {
     Forever,
 }
 
+/// Why a plan could not be resumed; the plan is left unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResumeError {
+    #[error("{got} sequence numbers given for a schedule of {streams} streams: the new schedule must keep the old one's streams")]
+    StreamCount { streams: usize, got: usize },
+}
+
 /// Frames in launch order, cycle after cycle, across an oper -> admin switch.
-pub struct Plan<'s> {
-    schedule: &'s Schedule,
+///
+/// Frames are ordered by (launch_ns, stream, frame): every frame launches
+/// inside its own cycle (`launch_time` ends it within its window, which ends
+/// with the cycle) and `order` sorts one cycle by (offset, stream, frame).
+pub struct Plan {
+    schedule: Arc<Schedule>,
     /// (offset in cycle, stream, frame) for every frame of one cycle, sorted.
     order: Vec<(u64, usize, u32)>,
     pos: usize,
     cycle: u64,
     seq: Vec<u64>,
     until: Until,
+    /// Set when a resume lands past the end of u64 time: nothing is left.
+    ended: bool,
 }
 
-impl<'s> Plan<'s> {
+impl Plan {
     /// `schedule` should already be `started_at(now)`: cycle 0 is its first.
-    pub fn new(schedule: &'s Schedule, until: Until) -> Self {
+    pub fn new(schedule: Arc<Schedule>, until: Until) -> Self {
         let mut order: Vec<(u64, usize, u32)> = schedule
             .streams()
             .iter()
@@ -54,13 +73,85 @@ impl<'s> Plan<'s> {
             .collect();
         order.sort_unstable();
         Plan {
-            schedule,
             seq: vec![0; schedule.streams().len()],
+            schedule,
             order,
             pos: 0,
             cycle: 0,
             until,
+            ended: false,
         }
+    }
+
+    pub fn schedule(&self) -> &Arc<Schedule> {
+        &self.schedule
+    }
+
+    /// Move this plan (typically freshly built with a new schedule, off the
+    /// real-time thread) to just after `last`, the last frame the old plan
+    /// handed out: the next item is the first frame of this schedule whose
+    /// (launch_ns, stream, frame) is greater than `last`'s, and sequence
+    /// numbers go on from `next_seq` (the old plan's next one per stream).
+    ///
+    /// `last.cycle` and `last.seq` are not used. Items after the resume
+    /// carry this schedule's cycle index, which can jump from the old
+    /// plan's; `Until::Cycles` counts this schedule's cycles too.
+    /// Allocates nothing; O(log frames per cycle) plus the frames `next`
+    /// skips when a truncated last oper cycle cuts some.
+    pub fn resume_after(&mut self, last: &Planned, next_seq: &[u64]) -> Result<(), ResumeError> {
+        self.take_seq(next_seq)?;
+        let key = (last.stream, last.frame);
+        self.seek(last.launch_ns, |in_cycle, off, stream, frame| {
+            (off, stream, frame) <= (in_cycle, key.0, key.1)
+        });
+        Ok(())
+    }
+
+    /// Move this plan so that its next item is the first frame launching at
+    /// or after `t_ns` (to start late, or after a gap), with sequence
+    /// numbers going on from `next_seq`. Cycle numbering as for
+    /// [`Plan::resume_after`]; allocates nothing.
+    pub fn resume_at(&mut self, t_ns: u64, next_seq: &[u64]) -> Result<(), ResumeError> {
+        self.take_seq(next_seq)?;
+        self.seek(t_ns, |in_cycle, off, _, _| off < in_cycle);
+        Ok(())
+    }
+
+    fn take_seq(&mut self, next_seq: &[u64]) -> Result<(), ResumeError> {
+        if next_seq.len() != self.seq.len() {
+            return Err(ResumeError::StreamCount {
+                streams: self.seq.len(),
+                got: next_seq.len(),
+            });
+        }
+        self.seq.copy_from_slice(next_seq);
+        Ok(())
+    }
+
+    /// Position at the cycle holding `t` and the first entry of `order`
+    /// for which `before(t - cycle start, offset, stream, frame)` is false.
+    /// Frames of earlier cycles all launch before that cycle starts, so
+    /// they are never due; entries `next` finds cut away it skips itself.
+    fn seek(&mut self, t: u64, before: impl Fn(u64, u64, usize, u32) -> bool) {
+        self.ended = false;
+        if t < self.schedule.oper().base_time_ns() {
+            // Every frame of this schedule launches after t.
+            self.cycle = 0;
+            self.pos = 0;
+            return;
+        }
+        let Some(c) = self.schedule.cycle_at(t) else {
+            // t is in a cycle that ends past u64 time: no frame is left.
+            self.ended = true;
+            return;
+        };
+        // Offsets, not absolute times: an unrepresentable offset is u64::MAX
+        // in `order` and must not overflow here.
+        let in_cycle = t - c.start_ns;
+        self.cycle = c.index;
+        self.pos = self
+            .order
+            .partition_point(|&(off, stream, frame)| before(in_cycle, off, stream, frame));
     }
 
     /// Frames per whole cycle (all streams).
@@ -79,11 +170,11 @@ impl<'s> Plan<'s> {
     }
 }
 
-impl Iterator for Plan<'_> {
+impl Iterator for Plan {
     type Item = Planned;
 
     fn next(&mut self) -> Option<Planned> {
-        if self.order.is_empty() {
+        if self.order.is_empty() || self.ended {
             return None;
         }
         loop {
@@ -143,7 +234,7 @@ mod tests {
         }
     }
 
-    fn schedule(admin_base: Option<u64>) -> Schedule {
+    fn schedule(admin_base: Option<u64>) -> Arc<Schedule> {
         let gcl = |base| {
             GateControlList::new(
                 base,
@@ -177,12 +268,13 @@ mod tests {
             ],
         )
         .unwrap()
+        .into()
     }
 
     #[test]
     fn frames_come_in_launch_order_with_per_stream_sequences() {
         let s = schedule(None);
-        let got: Vec<(usize, u64, u64)> = Plan::new(&s, Until::Cycles(2))
+        let got: Vec<(usize, u64, u64)> = Plan::new(s.clone(), Until::Cycles(2))
             .map(|p| (p.stream, p.seq, p.launch_ns))
             .collect();
         let base = 1_000_000;
@@ -204,7 +296,7 @@ mod tests {
     #[test]
     fn window_end_is_the_gate_close() {
         let s = schedule(None);
-        for p in Plan::new(&s, Until::Cycles(3)) {
+        for p in Plan::new(s.clone(), Until::Cycles(3)) {
             assert!(s.is_open(s.streams()[p.stream].traffic_class, p.launch_ns));
             assert_eq!(
                 s.next_close(s.streams()[p.stream].traffic_class, p.launch_ns),
@@ -217,7 +309,7 @@ mod tests {
     fn until_time_stops_before_the_end() {
         let s = schedule(None);
         let end = 1_000_000 + 20_000;
-        let launches: Vec<u64> = Plan::new(&s, Until::Time(end))
+        let launches: Vec<u64> = Plan::new(s.clone(), Until::Time(end))
             .map(|p| p.launch_ns)
             .collect();
         assert_eq!(launches.len(), 4);
@@ -230,7 +322,7 @@ mod tests {
         // "a" at 2 and 3 us still fit, "b" at 10 us is cut away, and admin
         // cycle 2 starts at 1_025_000.
         let s = schedule(Some(1_025_000));
-        let got: Vec<(usize, u64, u64)> = Plan::new(&s, Until::Cycles(3))
+        let got: Vec<(usize, u64, u64)> = Plan::new(s.clone(), Until::Cycles(3))
             .map(|p| (p.stream, p.cycle, p.launch_ns))
             .collect();
         assert_eq!(

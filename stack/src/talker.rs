@@ -66,8 +66,8 @@ struct Template {
 
 /// A talker set up for one run: everything it needs is allocated here, so
 /// `run` allocates nothing.
-pub struct Talker<'s> {
-    plan: Peekable<Plan<'s>>,
+pub struct Talker {
+    plan: Peekable<Plan>,
     templates: Vec<Template>,
     /// Next sequence number per stream (frames actually sent).
     seq: Vec<u64>,
@@ -79,10 +79,10 @@ pub struct Talker<'s> {
     hist_log: Option<IntervalLog>,
 }
 
-impl<'s> Talker<'s> {
+impl Talker {
     /// `schedule` should be `started_at(now + lead)` so its first cycle is
     /// in the future. The device must use the schedule's clock.
-    pub fn new(schedule: &'s Schedule, dev: &dyn RingDevice, opts: TalkerOptions) -> Self {
+    pub fn new(schedule: &Schedule, dev: &dyn RingDevice, opts: TalkerOptions) -> Self {
         let info = dev.info();
         let templates: Vec<Template> = schedule
             .streams()
@@ -109,7 +109,7 @@ impl<'s> Talker<'s> {
             .collect();
         Talker {
             hist_log: None,
-            plan: Plan::new(schedule, opts.until).peekable(),
+            plan: Plan::new(std::sync::Arc::new(schedule.clone()), opts.until).peekable(),
             seq: vec![0; templates.len()],
             pending: TxBatch::new(),
             templates,

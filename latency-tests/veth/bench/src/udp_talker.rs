@@ -10,6 +10,7 @@
 use std::net::SocketAddrV4;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use nix::sys::socket::{self, MsgFlags};
@@ -66,7 +67,7 @@ pub fn run(schedule: &Schedule, cfg: &UdpTalkerConfig) -> Result<RunStats, Bench
     let clock = schedule.clock();
     let mut lanes = lanes(schedule, cfg.dest)?;
     rt::install_stop_signals().map_err(BenchError::sys("SIGINT/SIGTERM handler"))?;
-    let sched = schedule.started_at(clock.now_ns() + LEAD_NS);
+    let sched = Arc::new(schedule.started_at(clock.now_ns() + LEAD_NS));
     let start_ns = sched.oper().base_time_ns();
     let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
     let mut stats = RunStats::new(names.iter().copied());
@@ -89,7 +90,7 @@ pub fn run(schedule: &Schedule, cfg: &UdpTalkerConfig) -> Result<RunStats, Bench
     // Counted like takt's talker: the loop should not touch the heap.
     // Built and dropped outside the counted loop (its tables are heap).
     let mut plan = Plan::new(
-        &sched,
+        Arc::clone(&sched),
         Until::Time(start_ns.saturating_add(cfg.duration_ns)),
     );
     let ((cycles, send_errors), heap) = rt::count_allocations(|| {

@@ -237,8 +237,11 @@ struct Case {
     new: (u64, u64, u64),
     /// Frames the old plan hands out before the switch is decided.
     cut: usize,
-    /// New list's base time after the last old frame.
-    delay_ns: u64,
+    /// The new list starts this many old cycles after the one holding the
+    /// last old frame, this far into that cycle (pushed a cycle on if that
+    /// is not after the last frame).
+    switch_cycles: u64,
+    switch_offset_ns: u64,
 }
 
 const BASE: u64 = 1_000_000_000;
@@ -247,7 +250,11 @@ const SPAN_NS: u64 = 90_000;
 
 fn list_params() -> impl Strategy<Value = (u64, u64, u64)> {
     (100_000u64..=1_000_000)
-        .prop_flat_map(|cycle| (Just(cycle), SPAN_NS..=cycle, 0..cycle / 2))
+        .prop_flat_map(|cycle| {
+            // No extension half the time, so that truncated cycles cut frames.
+            let ext = prop_oneof![Just(0), 0..cycle / 2];
+            (Just(cycle), SPAN_NS..=cycle, ext)
+        })
         .prop_map(|(cycle, open, ext)| (cycle, open, ext))
 }
 
@@ -260,9 +267,11 @@ fn case() -> impl Strategy<Value = Case> {
         list_params(),
         list_params(),
         1usize..40,
-        1u64..2_500_000,
+        0u64..3,
+        // Often among the frames, to cut some; anywhere in a cycle else.
+        prop_oneof![0u64..SPAN_NS, 0u64..1_000_000],
     )
-        .prop_map(|(s, old, new, cut, delay_ns)| Case {
+        .prop_map(|(s, old, new, cut, switch_cycles, off)| Case {
             streams: s
                 .into_iter()
                 .enumerate()
@@ -271,7 +280,8 @@ fn case() -> impl Strategy<Value = Case> {
             old,
             new,
             cut,
-            delay_ns,
+            switch_cycles,
+            switch_offset_ns: off % old.0,
         })
 }
 
@@ -292,7 +302,11 @@ proptest! {
         let next_seq: Vec<u64> = (0..n).map(|s| a.sequence(s)).collect();
 
         // The new schedule: the list in force now, then the new one at t.
-        let t = last.launch_ns + c.delay_ns;
+        let last_start = BASE + (last.launch_ns - BASE) / oc * oc;
+        let mut t = last_start + c.switch_cycles * oc + c.switch_offset_ns;
+        if t <= last.launch_ns {
+            t += oc;
+        }
         let (nc, no, ne) = c.new;
         let b_sched = Arc::new(schedule(oper, Some(gcl(t, nc, no, ne)), &c.streams));
         let sw = b_sched.switch().unwrap();

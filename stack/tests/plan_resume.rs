@@ -108,9 +108,8 @@ fn resuming_a_fresh_plan_of_the_same_schedule_at_every_frame_continues_it() {
     for (i, last) in all.iter().enumerate() {
         let mut old = Plan::new(s.clone(), Until::Cycles(6));
         old.by_ref().take(i + 1).for_each(drop);
-        let next_seq: Vec<u64> = (0..3).map(|st| old.sequence(st)).collect();
         let mut new = Plan::new(s.clone(), Until::Cycles(6));
-        new.resume_after(last, &next_seq).unwrap();
+        new.resume_after(last, old.sequences()).unwrap();
         assert_eq!(new.collect::<Vec<_>>(), all[i + 1..], "after frame {i}");
     }
 }
@@ -214,7 +213,7 @@ fn resuming_allocates_nothing() {
     let old = Arc::new(two_class_schedule(None));
     let mut a = Plan::new(old, Until::Forever);
     let last = a.by_ref().take(7).last().unwrap();
-    let next_seq = vec![a.sequence(0), a.sequence(1), a.sequence(2)];
+    let next_seq = [a.sequence(0), a.sequence(1), a.sequence(2)];
     // The new schedule switches to a list 25 us after `last`, so the
     // resumed plan also crosses a truncated oper cycle and the switch.
     let new = Arc::new(two_class_schedule(Some(last.launch_ns + 25_000)));
@@ -299,7 +298,8 @@ proptest! {
         let mut a = Plan::new(a_sched, Until::Forever);
         let head: Vec<Planned> = a.by_ref().take(c.cut).collect();
         let last = *head.last().unwrap();
-        let next_seq: Vec<u64> = (0..n).map(|s| a.sequence(s)).collect();
+        let next_seq = a.sequences().to_vec();
+        prop_assert_eq!(next_seq.len(), n);
 
         // The new schedule: the list in force now, then the new one at t.
         let last_start = BASE + (last.launch_ns - BASE) / oc * oc;

@@ -168,6 +168,12 @@ impl Plan {
     pub fn sequence(&self, stream: usize) -> u64 {
         self.seq[stream]
     }
+
+    /// Every stream's next sequence number, in stream order: what a plan
+    /// resuming after this one's last frame takes as `next_seq`.
+    pub fn sequences(&self) -> &[u64] {
+        &self.seq
+    }
 }
 
 impl Iterator for Plan {

@@ -84,7 +84,7 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-fn duration_arg(s: &str) -> Result<u64, String> {
+pub fn duration_arg(s: &str) -> Result<u64, String> {
     units::parse_duration_ns(s)
 }
 

@@ -140,7 +140,7 @@ fn address_without_prefix_length() {
         &with_control("address = \"10.77.0.1\"\n"),
         9,
         11,
-        "write the prefix length, e.g. 10.77.0.1/24",
+        "`address` \"10.77.0.1\" has no prefix length: write the prefix length, e.g. 10.77.0.1/24",
     );
 }
 
@@ -307,4 +307,25 @@ fn unknown_key_in_control() {
         1,
         "unknown key `status-port` in [control] (did you mean `status_port`?): the keys allowed there are address, gateway, best_effort_class, status_port, guard_band",
     );
+}
+
+// ---- no input panics ----------------------------------------------------------
+
+proptest::proptest! {
+    /// Any values in [control] load or give a positioned error.
+    #[test]
+    fn any_control_values_load_or_give_an_error(
+        address in "[0-9./a-z: ]{0,20}",
+        gateway in "[0-9./a-z: ]{0,16}",
+        class in -3i64..300,
+        port in -3i64..70000,
+        guard in "[0-9.]{0,6}(ns|us|ms|s|)",
+    ) {
+        let text = with_control(&format!(
+            "address = {address:?}\ngateway = {gateway:?}\nbest_effort_class = {class}\nstatus_port = {port}\nguard_band = {guard:?}\n"
+        ));
+        if let Err(ConfigError(d)) = parse_str(&text, "t.toml") {
+            proptest::prop_assert!((9..=13).contains(&d.line), "{}:{}: {}", d.line, d.col, d.message);
+        }
+    }
 }

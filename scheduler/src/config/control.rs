@@ -4,9 +4,9 @@
 //! band must leave room in a cycle.
 
 use super::build::{at, duration, uint};
-use super::raw::{RawControl, Tab};
+use super::raw::{Duration, Int, RawControl, Tab};
 use super::Located;
-use crate::schedule::{Schedule, TRAFFIC_CLASSES};
+use crate::schedule::{GateControlList, Schedule, TRAFFIC_CLASSES};
 use crate::units::format_ns;
 use std::net::Ipv4Addr;
 use toml::Spanned;
@@ -45,7 +45,7 @@ pub fn lowest_open_class(schedule: &Schedule) -> Option<u8> {
 }
 
 fn opens(schedule: &Schedule, class: u8) -> bool {
-    let open = |g: &crate::GateControlList| !g.class_windows(class).is_empty();
+    let open = |g: &GateControlList| !g.class_windows(class).is_empty();
     open(schedule.oper()) || schedule.admin().is_some_and(open)
 }
 
@@ -96,15 +96,12 @@ pub(super) fn control(
 fn address(v: &Spanned<String>) -> Result<(Ipv4Addr, u8), Located> {
     let text = v.get_ref().trim();
     let Some((ip, prefix)) = text.split_once('/') else {
-        let why = if text.parse::<Ipv4Addr>().is_ok() {
-            "it has no prefix length: write the prefix length, e.g. 10.77.0.1/24"
+        let message = if text.parse::<Ipv4Addr>().is_ok() {
+            format!("`address` \"{text}\" has no prefix length: write the prefix length, e.g. 10.77.0.1/24")
         } else {
-            "write an IPv4 address and prefix length, e.g. 10.77.0.1/24"
+            format!("`address` \"{text}\" is not A.B.C.D/N: write an IPv4 address and prefix length, e.g. 10.77.0.1/24")
         };
-        return Err(at(
-            v,
-            format!("`address` \"{text}\" is not A.B.C.D/N: {why}"),
-        ));
+        return Err(at(v, message));
     };
     let ip: Ipv4Addr = ip.parse().map_err(|_| {
         at(v, format!("`address` \"{text}\": \"{ip}\" is not an IPv4 address: write A.B.C.D/N, e.g. 10.77.0.1/24"))
@@ -161,10 +158,7 @@ fn gateway(v: &Spanned<String>, address: Ipv4Addr, prefix_len: u8) -> Result<Ipv
     Ok(gw)
 }
 
-fn best_effort_class(
-    v: &Spanned<crate::config::raw::Int>,
-    schedule: &Schedule,
-) -> Result<u8, Located> {
+fn best_effort_class(v: &Spanned<Int>, schedule: &Schedule) -> Result<u8, Located> {
     let class: u8 = uint(v, "best_effort_class", "traffic classes 0..=7")?;
     if usize::from(class) >= TRAFFIC_CLASSES {
         return Err(at(
@@ -178,10 +172,7 @@ fn best_effort_class(
     Ok(class)
 }
 
-fn guard_band(
-    v: &Spanned<crate::config::raw::Duration>,
-    schedule: &Schedule,
-) -> Result<u64, Located> {
+fn guard_band(v: &Spanned<Duration>, schedule: &Schedule) -> Result<u64, Located> {
     let ns = duration(v, "guard_band")?;
     // The shortest cycle in force bounds every best-effort window.
     let cycle = schedule

@@ -15,13 +15,16 @@ step "tools the tests use"
 # tcpdump: the veth tests check VLAN tags on a capture; ip (iproute2) and
 # setpriv (util-linux): run binaries in namespaces and without root;
 # cyclictest (rt-tests) and stress-ng: takt-cyclictest is compared with
-# cyclictest, idle and under load.
+# cyclictest, idle and under load; ping and arping (iputils) reach the
+# control plane.
 need=()
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ip >/dev/null || need+=(iproute2)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v cyclictest >/dev/null || need+=(rt-tests)
 command -v stress-ng >/dev/null || need+=(stress-ng)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v arping >/dev/null || need+=(iputils-arping)
 if ((${#need[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null \

@@ -116,7 +116,8 @@ impl Listener {
             if dev.rx_burst(&mut batch) == 0 {
                 if let Some(ctl) = &mut self.control {
                     if ctl.wants_service(now, &self.schedule) {
-                        ctl.service(now, dev, &self.schedule, stats, 0);
+                        let cycles = self.schedule.cycle_at(now).map_or(0, |c| c.index + 1);
+                        ctl.service(now, dev, &self.schedule, stats, cycles);
                     }
                 }
                 let deadline = deadline_ns.load(Ordering::Acquire);

@@ -59,7 +59,9 @@ fn cidr_arg(s: &str) -> Result<(Ipv4Addr, u8), String> {
         .filter(|p| (1..=32).contains(p))
         .ok_or_else(|| format!("prefix length {p:?}: give 1..=32"))?;
     if addr.is_unspecified() || addr.is_multicast() || addr.is_broadcast() {
-        return Err(format!("{addr} cannot be an interface address: give a unicast address"));
+        return Err(format!(
+            "{addr} cannot be an interface address: give a unicast address"
+        ));
     }
     Ok((addr, prefix))
 }
@@ -231,8 +233,15 @@ mod tests {
             ..ControlArgs::default()
         };
         let s = flags.resolve(Some(&section())).unwrap();
-        assert_eq!((s.cidr().as_str(), s.status_port, s.guard_band_ns), ("10.77.0.1/16", 9999, 0));
-        assert_eq!(s.gateway, Some(Ipv4Addr::new(10, 0, 0, 254)), "kept from the file");
+        assert_eq!(
+            (s.cidr().as_str(), s.status_port, s.guard_band_ns),
+            ("10.77.0.1/16", 9999, 0)
+        );
+        assert_eq!(
+            s.gateway,
+            Some(Ipv4Addr::new(10, 0, 0, 254)),
+            "kept from the file"
+        );
         let only_flags = flags.resolve(None).unwrap();
         assert_eq!(only_flags.status_port, 9999);
         let off = ControlArgs {

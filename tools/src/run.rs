@@ -320,7 +320,10 @@ pub fn load_schedule(path: &Path, allow_overbooking: bool) -> Result<Schedule, E
 }
 
 /// As [`load_schedule`], keeping the file's other sections.
-pub fn load_schedule_file(path: &Path, allow_overbooking: bool) -> Result<config::Loaded, ExitCode> {
+pub fn load_schedule_file(
+    path: &Path,
+    allow_overbooking: bool,
+) -> Result<config::Loaded, ExitCode> {
     let validation = if allow_overbooking {
         Validation::AllowOverbooking
     } else {

@@ -14,6 +14,9 @@ pub struct RingPhy<'a, const N: usize> {
     /// Received frames meant for smoltcp, taken from the front.
     pub rx: &'a mut RxBatch,
     pub tx: &'a mut TxQueue<N>,
+    /// Received frames smoltcp may still take in this poll: a bound on the
+    /// time one poll runs, however many frames are waiting.
+    pub rx_budget: usize,
 }
 
 impl<const N: usize> phy::Device for RingPhy<'_, N> {
@@ -27,7 +30,11 @@ impl<const N: usize> phy::Device for RingPhy<'_, N> {
         Self: 't;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_, N>)> {
+        if self.rx_budget == 0 {
+            return None;
+        }
         let frame = self.rx.pop_front()?;
+        self.rx_budget -= 1;
         Some((
             RxToken {
                 dev: &mut *self.dev,

@@ -31,6 +31,10 @@ pub use smoltcp::wire::Ipv4Cidr;
 /// Frames smoltcp may have waiting for the gate: room for one status reply
 /// of [`queue::MAX_FRAME`]-sized IPv4 fragments.
 pub const TX_QUEUE_LEN: usize = 16;
+/// Received frames one poll hands smoltcp at most (a few microseconds of
+/// work each): the rest wait for the next poll, so a flood cannot hold the
+/// data-path loop past its budget.
+pub const RX_PER_POLL: usize = 8;
 /// Socket slots: one ICMP, one UDP.
 const SOCKETS: usize = 2;
 /// ICMP packets each direction of the ICMP socket holds.
@@ -197,6 +201,7 @@ impl<'a> Iface<'a> {
             dev,
             rx: &mut rx,
             tx: &mut tx,
+            rx_budget: 0,
         };
         let mut iface = Interface::new(config, &mut phy, instant(now_ns));
         iface.update_ip_addrs(|addrs| {
@@ -310,11 +315,12 @@ impl<'a> Iface<'a> {
     /// As [`poll`](Self::poll), but only the frames given with
     /// [`feed`](Self::feed): the caller owns the device's receive side.
     pub fn poll_fed(&mut self, now_ns: u64, dev: &mut dyn RingDevice, schedule: &Schedule) {
-        self.counters.rx_frames += self.rx.len() as u64;
+        self.counters.rx_frames += self.rx.len().min(RX_PER_POLL) as u64;
         let mut phy = RingPhy {
             dev: &mut *dev,
             rx: &mut self.rx,
             tx: &mut self.tx,
+            rx_budget: RX_PER_POLL,
         };
         self.iface
             .poll(instant(now_ns), &mut phy, &mut self.sockets);
@@ -328,6 +334,9 @@ impl<'a> Iface<'a> {
             .iface
             .poll_at(instant(now_ns), &self.sockets)
             .map(|t| u64::try_from(t.total_micros()).unwrap_or(0) * 1_000);
+        if !self.rx.is_empty() {
+            return Some(now_ns); // frames left over from the last poll
+        }
         let start = self.earliest_start(now_ns);
         let lead = start - now_ns;
         let gate = self.tx.front().and_then(|f| match &self.gate {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod veth;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -130,11 +132,19 @@ pub fn json_file(path: &Path) -> serde_json::Value {
 /// Ethernet frames of a classic pcap file (either byte order, us or ns
 /// timestamps); a record cut short at the end (capture stopped) is left out.
 pub fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
+    pcap_records(path).into_iter().map(|(_, f)| f).collect()
+}
+
+/// As [`pcap_frames`], each with its capture time in ns since the epoch
+/// (CLOCK_REALTIME).
+pub fn pcap_records(path: &Path) -> Vec<(u64, Vec<u8>)> {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(b.len() >= 24, "{}: no pcap header", path.display());
-    let le = match u32::from_le_bytes(b[0..4].try_into().unwrap()) {
-        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
-        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+    let (le, nanos) = match u32::from_le_bytes(b[0..4].try_into().unwrap()) {
+        0xa1b2_c3d4 => (true, false),
+        0xa1b2_3c4d => (true, true),
+        0xd4c3_b2a1 => (false, false),
+        0x4d3c_b2a1 => (false, true),
         m => panic!("{}: not a pcap file (magic {m:#x})", path.display()),
     };
     let u32_at = |o: usize| {
@@ -154,12 +164,14 @@ pub fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
     let mut frames = Vec::new();
     let mut at = 24;
     while at + 16 <= b.len() {
+        let (sec, frac) = (u64::from(u32_at(at)), u64::from(u32_at(at + 4)));
         let len = u32_at(at + 8) as usize;
         let start = at + 16;
         if start + len > b.len() {
             break;
         }
-        frames.push(b[start..start + len].to_vec());
+        let ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1_000 };
+        frames.push((ns, b[start..start + len].to_vec()));
         at = start + len;
     }
     frames

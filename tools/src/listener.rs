@@ -44,6 +44,9 @@ Example:
   takt-listener --schedule s.toml --device xdp:eth1@0 --cpu 1 --priority 80
       Busy-poll on CPU 1 as SCHED_FIFO 80 with memory locked; stderr says
       what the thread got, and the report has an rt line (JSON: rt).
+  takt-listener --schedule s.toml --device packet:eth1 --ip 10.77.0.2/24
+      Also answer ARP, ping and `takt control status 10.77.0.2` with the
+      frames that are not stream frames (docs/control-plane.md).
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface

@@ -39,6 +39,11 @@ Example:
       sleeping until 20 us before each frame and spinning the rest; the
       first stderr line says what the thread got (rt: pinned to CPU 1
       (not isolated), SCHED_FIFO 80, memory locked, ...).
+  takt-talker --schedule docs/examples/control-plane.toml --device packet:eth0 --ip 10.77.0.1/24 --linger 5s
+      Also answer ARP and ping on 10.77.0.1 and the UDP status / schedule
+      service on port 9700 (`takt control status 10.77.0.1`, `takt control
+      schedule 10.77.0.1 new.toml`), sending only inside best-effort gate
+      windows; keep answering for 5 s after the run (docs/control-plane.md).
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface

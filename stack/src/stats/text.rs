@@ -174,6 +174,24 @@ pub fn text_report(run: &RunStats) -> String {
     if let Some(r) = &run.rt {
         let _ = writeln!(out, "{}", r.summary());
     }
+    if let Some(c) = &run.control {
+        let _ = writeln!(
+            out,
+            "control {}: rx {} frames, tx {} frames (in best-effort windows), {} requests, \
+             {} schedule changes, drops: rx overflow {}, tx queue {}, tx device {}, requests {}, \
+             replies {}",
+            c.address,
+            c.rx_frames,
+            c.tx_frames,
+            c.requests,
+            c.schedule_changes,
+            c.rx_overflow,
+            c.tx_queue_drops,
+            c.tx_device_drops,
+            c.requests_dropped,
+            c.replies_dropped
+        );
+    }
     out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");
 
     let mut rows = Vec::new();

@@ -474,8 +474,58 @@ fn a_schedule_sent_over_udp_takes_over_at_its_base_time_and_a_bad_one_is_refused
         text(&out.stderr)
     );
 
-    // Then a good one: a 1 ms cycle from a whole millisecond 1.2 s ahead.
-    let base = (tai_now_ns() + 1_200_000_000) / 1_000_000 * 1_000_000;
+    // Malformed requests: each answered with an error, none disturbs the run.
+    let replies = wire
+        .pair
+        .ns_b()
+        .run(|| {
+            let sock = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            sock.connect((TAKT_A, 9700)).unwrap();
+            let requests: [Vec<u8>; 3] = [
+                b"\xff\xfe\x00 not a request".to_vec(),
+                vec![b'#'; 9000], // over the 8192 accepted, in 7 IP fragments
+                b"schedule\n[schedule\ncycle_time = ".to_vec(),
+            ];
+            requests
+                .iter()
+                .map(|r| {
+                    sock.send(r).unwrap();
+                    let mut buf = [0u8; 20_000];
+                    let n = sock.recv(&mut buf).expect("a reply to every request");
+                    serde_json::from_slice::<Value>(&buf[..n]).expect("JSON reply")
+                })
+                .collect::<Vec<Value>>()
+        })
+        .unwrap();
+    assert!(
+        replies[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown request"),
+        "{}",
+        replies[0]
+    );
+    assert!(
+        replies[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than the 8192"),
+        "{}",
+        replies[1]
+    );
+    assert_eq!(replies[2]["accepted"], false, "{}", replies[2]);
+    assert!(
+        replies[2]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("request:1:"),
+        "{}",
+        replies[2]
+    );
+
+    // Then a good one: a 1 ms cycle from a whole millisecond 1.5 s ahead.
+    let base = (tai_now_ns() + 1_500_000_000) / 1_000_000 * 1_000_000;
     let new_text =
         schedule(1000, 500, control).replace("base_time = 0", &format!("base_time = {base}"));
     let new = write(&dir, "new.toml", &new_text);

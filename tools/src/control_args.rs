@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use takt_drivers::RingDevice;
 use takt_scheduler::config::{self, ControlSection, DEFAULT_STATUS_PORT};
-use takt_scheduler::Schedule;
+use takt_scheduler::{ClockId, Schedule};
 use takt_stack::control::plane::{ControlPlane, PlaneError};
 use takt_stack::control::service::{Accepted, Role, ServiceSetup};
 use takt_stack::control::{ControlConfig, Ipv4Cidr};
@@ -69,32 +69,44 @@ fn cidr_arg(s: &str) -> Result<(Ipv4Addr, u8), String> {
 /// The control plane's settings after flags and file are merged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ControlSettings {
-    pub address: Ipv4Addr,
-    pub prefix_len: u8,
-    pub gateway: Option<Ipv4Addr>,
-    pub best_effort_class: Option<u8>,
-    pub status_port: u16,
-    pub guard_band_ns: u64,
-    /// The file's section, which a schedule change must repeat unchanged.
+    /// What runs: the file's section with the flags applied.
+    pub resolved: ControlSection,
+    /// The file's section as written, which a schedule change must repeat.
     pub section: Option<ControlSection>,
 }
 
 impl ControlSettings {
     /// `10.77.0.1/24`.
     pub fn cidr(&self) -> String {
-        format!("{}/{}", self.address, self.prefix_len)
+        format!("{}/{}", self.resolved.address, self.resolved.prefix_len)
     }
 
     fn config(&self, gated: bool) -> ControlConfig {
+        let r = &self.resolved;
         ControlConfig {
-            ipv4: Ipv4Cidr::new(self.address, self.prefix_len),
-            gateway: self.gateway,
-            best_effort_class: self.best_effort_class,
+            ipv4: Ipv4Cidr::new(r.address, r.prefix_len),
+            gateway: r.gateway,
+            best_effort_class: r.best_effort_class,
             gated,
-            guard_band_ns: self.guard_band_ns,
-            udp_port: Some(self.status_port),
+            guard_band_ns: r.guard_band_ns,
+            udp_port: Some(r.status_port),
         }
     }
+}
+
+/// A report with the run's fixed parts and one entry per stream, for the
+/// control plane's worker to fill in at each status request.
+pub fn report_template(
+    names: &[&str],
+    dev: &dyn RingDevice,
+    backend: &str,
+    clock: ClockId,
+) -> RunStats {
+    let mut report = RunStats::new(names.iter().copied());
+    report.device = dev.info().name.clone();
+    report.backend = backend.to_owned();
+    report.clock = clock.as_str().into();
+    report
 }
 
 impl ControlArgs {
@@ -106,7 +118,7 @@ impl ControlArgs {
         let (address, prefix_len) = self
             .ip
             .or_else(|| section.map(|s| (s.address, s.prefix_len)))?;
-        Some(ControlSettings {
+        let resolved = ControlSection {
             address,
             prefix_len,
             gateway: self.gateway.or(section.and_then(|s| s.gateway)),
@@ -121,6 +133,9 @@ impl ControlArgs {
                 .guard_band
                 .or(section.map(|s| s.guard_band_ns))
                 .unwrap_or(0),
+        };
+        Some(ControlSettings {
+            resolved,
             section: section.cloned(),
         })
     }
@@ -224,8 +239,7 @@ mod tests {
         assert_eq!(none.resolve(None), None, "no address anywhere");
         let from_file = none.resolve(Some(&section())).unwrap();
         assert_eq!(from_file.cidr(), "10.0.0.1/24");
-        assert_eq!(from_file.status_port, 7000);
-        assert_eq!(from_file.best_effort_class, Some(2));
+        assert_eq!(from_file.resolved, section(), "the file as it is");
         let flags = ControlArgs {
             ip: Some((Ipv4Addr::new(10, 77, 0, 1), 16)),
             status_port: Some(9999),
@@ -233,17 +247,20 @@ mod tests {
             ..ControlArgs::default()
         };
         let s = flags.resolve(Some(&section())).unwrap();
+        let r = &s.resolved;
         assert_eq!(
-            (s.cidr().as_str(), s.status_port, s.guard_band_ns),
+            (s.cidr().as_str(), r.status_port, r.guard_band_ns),
             ("10.77.0.1/16", 9999, 0)
         );
         assert_eq!(
-            s.gateway,
+            r.gateway,
             Some(Ipv4Addr::new(10, 0, 0, 254)),
             "kept from the file"
         );
+        assert_eq!(s.section, Some(section()), "what a change must repeat");
         let only_flags = flags.resolve(None).unwrap();
-        assert_eq!(only_flags.status_port, 9999);
+        assert_eq!(only_flags.resolved.status_port, 9999);
+        assert_eq!(only_flags.resolved.best_effort_class, None);
         let off = ControlArgs {
             no_control: true,
             ..ControlArgs::default()

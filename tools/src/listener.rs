@@ -165,10 +165,7 @@ pub fn run_on(
     // Also before: its worker thread stays unpinned and SCHED_OTHER.
     let plane = match &cfg.control {
         Some(c) => {
-            let mut report = RunStats::new(names.iter().copied());
-            report.device = dev.info().name.clone();
-            report.backend = cfg.backend.clone();
-            report.clock = clock.as_str().into();
+            let report = control_args::report_template(&names, dev, &cfg.backend, clock);
             Some(control_args::listener_plane(c, schedule, dev, report)?)
         }
         None => None,

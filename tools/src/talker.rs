@@ -147,10 +147,7 @@ pub fn run_on(
     let running: control_args::Running = Arc::new(Mutex::new(None));
     let plane = match &cfg.control {
         Some(c) => {
-            let mut report = RunStats::new(names.iter().copied());
-            report.device = dev.info().name.clone();
-            report.backend = cfg.backend.clone();
-            report.clock = clock.as_str().into();
+            let report = control_args::report_template(&names, dev, &cfg.backend, clock);
             Some(control_args::talker_plane(
                 c,
                 schedule,

@@ -1,6 +1,6 @@
 //! `takt-talker` and `takt-listener` as users run them: help, exit codes
-//! and messages for every kind of bad input. (No backend for a real NIC is
-//! built yet, so a run itself is tested in-process: talker_listener_sim.rs.)
+//! and messages for every kind of bad input (runs themselves:
+//! talker_listener_sim.rs, talker_listener_veth.rs, control_veth.rs).
 
 mod common;
 
@@ -335,6 +335,82 @@ fn priority_without_privilege_exits_1_naming_cap_sys_nice() {
         assert!(
             err.contains("SCHED_FIFO 80 needs CAP_SYS_NICE or RLIMIT_RTPRIO >= 80"),
             "{bin}: {err}"
+        );
+    }
+}
+
+#[test]
+fn bad_control_plane_flags_exit_2_saying_what_to_write() {
+    let schedule = example("two-class-250us.toml");
+    for bin in BOTH {
+        for (flag, value, says) in [
+            ("--ip", "10.77.0.1", "prefix length"),
+            ("--ip", "10.77.0.1/40", "1..=32"),
+            ("--ip", "224.0.0.1/4", "unicast"),
+            ("--best-effort-class", "8", "8"),
+            ("--status-port", "0", "0"),
+            ("--guard-band", "soon", "soon"),
+        ] {
+            let args = [
+                "--schedule",
+                &schedule,
+                "--device",
+                "packet:lo",
+                "--cycles",
+                "5",
+                flag,
+                value,
+            ];
+            let out = run(bin, &args);
+            assert_eq!(out.status.code(), Some(2), "{} {flag} {value}", name(bin));
+            let err = text(&out.stderr);
+            assert!(
+                err.contains(flag) && err.contains(says),
+                "{flag} {value}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_best_effort_class_that_never_opens_exits_2_naming_it() {
+    if !nix::unistd::geteuid().is_root() {
+        // Opening packet:lo needs CAP_NET_RAW, and that comes first.
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("needs root, and CI=true forbids skipping");
+        }
+        eprintln!("skipped: needs root (packet:lo)");
+        return;
+    }
+    let schedule = example("two-class-250us.toml");
+    for bin in BOTH {
+        let out = run(
+            bin,
+            &[
+                "--schedule",
+                &schedule,
+                "--device",
+                "packet:lo",
+                "--cycles",
+                "5",
+                "-q",
+                "--ip",
+                "10.99.0.1/24",
+                "--best-effort-class",
+                "6",
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}: {}",
+            name(bin),
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("traffic class 6 never opens"),
+            "{}",
+            text(&out.stderr)
         );
     }
 }

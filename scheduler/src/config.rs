@@ -14,7 +14,7 @@ mod raw;
 mod toml_errors;
 
 pub use change::{parse_change, Change};
-pub use control::{lowest_open_class, ControlSection, DEFAULT_STATUS_PORT};
+pub use control::{class_opens, lowest_open_class, ControlSection, DEFAULT_STATUS_PORT};
 
 use crate::schedule::{Schedule, Validation, Warning};
 use std::fmt;

@@ -41,10 +41,11 @@ impl ControlSection {
 /// The lowest-numbered traffic class that some entry of the oper or admin
 /// list opens (entries cut away by `cycle_time` do not count).
 pub fn lowest_open_class(schedule: &Schedule) -> Option<u8> {
-    (0..TRAFFIC_CLASSES as u8).find(|&c| opens(schedule, c))
+    (0..TRAFFIC_CLASSES as u8).find(|&c| class_opens(schedule, c))
 }
 
-fn opens(schedule: &Schedule, class: u8) -> bool {
+/// Whether `class`'s gate opens anywhere in the oper or admin list.
+pub fn class_opens(schedule: &Schedule, class: u8) -> bool {
     let open = |g: &GateControlList| !g.class_windows(class).is_empty();
     open(schedule.oper()) || schedule.admin().is_some_and(open)
 }
@@ -166,7 +167,7 @@ fn best_effort_class(v: &Spanned<Int>, schedule: &Schedule) -> Result<u8, Locate
             format!("`best_effort_class` {class} does not exist: use a traffic class 0..=7"),
         ));
     }
-    if !opens(schedule, class) {
+    if !class_opens(schedule, class) {
         return Err(at(v, format!("traffic class {class} never opens in this schedule, so control traffic (ARP, ping) could never be sent: give a class that a gate entry opens")));
     }
     Ok(class)

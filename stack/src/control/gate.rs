@@ -4,7 +4,7 @@
 //! closes — so smoltcp's traffic can never spill into a time-critical
 //! window. Pure: a schedule, a time and a length in, a decision out.
 
-use takt_scheduler::Schedule;
+use takt_scheduler::{config, Schedule};
 
 /// Bytes the NIC appends that are not in a buffer.
 const FCS_BYTES: u64 = 4;
@@ -101,15 +101,12 @@ pub fn wire_time_ns(s: &Schedule, len: usize) -> u64 {
 }
 
 /// The lowest-priority traffic class (lowest number, as in 802.1Q) whose
-/// gate opens somewhere in the oper or admin cycle.
+/// gate opens somewhere in the oper or admin cycle (the `[control]`
+/// section's default, `takt check` shows the same).
 pub fn default_class(schedule: &Schedule) -> Option<u8> {
-    (0..8).find(|&c| opens_somewhere(schedule, c))
+    config::lowest_open_class(schedule)
 }
 
 fn opens_somewhere(schedule: &Schedule, class: u8) -> bool {
-    class < 8
-        && (!schedule.oper().class_windows(class).is_empty()
-            || schedule
-                .admin()
-                .is_some_and(|a| !a.class_windows(class).is_empty()))
+    class < 8 && config::class_opens(schedule, class)
 }

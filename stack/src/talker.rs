@@ -276,6 +276,11 @@ impl Talker {
                 return;
             }
             ctl.service(now, dev, schedule, stats, cycles);
+            if ctl.pending_plan().is_some() {
+                ctl.plan_refused(
+                    br#"{"accepted":false,"error":"the talker's run has ended: there is no schedule to change"}"#,
+                );
+            }
             let wake = ctl.next_wake(now, schedule).min(end_ns);
             rt::wait_until(self.clock, wake, self.opts.wake);
         }
@@ -316,11 +321,14 @@ impl Talker {
                     launch_ns: 0,
                     window_end_ns: 0,
                 });
-                let ok = new.resume_after(&after, &self.resume_seq).is_ok();
-                if ok {
+                if new.resume_after(&after, &self.resume_seq).is_ok() {
                     std::mem::swap(&mut self.plan, new);
+                    ctl.plan_installed();
+                } else {
+                    ctl.plan_refused(
+                        br#"{"accepted":false,"error":"the new schedule's streams are not the running ones"}"#,
+                    );
                 }
-                ctl.plan_installed(ok);
                 return true;
             }
             let wake = ctl.next_wake(now, self.plan.schedule());

@@ -170,17 +170,20 @@ impl ControlPlane {
         self.install.as_mut().and_then(|j| j.plan.as_mut())
     }
 
-    /// The talker swapped plans (`ok`; the old one is now in the job, and
-    /// goes to the worker to be dropped) or could not: send the reply.
-    pub fn plan_installed(&mut self, ok: bool) {
+    /// The talker swapped plans (the old one is now in the job, and goes
+    /// to the worker to be dropped): send the reply.
+    pub fn plan_installed(&mut self) {
+        if let Some(job) = self.install.take() {
+            self.svc.schedule_changes += 1;
+            self.send_reply(job);
+        }
+    }
+
+    /// The talker could not take the pending plan: reply with `reason`
+    /// (a JSON object) instead of the acceptance.
+    pub fn plan_refused(&mut self, reason: &[u8]) {
         if let Some(mut job) = self.install.take() {
-            if ok {
-                self.svc.schedule_changes += 1;
-            } else {
-                job.set_reply(
-                    br#"{"accepted":false,"error":"the new schedule's streams do not match the running ones"}"#,
-                );
-            }
+            job.set_reply(reason);
             self.send_reply(job);
         }
     }
@@ -206,12 +209,12 @@ impl ControlPlane {
     }
 
     fn take_from_worker(&mut self) {
-        loop {
+        // One plan at a time, in the order accepted: the rest wait in the
+        // channel until the talker has installed this one.
+        while self.install.is_none() {
             match self.from_worker.try_recv() {
                 Ok(job) => match job.stage {
-                    Stage::Reply if job.plan.is_some() && self.install.is_none() => {
-                        self.install = Some(job);
-                    }
+                    Stage::Reply if job.plan.is_some() => self.install = Some(job),
                     Stage::Reply => self.send_reply(job),
                     _ => {
                         if let Err(job) = self.free.push(job) {

@@ -116,7 +116,7 @@ fn every_example_still_loads_and_control_plane_has_its_section() {
             gateway: None,
             best_effort_class: None,
             status_port: 9700,
-            guard_band_ns: 0,
+            guard_band_ns: 30_000,
         });
         assert_eq!(loaded.control, expect, "{name}");
     }

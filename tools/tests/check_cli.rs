@@ -267,7 +267,7 @@ fn the_control_plane_example_shows_its_control_section() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("\ncontrol: 10.77.0.1/24, gateway -, best-effort class 0 (default), status port 9700/udp, guard band 0ns\n"),
+        stdout.contains("\ncontrol: 10.77.0.1/24, gateway -, best-effort class 0 (default), status port 9700/udp, guard band 30us\n"),
         "{stdout}"
     );
     // Files without [control] show no control line, and null in JSON.
@@ -283,7 +283,7 @@ fn the_control_plane_example_shows_its_control_section() {
         v["control"],
         serde_json::json!({"address": "10.77.0.1", "prefix_len": 24, "gateway": null,
             "best_effort_class": 0, "best_effort_class_default": true,
-            "status_port": 9700, "guard_band": 0})
+            "status_port": 9700, "guard_band": 30000})
     );
 }
 

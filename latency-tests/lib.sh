@@ -66,3 +66,30 @@ machine_info() {
     echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || true)"
 }
+
+# Two namespaces joined by a veth pair: sets ns_a, ns_b (takt-$1-PID-a/b),
+# if_a, if_b ($2PIDa/b) and bg=(); on exit (also on failure, Ctrl-C,
+# SIGTERM) the background jobs whose pids are in bg are stopped and both
+# namespaces deleted.
+veth_namespaces() {
+    ns_a=takt-$1-$$-a
+    ns_b=takt-$1-$$-b
+    if_a=$2$$a
+    if_b=$2$$b
+    bg=()
+    trap veth_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    phase "namespaces $ns_a, $ns_b"
+    ip netns add "$ns_a"
+    ip netns add "$ns_b"
+    ip link add "$if_a" netns "$ns_a" type veth peer name "$if_b" netns "$ns_b"
+}
+
+veth_cleanup() {
+    local p
+    for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done
+    ip netns del "$ns_a" 2>/dev/null || true
+    ip netns del "$ns_b" 2>/dev/null || true
+}

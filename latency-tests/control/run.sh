@@ -98,26 +98,7 @@ flood_s=$((duration - half - 2))
 grep '^cpu' /proc/stat >"$out/stat-start.txt"
 
 # ---------------------------------------------------------------- namespaces
-ns_a=takt-ctl-$$-a
-ns_b=takt-ctl-$$-b
-if_a=tc$$a
-if_b=tc$$b
-bg=()
-cleanup() {
-    local p
-    for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done
-    ip netns del "$ns_a" 2>/dev/null || true
-    ip netns del "$ns_b" 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-phase "namespaces $ns_a, $ns_b"
-ip netns add "$ns_a"
-ip netns add "$ns_b"
-ip link add "$if_a" netns "$ns_a" type veth peer name "$if_b" netns "$ns_b"
+veth_namespaces ctl tc
 for ns in "$ns_a" "$ns_b"; do
     # No IPv6: its solicitations would be stray frames on the capture.
     ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1

@@ -119,26 +119,7 @@ phase_done
 grep '^cpu' /proc/stat >"$out/stat-start.txt"
 
 # ---------------------------------------------------------------- 3. namespaces
-ns_a=takt-veth-$$-a
-ns_b=takt-veth-$$-b
-if_a=tv$$a
-if_b=tv$$b
-bg=()
-cleanup() {
-    local p
-    for p in "${bg[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done
-    ip netns del "$ns_a" 2>/dev/null || true
-    ip netns del "$ns_b" 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-phase "namespaces $ns_a, $ns_b"
-ip netns add "$ns_a"
-ip netns add "$ns_b"
-ip link add "$if_a" netns "$ns_a" type veth peer name "$if_b" netns "$ns_b"
+veth_namespaces veth tv
 for side in "a $ns_a $if_a 10.79.0.1/24" "b $ns_b $if_b 10.79.0.2/24"; do
     # shellcheck disable=SC2086 # split the fields into $1..$4
     set -- $side

@@ -120,11 +120,12 @@ have modinfo || missing+=(kmod)                              # module dependenci
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev) # static glibc for +crt-static
 have file || missing+=(file)                                 # checks binaries are static
 have strip || missing+=(binutils)                            # strips debug info
+have flock || missing+=(util-linux)                          # one kernel fetch at a time
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt_install "${missing[@]}"
 fi
-for t in qemu-system-x86_64 cpio gzip modinfo file strip base64 timeout; do
+for t in qemu-system-x86_64 cpio gzip modinfo file strip base64 timeout flock; do
     have "$t" || die "'$t' is still missing after installing packages"
 done
 if ! pkg_installed busybox-static || [ ! -x /bin/busybox ]; then die "busybox-static is still missing"; fi
@@ -155,6 +156,10 @@ if [ -z "$kver" ]; then
     fi
 fi
 kdir=$cache/linux-image-$kver
+# One run at a time fetches and unpacks: two started together would unpack
+# into the same folder.
+exec 9>"$cache/.fetch.lock"
+flock 9
 if [ -e "$kdir/.complete" ]; then
     echo "cached: $kdir"
 else
@@ -169,6 +174,8 @@ else
     touch "$kdir/.complete"
     echo "unpacked into $kdir"
 fi
+flock -u 9
+exec 9>&-
 vmlinuz=$kdir/boot/vmlinuz-$kver
 moddir=$kdir/lib/modules/$kver
 [ -f "$vmlinuz" ] || die "$vmlinuz missing: remove $kdir and run again"

@@ -28,10 +28,15 @@ const DELTA_NS: i64 = 5_000_000;
 const ADVANCE: &str = "15ms";
 const ADVANCE_NS: i64 = 15_000_000;
 
+/// One guest at a time: two TCG guests on a 2-vCPU host starve each
+/// other's ETF timers, and the first run on a machine fetches the kernel.
+static ONE_GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Boot the guest with both NICs as kernel e1000e interfaces, sch_etf,
 /// the `etf_qdisc` example `bin` and the e2e schedule; run `cmd` there.
 /// Returns the folder the guest's files come back to.
 fn run_guest(name: &str, bin: &std::path::Path, cmd: &str) -> std::path::PathBuf {
+    let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
     let out = std::env::temp_dir().join(format!("takt-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let status = Command::new(repo().join("latency-tests/vfio-guest/run.sh"))

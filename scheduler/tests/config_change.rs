@@ -3,6 +3,8 @@
 //! the line and column it points at. Texts start right after `r#"`, so the
 //! first line of the literal is line 1.
 
+mod common;
+
 use takt_scheduler::config::{parse_change, parse_str, Change, ConfigError, Diagnostic, Loaded};
 use takt_scheduler::Schedule;
 
@@ -83,17 +85,7 @@ fn refuse(request: &str) -> Diagnostic {
 fn assert_refused(request: &str, line: usize, col: usize, needle: &str) {
     let d = refuse(request);
     assert_eq!(d.file, "req.toml");
-    assert_eq!(
-        (d.line, d.col),
-        (line, col),
-        "wrong position for: {}",
-        d.message
-    );
-    assert!(
-        d.message.contains(needle),
-        "message lacks {needle:?}: {}",
-        d.message
-    );
+    common::assert_at(&d, line, col, needle);
 }
 
 fn with_base(base: &str) -> String {

@@ -2,9 +2,12 @@
 //! column the error points at and the part of the message that says what
 //! to change; plus the values a valid section gives.
 
+mod common;
+
+use common::assert_error;
 use std::net::Ipv4Addr;
 use takt_scheduler::config::{
-    load_file, parse_str, ConfigError, ControlSection, Diagnostic, DEFAULT_STATUS_PORT,
+    load_file, parse_str, ConfigError, ControlSection, DEFAULT_STATUS_PORT,
 };
 
 /// Class 7 for 250us, then classes 2..=6 for 750us (lines 1-7).
@@ -20,29 +23,6 @@ interval = "750us"
 /// `GCL`, then `[control]` on line 8 and `keys` from line 9 on.
 fn with_control(keys: &str) -> String {
     format!("{GCL}[control]\n{keys}")
-}
-
-fn error(text: &str) -> Diagnostic {
-    match parse_str(text, "t.toml") {
-        Ok(_) => panic!("loaded, but should not have:\n{text}"),
-        Err(ConfigError(d)) => d,
-    }
-}
-
-#[track_caller]
-fn assert_error(text: &str, line: usize, col: usize, needle: &str) {
-    let d = error(text);
-    assert_eq!(
-        (d.line, d.col),
-        (line, col),
-        "wrong position for: {}",
-        d.message
-    );
-    assert!(
-        d.message.contains(needle),
-        "message lacks {needle:?}: {}",
-        d.message
-    );
 }
 
 fn control(text: &str) -> Option<ControlSection> {

@@ -3,32 +3,11 @@
 //! says what to change. Texts start right after `r#"`, so the first line
 //! of the literal is line 1.
 
+mod common;
+
+use common::{assert_error, error};
 use std::path::Path;
-use takt_scheduler::config::{load_file, parse_str, ConfigError, Diagnostic};
-
-/// The error for `text`, which must not load.
-fn error(text: &str) -> Diagnostic {
-    match parse_str(text, "t.toml") {
-        Ok(_) => panic!("loaded, but should not have:\n{text}"),
-        Err(ConfigError(d)) => d,
-    }
-}
-
-#[track_caller]
-fn assert_error(text: &str, line: usize, col: usize, needle: &str) {
-    let d = error(text);
-    assert_eq!(
-        (d.line, d.col),
-        (line, col),
-        "wrong position for: {}",
-        d.message
-    );
-    assert!(
-        d.message.contains(needle),
-        "message lacks {needle:?}: {}",
-        d.message
-    );
-}
+use takt_scheduler::config::{load_file, parse_str};
 
 /// One oper entry opening class 7 for 250us, then 750us for classes 0..=6.
 const GCL: &str = r#"[schedule]

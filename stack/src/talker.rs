@@ -309,9 +309,7 @@ impl Talker {
             if let Some(new) = ctl.pending_plan() {
                 // `p` was taken from the old plan but not sent: the new one
                 // starts after the frame before it, with p's number next.
-                for (i, s) in self.resume_seq.iter_mut().enumerate() {
-                    *s = self.plan.sequence(i);
-                }
+                self.resume_seq.copy_from_slice(self.plan.sequences());
                 self.resume_seq[p.stream] = p.seq;
                 let after = self.last.unwrap_or(Planned {
                     stream: 0,

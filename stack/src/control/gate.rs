@@ -50,10 +50,6 @@ impl BestEffortGate {
         self.class
     }
 
-    pub fn guard_band_ns(&self) -> u64 {
-        self.guard_band_ns
-    }
-
     /// Time a buffer of `len` bytes (no FCS) holds the wire, preamble and
     /// inter-frame gap included.
     pub fn wire_time_ns(&self, s: &Schedule, len: usize) -> u64 {

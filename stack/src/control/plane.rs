@@ -98,10 +98,6 @@ impl ControlPlane {
         self.info = Some(Box::new(RunInfo { started_ns, rt }));
     }
 
-    pub fn iface(&mut self) -> &mut Iface<'static> {
-        &mut self.iface
-    }
-
     /// Released frames get launch times, decided `lead_ns` ahead.
     pub fn set_launch_lead(&mut self, lead_ns: Option<u64>) {
         self.iface.set_launch_lead(lead_ns);

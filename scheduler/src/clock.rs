@@ -1,4 +1,9 @@
-//! Clocks a schedule can run on, and reading them.
+//! Clocks a schedule can run on, and reading them: the system clocks
+//! ([`ClockId`]) and, for PTP, a [`DisciplinedClock`] on top of one.
+
+mod disciplined;
+
+pub use disciplined::{Adjustments, DisciplinedClock, HostSkew, TimeSource, Timebase};
 
 use std::fmt;
 use std::str::FromStr;

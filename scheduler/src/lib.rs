@@ -10,7 +10,7 @@ pub mod schedule;
 pub mod units;
 mod validate;
 
-pub use clock::ClockId;
+pub use clock::{ClockId, DisciplinedClock, HostSkew, Timebase};
 pub use gcl::Cycle;
 pub use schedule::{
     GateControlList, GateEntry, LinkConfig, Schedule, ScheduleError, Slot, Stream, Switch,

@@ -6,6 +6,7 @@ pub mod listener;
 pub mod loopback;
 pub mod plan;
 pub mod progress;
+pub mod ptp;
 pub mod seq;
 pub mod stats;
 pub mod talker;

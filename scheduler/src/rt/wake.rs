@@ -4,7 +4,7 @@
 //! clock (the sleep's lateness is absorbed by the margin), or a pure spin
 //! (the lowest jitter, one whole CPU burnt).
 
-use crate::clock::ClockId;
+use crate::clock::{ClockId, Timebase};
 use nix::sys::time::TimeSpec;
 use nix::time::{clock_nanosleep, ClockNanosleepFlags};
 use std::fmt;
@@ -88,25 +88,35 @@ impl fmt::Display for WakeConfig {
 
 /// Wait until `t_ns` on `clock` in the chosen way and return the clock
 /// reading taken right after waking: for hybrid and spin the reading that
-/// ended the spin, for nanosleep one `clock_gettime` after the sleep.
+/// ended the spin, for nanosleep one reading after the sleep. `clock` is a
+/// system clock or a disciplined one (which sleeps on its system clock,
+/// converting `t_ns` at the start: a step during the wait moves the
+/// wake-up with it only for hybrid and spin).
 ///
 /// A signal (EINTR) ends the wait early, without spinning further, so the
 /// caller can look at [`super::stop_requested`]; a spin also ends early once
 /// a stop was requested. A `t_ns` in the past returns at once.
-pub fn wait_until(clock: ClockId, t_ns: u64, wake: WakeConfig) -> u64 {
+pub fn wait_until(clock: impl Timebase, t_ns: u64, wake: WakeConfig) -> u64 {
     match wake.mode {
         Wake::Nanosleep => {
-            sleep_abs(clock, t_ns);
-            clock.now_ns()
+            if let Some((id, sys)) = clock.sleep_target(t_ns) {
+                sleep_abs(id, sys);
+                return clock.now_ns();
+            }
+            spin_until(&clock, t_ns)
         }
         Wake::Hybrid => {
             let sleep_to = t_ns.saturating_sub(wake.margin_ns);
-            if clock.now_ns() < sleep_to && !sleep_abs(clock, sleep_to) {
-                return clock.now_ns();
+            if clock.now_ns() < sleep_to {
+                if let Some((id, sys)) = clock.sleep_target(sleep_to) {
+                    if !sleep_abs(id, sys) {
+                        return clock.now_ns();
+                    }
+                }
             }
-            spin_until(clock, t_ns)
+            spin_until(&clock, t_ns)
         }
-        Wake::Spin => spin_until(clock, t_ns),
+        Wake::Spin => spin_until(&clock, t_ns),
     }
 }
 
@@ -130,7 +140,7 @@ fn sleep_abs(clock: ClockId, t_ns: u64) -> bool {
 }
 
 /// Read the clock until it reaches `t_ns` (or a stop is requested).
-fn spin_until(clock: ClockId, t_ns: u64) -> u64 {
+fn spin_until(clock: &impl Timebase, t_ns: u64) -> u64 {
     loop {
         let now = clock.now_ns();
         if now >= t_ns || super::stop_requested() {

@@ -15,6 +15,7 @@ mod hist_log;
 mod histfile;
 mod json;
 mod metric;
+mod ptp;
 mod stream;
 mod text;
 
@@ -33,6 +34,7 @@ pub use json::{
     StreamReport, REPORT_VERSION,
 };
 pub use metric::{Metric, Summary, METRIC_MAX_NS, METRIC_SIGFIG, SUMMARY_QUANTILES};
+pub use ptp::{OffsetStats, PtpReport};
 pub use stream::{MetricKind, RunStats, StreamStats};
 pub use text::{text_report, write_progress_line, write_us1, write_us3};
 

@@ -170,25 +170,25 @@ impl Reason {
                 PortState::Listening => format!(
                     "ptp4l hears no master on {iface}: check the link and the master's ptp4l \
                      (`pmc -u -b 0 -f CONFIG 'GET PORT_DATA_SET'` there), or wait longer \
-                     (--ptp4l-wait)"
+                     (--sync-wait)"
                 ),
                 PortState::Uncalibrated => "ptp4l's servo has not locked yet: wait longer \
-                     (--ptp4l-wait); a ptp4l with free_running 1 stays UNCALIBRATED until told \
+                     (--sync-wait); a ptp4l with free_running 1 stays UNCALIBRATED until told \
                      `pmc -u -b 0 -f CONFIG 'SET SYNCHRONIZATION_UNCERTAIN_NP 0'`"
                     .to_string(),
                 PortState::Faulty | PortState::Disabled | PortState::Initializing => {
                     format!("see ptp4l's log (run it with -m) for what is wrong on {iface}")
                 }
                 _ => {
-                    "wait until ptp4l's port settles as SLAVE or MASTER (--ptp4l-wait)".to_string()
+                    "wait until ptp4l's port settles as SLAVE or MASTER (--sync-wait)".to_string()
                 }
             },
             Reason::NoGrandmaster { .. } => {
                 "the grandmaster's Announce messages stopped: check the master and the link"
                     .to_string()
             }
-            Reason::Offset { .. } => "wait until ptp4l's servo converges (--ptp4l-wait) or \
-                 raise the threshold (--ptp4l-threshold)"
+            Reason::Offset { .. } => "wait until ptp4l's servo converges (--sync-wait) or \
+                 raise the threshold (--sync-threshold)"
                 .to_string(),
             Reason::NoTimeStatus { .. } => "check that ptp4l is linuxptp 2.0 or newer".to_string(),
         }
@@ -677,7 +677,7 @@ mod tests {
             "ptp4l's port on eth0 is SLAVE with offset -1500 ns, which exceeds the threshold \
              of 1000 ns"
         );
-        assert!(r.advice().contains("--ptp4l-threshold"));
+        assert!(r.advice().contains("--sync-threshold"));
 
         let Verdict::NotInSync(r) = judge(&s, "eth1", 1000) else {
             panic!()

@@ -2,15 +2,16 @@
 # Run a command inside a QEMU guest that has VFIO and two e1000e (82574L) NICs
 # bound to vfio-pci, behind a virtual IOMMU. The host kernel has no VFIO; the
 # guest runs Debian's stock kernel (fetched once, never installed on the host)
-# from a busybox initramfs that also holds the statically linked takt tools.
+# from a busybox initramfs that also holds the statically linked takt tools
+# and, on request, dynamically linked Debian programs with their libraries.
 #
 #   latency-tests/vfio-guest/run.sh [--no-build] [-- 'GUEST COMMAND LINE']
 #
 # The guest command line is run by the guest's busybox sh with NIC_A and NIC_B
 # set to the PCI addresses of the two NICs (in PCI order) and TAKT_OUT set to a
 # directory whose files are copied back to $OUT/guest-out/. run.sh exits with
-# the guest command's exit code. The recipe behind every flag below is
-# /work/shared/notes/qemu-vfio.md; README.md next to this file has the details.
+# the guest command's exit code. README.md next to this file has the details
+# (and why each QEMU flag is there).
 #
 # Idempotent: packages are installed only when missing, the kernel is fetched
 # once into the cache, cargo rebuilds only what changed, the initramfs is
@@ -30,7 +31,8 @@ extra_files=${TAKT_GUEST_FILES:-}                # more files/folders for /takt/
 extra_modules=${TAKT_GUEST_MODULES:-}            # more kernel modules to insmod (by name)
 kernel_pin=${TAKT_GUEST_KERNEL:-}                # e.g. 6.1.0-56-amd64; empty = resolve with apt
 strip_debug=${TAKT_GUEST_STRIP:-1}               # 1: strip debug info from the guest's copies
-nic_driver=${TAKT_GUEST_NIC_DRIVER:-vfio-pci}    # vfio-pci, or e1000e: the NICs stay kernel interfaces
+nic_driver=${TAKT_GUEST_NIC_DRIVER:-vfio-pci}    # vfio-pci; e1000e: both stay kernel interfaces; mixed: A vfio-pci, B e1000e
+dyn_bins=${TAKT_GUEST_DYN_BINS:-}                # dynamically linked programs (names or paths), with their libraries
 target=x86_64-unknown-linux-gnu                  # named explicitly: see the build step
 
 usage() {
@@ -49,7 +51,11 @@ Environment: TAKT_GUEST_OUT, TAKT_GUEST_TIMEOUT (300), TAKT_GUEST_MEM (512),
 TAKT_GUEST_SMP (2), TAKT_GUEST_BINS, TAKT_GUEST_FILES, TAKT_GUEST_MODULES,
 TAKT_GUEST_KERNEL, TAKT_GUEST_STRIP (1), TAKT_GUEST_CACHE,
 TAKT_GUEST_NIC_DRIVER (vfio-pci; e1000e leaves both NICs to the kernel's
-e1000e driver, up, with IF_A / IF_B = their interface names).
+e1000e driver, up, with IF_A / IF_B = their interface names; mixed binds
+NIC A to vfio-pci and leaves NIC B to e1000e, IF_B its name, IF_A empty),
+TAKT_GUEST_DYN_BINS (dynamically linked programs, e.g. "ptp4l pmc": copied
+with their libraries and loader to the same paths in the guest; ptp4l also
+brings linuxptp's gPTP.cfg as /takt/linuxptp/gPTP.cfg).
 See latency-tests/vfio-guest/README.md.
 EOF
 }
@@ -72,8 +78,8 @@ case $mem_mb in ''|*[!0-9]*) die "TAKT_GUEST_MEM must be MiB, not '$mem_mb'" ;; 
 case $smp in ''|*[!0-9]*) die "TAKT_GUEST_SMP must be a CPU count, not '$smp'" ;; esac
 case $nic_driver in
     vfio-pci) ;;
-    e1000e) extra_modules="e1000e $extra_modules" ;;
-    *) die "TAKT_GUEST_NIC_DRIVER must be vfio-pci or e1000e, not '$nic_driver'" ;;
+    e1000e|mixed) extra_modules="e1000e $extra_modules" ;;
+    *) die "TAKT_GUEST_NIC_DRIVER must be vfio-pci, e1000e or mixed, not '$nic_driver'" ;;
 esac
 
 # Output folder of this run.
@@ -109,6 +115,20 @@ apt_install() {
 }
 pkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/sbin/$1" ] || [ -x "/usr/sbin/$1" ]; }
+# The absolute path of program $1 (sbin too: a non-root PATH lacks it).
+prog_path() {
+    local p
+    p=$(command -v "$1" 2>/dev/null) && [ "${p#/}" != "$p" ] && { echo "$p"; return 0; }
+    for p in "/usr/sbin/$1" "/sbin/$1"; do [ -x "$p" ] && { echo "$p"; return 0; }; done
+    return 1
+}
+# The Debian package that brings TAKT_GUEST_DYN_BINS program $1.
+dyn_package() {
+    case $1 in
+        ptp4l|pmc|phc2sys|phc_ctl|hwstamp_ctl|ts2phc|timemaster|nsm) echo linuxptp ;;
+        *) return 1 ;;
+    esac
+}
 
 phase "packages"
 missing=()
@@ -121,7 +141,22 @@ have modinfo || missing+=(kmod)                              # module dependenci
 have file || missing+=(file)                                 # checks binaries are static
 have strip || missing+=(binutils)                            # strips debug info
 have flock || missing+=(util-linux)                          # one kernel fetch at a time
+# TAKT_GUEST_DYN_BINS: a name that is not on this machine is installed from
+# its package; a path must exist. ptp4l also needs linuxptp for its configs.
+for b in $dyn_bins; do
+    case $b in
+        */*) [ -f "$b" ] || die "TAKT_GUEST_DYN_BINS: '$b' is not a file" ;;
+        *)
+            if ! prog_path "$b" >/dev/null; then
+                pkg=$(dyn_package "$b") ||
+                    die "TAKT_GUEST_DYN_BINS: '$b' is not installed and run.sh knows no Debian package for it: install it or give its path"
+                missing+=("$pkg")
+            fi ;;
+    esac
+    if [ "${b##*/}" = ptp4l ] && ! pkg_installed linuxptp; then missing+=(linuxptp); fi
+done
 if [ ${#missing[@]} -gt 0 ]; then
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
     echo "installing: ${missing[*]}"
     apt_install "${missing[@]}"
 fi
@@ -217,11 +252,48 @@ for b in "${bins[@]}"; do
 done
 phase_done
 
+# ---------------------------------------------------------------- 3b. dynamically linked programs
+# TAKT_GUEST_DYN_BINS: each program and every file ldd names (libraries and
+# the loader, e.g. /lib/x86_64-linux-gnu/libc.so.6, /lib64/ld-linux-x86-64.so.2)
+# go to the same paths in the guest: the loader is found at the binary's
+# PT_INTERP path and the libraries in its built-in multiarch search path.
+dyn_files=()
+gptp_cfg=
+if [ -n "$dyn_bins" ]; then
+    phase "dynamically linked programs"
+    have ldd || die "ldd missing (Debian's libc-bin)"
+    declare -A dyn_seen=()
+    for b in $dyn_bins; do
+        case $b in
+            */*) p=$(realpath -e -- "$b") ;;
+            *) p=$(prog_path "$b") || die "TAKT_GUEST_DYN_BINS: '$b' is still missing after installing packages" ;;
+        esac
+        # ldd says "not a dynamic executable" (exit 1) for a static one: fine.
+        libs=$(ldd "$p" 2>&1 || true)
+        if grep -q 'not found' <<<"$libs"; then die "$p: ldd can't find a library: $(grep 'not found' <<<"$libs" | tr -s ' \t' ' ')"; fi
+        for f in "$p" $(awk '$2 == "=>" { print $3; next } $1 ~ /^\// { print $1 }' <<<"$libs"); do
+            [ -z "${dyn_seen[$f]:-}" ] || continue
+            dyn_seen[$f]=1
+            dyn_files+=("$f")
+        done
+        echo "${p##*/}: $p, $(awk '$2 == "=>" || $1 ~ /^\// { n++ } END { print n + 0 }' <<<"$libs") libraries"
+        if [ "${p##*/}" = ptp4l ]; then
+            # Debian ships the example configs as documentation.
+            gptp_cfg=$(dpkg -L linuxptp 2>/dev/null | grep '/gPTP\.cfg$' | head -n 1 || true)
+            [ -n "$gptp_cfg" ] && [ -f "$gptp_cfg" ] ||
+                die "linuxptp's gPTP.cfg is missing (dpkg -L linuxptp lists '${gptp_cfg:-none}'): is /usr/share/doc excluded by a dpkg path-exclude? Reinstall linuxptp without it"
+            echo "ptp4l config: $gptp_cfg -> /takt/linuxptp/gPTP.cfg"
+        fi
+    done
+    phase_done
+fi
+
 # ---------------------------------------------------------------- 4. initramfs
 phase "initramfs"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,lib/modules,takt/bin,takt/out}
+# /var/run: ptp4l's and pmc's UNIX sockets live there.
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,var/run,lib/modules,takt/bin,takt/out}
 cp /bin/busybox "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 
@@ -291,6 +363,15 @@ for f in $extra_files; do
     mkdir -p "$stage/takt/$(dirname "$rel")"
     cp -a "$abs" "$stage/takt/$rel"
 done
+# Dynamically linked programs and their libraries, dereferenced, same paths.
+for f in "${dyn_files[@]}"; do
+    mkdir -p "$stage$(dirname "$f")"
+    cp -L "$f" "$stage$f"
+done
+if [ -n "$gptp_cfg" ]; then
+    mkdir -p "$stage/takt/linuxptp"
+    cp "$gptp_cfg" "$stage/takt/linuxptp/gPTP.cfg"
+fi
 printf '%s\n' "$guest_cmd" >"$stage/takt/cmd.sh"
 printf '%s\n' "$nic_driver" >"$stage/takt/nic_driver"
 
@@ -319,25 +400,30 @@ while read -r m; do
     insmod "/lib/modules/$m" || fail "insmod $m"
 done </takt/modules.list
 
-# Both 82574L NICs (8086:10d3), in PCI order (the glob sorts), to vfio-pci
-# (or, with TAKT_GUEST_NIC_DRIVER=e1000e, left to the kernel driver and up).
+# Both 82574L NICs (8086:10d3), in PCI order (the glob sorts), to vfio-pci;
+# with TAKT_GUEST_NIC_DRIVER=e1000e both are left to the kernel driver and
+# up, with mixed only NIC B is (NIC A goes to vfio-pci).
 nic_driver=$(cat /takt/nic_driver)
 nics=
-ifs=
+n=0
+IF_A=
+IF_B=
 for d in /sys/bus/pci/devices/*; do
     if [ "$(cat "$d/vendor")" != 0x8086 ] || [ "$(cat "$d/device")" != 0x10d3 ]; then continue; fi
     bdf=${d##*/}
-    if [ "$nic_driver" = e1000e ]; then
+    n=$((n + 1))
+    if [ "$nic_driver" = e1000e ] || { [ "$nic_driver" = mixed ] && [ $n = 2 ]; }; then
         [ -e "$d/driver" ] && [ "$(basename "$(readlink "$d/driver")")" = e1000e ] ||
-            fail "$bdf is not bound to e1000e (TAKT_GUEST_NIC_DRIVER=e1000e)"
+            fail "$bdf is not bound to e1000e (TAKT_GUEST_NIC_DRIVER=$nic_driver)"
         ifname=$(ls "$d/net" 2>/dev/null | head -n 1)
         [ -n "$ifname" ] || fail "$bdf has no network interface"
         ip link set "$ifname" up || fail "ip link set $ifname up"
         echo "TAKT-NIC $bdf interface $ifname"
         nics="$nics $bdf"
-        ifs="$ifs $ifname"
+        if [ $n = 1 ]; then IF_A=$ifname; else IF_B=$ifname; fi
         continue
     fi
+    # (with mixed, e1000e probed NIC A too when it was loaded: unbound here)
     if [ -e "$d/driver" ] && [ "$(basename "$(readlink "$d/driver")")" != vfio-pci ]; then
         echo "$bdf" >"$d/driver/unbind" || fail "unbind $bdf"
     fi
@@ -352,17 +438,15 @@ for d in /sys/bus/pci/devices/*; do
     echo "TAKT-NIC $bdf group $group"
     nics="$nics $bdf"
 done
-if [ -n "$ifs" ]; then
-    # shellcheck disable=SC2086 # split the list into $1 $2
-    set -- $ifs
-    export IF_A="$1" IF_B="$2"
-    # The emulated link comes up a moment after the interface does.
+export IF_A IF_B
+# The emulated link comes up a moment after the interface does: wait up to
+# 5 s for the carrier of each kernel interface.
+for ifname in $IF_A $IF_B; do
     for _ in $(seq 50); do
-        [ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ] &&
-            [ "$(cat "/sys/class/net/$2/carrier" 2>/dev/null)" = 1 ] && break
+        [ "$(cat "/sys/class/net/$ifname/carrier" 2>/dev/null)" = 1 ] && break
         sleep 0.1
     done
-fi
+done
 # shellcheck disable=SC2086 # split the list into $1 $2
 set -- $nics
 [ $# -eq 2 ] || fail "expected 2 e1000e NICs (8086:10d3), found $#"
@@ -398,7 +482,7 @@ echo "$initrd ($(du -h "$initrd" | cut -f1))"
 phase_done
 
 # ---------------------------------------------------------------- 5. boot
-# As measured in the note: TCG (nested KVM boots hang), q35 with the split
+# As measured on these machines: TCG (nested KVM boots hang), q35 with the split
 # irqchip that intremap=on needs (vfio_iommu_type1 refuses the group without
 # interrupt remapping), the vIOMMU before the NICs, two e1000e on one hub,
 # and a dump of everything netdev b sees (frames NIC A sends included).

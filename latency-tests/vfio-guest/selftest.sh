@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Proves the guest harness works on this machine, with busybox commands only:
-#   - both e1000e NICs are bound to vfio-pci and have /dev/vfio/<group> nodes,
+# Proves the guest harness works on this machine, with busybox commands only,
+# in one boot in TAKT_GUEST_NIC_DRIVER=mixed mode:
+#   - NIC A is bound to vfio-pci and has its /dev/vfio/<group> node,
+#   - NIC B is the kernel e1000e interface IF_B, up with a carrier (IF_A empty),
 #   - the static takt binary runs in the guest (takt --help, takt check),
-#   - the QEMU hub joins the NICs: with both handed to the guest kernel's own
-#     e1000e driver, ARP requests sent on NIC A arrive at NIC B, and the host's
-#     wire.pcap (the dump of netdev b) holds them.
+#   - the QEMU hub joins the NICs: with NIC A handed to the guest kernel's own
+#     e1000e driver too, ARP requests sent on NIC A arrive at NIC B, and the
+#     host's wire.pcap (the dump of netdev b) holds them.
 #
 #   latency-tests/vfio-guest/selftest.sh [--no-build]
 #
@@ -14,31 +16,33 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 export TAKT_GUEST_OUT=${TAKT_GUEST_OUT:-$root/latency-tests/results/vfio-guest/selftest-$(date +%Y%m%d-%H%M%S)}
-# The kernel's e1000e driver is only for the wiring check.
-export TAKT_GUEST_MODULES="${TAKT_GUEST_MODULES:-} e1000e"
+export TAKT_GUEST_NIC_DRIVER=mixed
 
 # The guest side (busybox sh). Each check prints "ok: ..." or fails the run.
 # shellcheck disable=SC2016 # expanded by the guest's shell, not here
 probe='
 fail() { echo "SELFTEST-FAIL $*"; exit 1; }
-for n in "$NIC_A" "$NIC_B"; do
-    g=$(basename "$(readlink "/sys/bus/pci/devices/$n/iommu_group")")
-    [ -c "/dev/vfio/$g" ] || fail "no /dev/vfio/$g for $n"
-    echo "ok: $n is in IOMMU group $g, /dev/vfio/$g exists"
-done
+drv() { basename "$(readlink "/sys/bus/pci/devices/$1/driver")"; }
+g=$(basename "$(readlink "/sys/bus/pci/devices/$NIC_A/iommu_group")")
+[ "$(drv "$NIC_A")" = vfio-pci ] || fail "NIC A $NIC_A is bound to $(drv "$NIC_A"), not vfio-pci"
+[ -c "/dev/vfio/$g" ] || fail "no /dev/vfio/$g for $NIC_A"
+echo "ok: NIC A $NIC_A is on vfio-pci in IOMMU group $g, /dev/vfio/$g exists"
+[ -z "$IF_A" ] || fail "IF_A is [$IF_A] in mixed mode"
+[ "$(drv "$NIC_B")" = e1000e ] || fail "NIC B $NIC_B is bound to $(drv "$NIC_B"), not e1000e"
+[ "$(ls "/sys/bus/pci/devices/$NIC_B/net")" = "$IF_B" ] || fail "IF_B is [$IF_B], not the interface of NIC B"
+[ "$(cat "/sys/class/net/$IF_B/carrier")" = 1 ] || fail "no carrier on $IF_B"
+echo "ok: NIC B $NIC_B is the e1000e interface $IF_B, up with a carrier"
 takt --help >/dev/null || fail "takt --help"
 echo "ok: takt --help (the static binary runs)"
 takt check /takt/docs/examples/two-class-250us.toml >/dev/null || fail "takt check two-class-250us.toml"
 echo "ok: takt check /takt/docs/examples/two-class-250us.toml"
 
-# Hub wiring: both NICs from vfio-pci to the kernel e1000e driver.
-for n in "$NIC_A" "$NIC_B"; do
-    echo "$n" >/sys/bus/pci/drivers/vfio-pci/unbind
-    echo >"/sys/bus/pci/devices/$n/driver_override"
-    echo "$n" >/sys/bus/pci/drivers/e1000e/bind || fail "bind $n to e1000e"
-done
-ifa=$(ls "/sys/bus/pci/devices/$NIC_A/net"); ifb=$(ls "/sys/bus/pci/devices/$NIC_B/net")
-ip link set "$ifa" up; ip link set "$ifb" up; ip addr add 10.9.0.1/24 dev "$ifa"
+# Hub wiring: NIC A from vfio-pci to the kernel e1000e driver too.
+echo "$NIC_A" >/sys/bus/pci/drivers/vfio-pci/unbind
+echo >"/sys/bus/pci/devices/$NIC_A/driver_override"
+echo "$NIC_A" >/sys/bus/pci/drivers/e1000e/bind || fail "bind $NIC_A to e1000e"
+ifa=$(ls "/sys/bus/pci/devices/$NIC_A/net"); ifb=$IF_B
+ip link set "$ifa" up; ip addr add 10.9.0.1/24 dev "$ifa"
 i=0
 while [ "$(cat "/sys/class/net/$ifa/carrier")$(cat "/sys/class/net/$ifb/carrier")" != 11 ]; do
     i=$((i + 1)); [ $i -le 40 ] || fail "no carrier on $ifa/$ifb"; sleep 0.5

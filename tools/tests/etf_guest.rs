@@ -113,16 +113,14 @@ fn etf_holds_packet_frames_until_their_launch_time_in_a_guest() {
         }
         // latency = arrival - launch time. Software ETF dequeues a frame at
         // launch - delta, never earlier; without it the frame would arrive
-        // about ADVANCE early.
+        // about ADVANCE early. How late it may be is TCG's (and the host's
+        // load): not judged, only printed.
         let lat = &l["latency_ns"];
-        let (min, max) = (lat["min"].as_i64().unwrap(), lat["max"].as_i64().unwrap());
+        let min = lat["min"].as_i64().unwrap();
         assert!(
             min >= -DELTA_NS,
-            "{name}: a frame arrived {min} ns from its launch time"
-        );
-        assert!(
-            max < ADVANCE_NS,
-            "{name}: a frame arrived {max} ns after its launch time"
+            "{name}: a frame arrived {min} ns from its launch time, earlier than \
+             launch - delta: ETF did not hold it (without ETF it would be ~{ADVANCE_NS} ns early)"
         );
         eprintln!("{name}: sent {sent}, latency (arrival - launch) {lat}");
     }

@@ -10,11 +10,16 @@
 mod build;
 mod change;
 mod control;
+mod ptp;
 mod raw;
 mod toml_errors;
 
-pub use change::{parse_change, Change};
+pub use change::{parse_change, parse_change_with_ptp, Change};
 pub use control::{class_opens, lowest_open_class, ControlSection, DEFAULT_STATUS_PORT};
+pub use ptp::{
+    PtpClassError, PtpMode, PtpProfile, PtpSection, ANNOUNCE_TIMEOUT_RANGE, DEFAULT_PTP4L_SOCKET,
+    DOMAIN_RANGE, LOG_ANNOUNCE_RANGE, LOG_DELAY_RANGE, LOG_SYNC_RANGE, MAX_SOCKET_PATH_BYTES,
+};
 
 use crate::schedule::{Schedule, Validation, Warning};
 use std::fmt;
@@ -43,6 +48,8 @@ pub struct Loaded {
     pub schedule: Schedule,
     /// The `[control]` section, if the file has one.
     pub control: Option<ControlSection>,
+    /// The `[ptp]` section, if the file has one.
+    pub ptp: Option<PtpSection>,
     pub warnings: Vec<(Diagnostic, Warning)>,
 }
 
@@ -133,6 +140,7 @@ pub fn parse_str_with(
     Ok(Loaded {
         schedule: built.schedule,
         control: built.control,
+        ptp: built.ptp,
         warnings,
     })
 }

@@ -17,8 +17,9 @@ mod toml_errors;
 pub use change::{parse_change, parse_change_with_ptp, Change};
 pub use control::{class_opens, lowest_open_class, ControlSection, DEFAULT_STATUS_PORT};
 pub use ptp::{
-    PtpClassError, PtpMode, PtpProfile, PtpSection, ANNOUNCE_TIMEOUT_RANGE, DEFAULT_PTP4L_SOCKET,
-    DOMAIN_RANGE, LOG_ANNOUNCE_RANGE, LOG_DELAY_RANGE, LOG_SYNC_RANGE, MAX_SOCKET_PATH_BYTES,
+    log_interval_ns, PtpClassError, PtpMode, PtpProfile, PtpSection, ANNOUNCE_TIMEOUT_RANGE,
+    DEFAULT_PTP4L_SOCKET, DOMAIN_RANGE, LOG_ANNOUNCE_RANGE, LOG_DELAY_RANGE, LOG_SYNC_RANGE,
+    MAX_SOCKET_PATH_BYTES,
 };
 
 use crate::schedule::{Schedule, Validation, Warning};

@@ -221,6 +221,21 @@ impl PtpSection {
     }
 }
 
+/// A PTP message interval written as log2 of seconds, in ns: -3 -> 125ms.
+/// Exact for every interval down to 2^-9 s; saturates past u64.
+pub fn log_interval_ns(log2_seconds: i8) -> u64 {
+    const SECOND: u64 = 1_000_000_000;
+    let shift = u32::from(log2_seconds.unsigned_abs());
+    if log2_seconds >= 0 {
+        SECOND
+            .checked_shl(shift)
+            .filter(|v| v >> shift == SECOND)
+            .unwrap_or(u64::MAX)
+    } else {
+        SECOND.checked_shr(shift).unwrap_or(0)
+    }
+}
+
 /// The lowest class that opens and that no stream uses.
 fn best_effort_class(s: &Schedule) -> Option<u8> {
     (0..TRAFFIC_CLASSES as u8)
@@ -448,6 +463,16 @@ mod tests {
             );
             assert_eq!(s.ptp4l_socket, PathBuf::from("/var/run/ptp4l"));
         }
+    }
+
+    #[test]
+    fn log_intervals_in_ns() {
+        assert_eq!(log_interval_ns(0), 1_000_000_000);
+        assert_eq!(log_interval_ns(-3), 125_000_000);
+        assert_eq!(log_interval_ns(-7), 7_812_500);
+        assert_eq!(log_interval_ns(4), 16_000_000_000);
+        assert_eq!(log_interval_ns(i8::MAX), u64::MAX);
+        assert_eq!(log_interval_ns(i8::MIN), 0);
     }
 
     #[test]

@@ -10,11 +10,17 @@
 mod build;
 mod change;
 mod control;
+mod ptp;
 mod raw;
 mod toml_errors;
 
-pub use change::{parse_change, Change};
+pub use change::{parse_change, parse_change_with_ptp, Change};
 pub use control::{class_opens, lowest_open_class, ControlSection, DEFAULT_STATUS_PORT};
+pub use ptp::{
+    log_interval_ns, PtpClassError, PtpMode, PtpProfile, PtpSection, ANNOUNCE_TIMEOUT_RANGE,
+    DEFAULT_PTP4L_SOCKET, DOMAIN_RANGE, LOG_ANNOUNCE_RANGE, LOG_DELAY_RANGE, LOG_SYNC_RANGE,
+    MAX_SOCKET_PATH_BYTES,
+};
 
 use crate::schedule::{Schedule, Validation, Warning};
 use std::fmt;
@@ -43,6 +49,8 @@ pub struct Loaded {
     pub schedule: Schedule,
     /// The `[control]` section, if the file has one.
     pub control: Option<ControlSection>,
+    /// The `[ptp]` section, if the file has one.
+    pub ptp: Option<PtpSection>,
     pub warnings: Vec<(Diagnostic, Warning)>,
 }
 
@@ -133,6 +141,7 @@ pub fn parse_str_with(
     Ok(Loaded {
         schedule: built.schedule,
         control: built.control,
+        ptp: built.ptp,
         warnings,
     })
 }

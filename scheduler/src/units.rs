@@ -37,6 +37,38 @@ pub fn parse_duration_ns(text: &str) -> Result<u64, String> {
     })
 }
 
+/// Parse a duration with an optional sign: everything [`parse_duration_ns`]
+/// accepts, plus a leading `-` or `+` ("-3ms", "+5ms", "-250us", "0").
+/// The result must fit an i64 (about ±292 years).
+pub fn parse_signed_duration_ns(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let (negative, magnitude) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let not_signed = || {
+        format!(
+            "\"{text}\" is not a signed duration: write an optional + or - and an integer number of ns or a number with a unit (ns, us, ms, s), e.g. \"+5ms\" or \"-250us\""
+        )
+    };
+    // A second sign, or a sign and nothing else, is malformed.
+    if magnitude.trim_start().starts_with(['-', '+']) {
+        return Err(not_signed());
+    }
+    let ns = parse_duration_ns(magnitude).map_err(|_| not_signed())?;
+    let signed = if negative {
+        0i64.checked_sub_unsigned(ns)
+    } else {
+        i64::try_from(ns).ok()
+    };
+    signed.ok_or_else(|| {
+        format!(
+            "\"{text}\" is out of range: a signed duration is at most {} ns (about 292 years) either way",
+            i64::MAX
+        )
+    })
+}
+
 /// Parse "100Mbps", "1Gbps", "2.5Gbps", "10Mbit" into bits per second.
 pub fn parse_speed_bps(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -96,6 +128,16 @@ pub fn format_ns(ns: u64) -> String {
     format!("{ns}ns")
 }
 
+/// Render signed ns with its sign: "+5ms", "-250us", "0ns".
+pub fn format_signed_ns(ns: i64) -> String {
+    let sign = match ns.signum() {
+        1 => "+",
+        -1 => "-",
+        _ => "",
+    };
+    format!("{sign}{}", format_ns(ns.unsigned_abs()))
+}
+
 /// Render bits per second: "1Gbps", "100Mbps", "2.5Gbps".
 pub fn format_speed(bps: u64) -> String {
     for (unit, scale) in [
@@ -147,6 +189,62 @@ mod tests {
             parse_duration_ns("20000000000s").is_err(),
             "overflow accepted"
         );
+    }
+
+    #[test]
+    fn signed_durations() {
+        assert_eq!(parse_signed_duration_ns("-3ms"), Ok(-3_000_000));
+        assert_eq!(parse_signed_duration_ns("+5ms"), Ok(5_000_000));
+        assert_eq!(parse_signed_duration_ns("5ms"), Ok(5_000_000));
+        assert_eq!(parse_signed_duration_ns("-250us"), Ok(-250_000));
+        assert_eq!(parse_signed_duration_ns("0"), Ok(0));
+        assert_eq!(parse_signed_duration_ns("-0"), Ok(0));
+        assert_eq!(parse_signed_duration_ns(" -1.5ms "), Ok(-1_500_000));
+        assert_eq!(parse_signed_duration_ns("- 2us"), Ok(-2_000));
+        assert_eq!(
+            parse_signed_duration_ns("9223372036854775807"),
+            Ok(i64::MAX)
+        );
+        assert_eq!(
+            parse_signed_duration_ns("-9223372036854775808"),
+            Ok(i64::MIN)
+        );
+        for bad in ["", "-", "+", "--3ms", "+-3ms", "-+3ms", "3-ms", "-1h", "ms"] {
+            let e = parse_signed_duration_ns(bad).unwrap_err();
+            assert!(e.contains("is not a signed duration"), "{bad:?}: {e}");
+        }
+        for big in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "+10000000000s",
+        ] {
+            let e = parse_signed_duration_ns(big).unwrap_err();
+            assert!(e.contains("is out of range"), "{big:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn signed_formatting_round_trips() {
+        for ns in [
+            0,
+            1,
+            -1,
+            5_000_000,
+            -3_000_000,
+            -250_000,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            assert_eq!(
+                parse_signed_duration_ns(&format_signed_ns(ns)),
+                Ok(ns),
+                "{}",
+                format_signed_ns(ns)
+            );
+        }
+        assert_eq!(format_signed_ns(5_000_000), "+5ms");
+        assert_eq!(format_signed_ns(-250_000), "-250us");
+        assert_eq!(format_signed_ns(0), "0ns");
     }
 
     #[test]

@@ -123,14 +123,19 @@ where
                 .collect();
             docs.push(
                 ScheduleJson::new(&name, &loaded.schedule, messages)
-                    .with_control(&loaded.schedule, loaded.control.as_ref()),
+                    .with_control(&loaded.schedule, loaded.control.as_ref())
+                    .with_ptp(&loaded.schedule, loaded.ptp.as_ref()),
             );
         } else {
             if summary.valid > 1 {
                 writeln!(out)?;
             }
-            let text =
-                timeline::render_with_control(&name, &loaded.schedule, loaded.control.as_ref());
+            let text = timeline::render_with_sections(
+                &name,
+                &loaded.schedule,
+                loaded.control.as_ref(),
+                loaded.ptp.as_ref(),
+            );
             out.write_all(text.as_bytes())?;
             // Keep stdout and stderr in file order on a terminal.
             out.flush()?;
@@ -216,6 +221,7 @@ mod tests {
         Ok(Loaded {
             schedule,
             control: None,
+            ptp: None,
             warnings,
         })
     }

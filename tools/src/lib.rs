@@ -18,6 +18,9 @@
 //!   the UDP control plane of takt-talker and takt-listener.
 //! - [`control_args`]: the control-plane flags (`--ip`, `--status-port`,
 //!   ...) over the schedule's `[control]` section, and the plane's set-up.
+//! - [`ptp_args`]: the PTP flags (`--ptp`, `--ptp-class`, `--sync-threshold`,
+//!   ...) over the schedule's `[ptp]` section, and the `--clock-offset` /
+//!   `--clock-drift` test aids.
 //! - [`rt_args`]: the real-time flags (`--cpu`, `--priority`, `--wake`,
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
 
@@ -27,6 +30,7 @@ pub mod control_client;
 pub mod cyclictest;
 pub mod listener;
 pub mod loopback;
+pub mod ptp_args;
 pub mod rt_args;
 pub mod run;
 pub mod schedule_json;

@@ -6,7 +6,8 @@
 //! interface, documented in `docs/check-json.md`: add fields, never rename.
 
 use serde::Serialize;
-use takt_scheduler::config::ControlSection;
+use takt_scheduler::config::{log_interval_ns, ControlSection, PtpSection};
+use takt_scheduler::schedule::TRAFFIC_CLASSES;
 use takt_scheduler::{GateControlList, Schedule, Which, Window};
 
 use crate::timeline::{format_mac, launch_offset};
@@ -30,6 +31,8 @@ pub struct ScheduleJson {
     pub warnings: Vec<String>,
     /// The `[control]` section; `None` (null) when the file has none.
     pub control: Option<ControlJson>,
+    /// The `[ptp]` section; `None` (null) when the file has none.
+    pub ptp: Option<PtpJson>,
 }
 
 /// The control plane: IPv4 interface and the gate its frames wait for.
@@ -44,6 +47,39 @@ pub struct ControlJson {
     pub best_effort_class_default: bool,
     pub status_port: u16,
     pub guard_band: u64,
+}
+
+/// Time synchronisation: how the port takes part in PTP, the gate its
+/// frames wait for, and when a run counts as in sync. Intervals are given
+/// as written (log2 seconds) and in ns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PtpJson {
+    pub mode: &'static str,
+    pub profile: &'static str,
+    pub domain: u8,
+    pub priority1: u8,
+    pub priority2: u8,
+    /// The class in effect: the file's, or the default; `None` when none
+    /// opens (only possible with mode off).
+    pub class: Option<u8>,
+    /// True when `class` was left out of the file.
+    pub class_default: bool,
+    /// The class's open windows in the oper list, offsets in the cycle.
+    pub class_windows: Vec<WindowJson>,
+    /// The same in the admin list; `None` without one.
+    pub admin_class_windows: Option<Vec<WindowJson>>,
+    pub log_sync_interval: i8,
+    pub sync_interval: u64,
+    pub log_announce_interval: i8,
+    pub announce_interval: u64,
+    pub log_delay_interval: i8,
+    pub delay_interval: u64,
+    /// "pdelay" (gptp) or "delay_req" (1588): what `delay_interval` paces.
+    pub delay_mechanism: &'static str,
+    pub announce_receipt_timeout: u8,
+    pub sync_threshold: u64,
+    pub sync_wait: u64,
+    pub ptp4l_socket: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -166,6 +202,7 @@ impl ScheduleJson {
             streams,
             warnings,
             control: None,
+            ptp: None,
         }
     }
 
@@ -179,6 +216,43 @@ impl ScheduleJson {
             best_effort_class_default: c.best_effort_class.is_none(),
             status_port: c.status_port,
             guard_band: c.guard_band_ns,
+        });
+        self
+    }
+
+    /// With the file's `[ptp]` section (`None`: none in the file).
+    pub fn with_ptp(mut self, schedule: &Schedule, ptp: Option<&PtpSection>) -> Self {
+        self.ptp = ptp.map(|p| {
+            let class = p
+                .class_in(schedule)
+                .filter(|&c| usize::from(c) < TRAFFIC_CLASSES);
+            let windows = |g: &GateControlList| -> Vec<WindowJson> {
+                class.map_or_else(Vec::new, |c| {
+                    g.class_windows(c).iter().map(|&w| w.into()).collect()
+                })
+            };
+            PtpJson {
+                mode: p.mode.as_str(),
+                profile: p.profile.as_str(),
+                domain: p.domain,
+                priority1: p.priority1,
+                priority2: p.priority2,
+                class,
+                class_default: p.class.is_none(),
+                class_windows: windows(schedule.oper()),
+                admin_class_windows: schedule.admin().map(windows),
+                log_sync_interval: p.log_sync_interval,
+                sync_interval: log_interval_ns(p.log_sync_interval),
+                log_announce_interval: p.log_announce_interval,
+                announce_interval: log_interval_ns(p.log_announce_interval),
+                log_delay_interval: p.log_delay_interval,
+                delay_interval: log_interval_ns(p.log_delay_interval),
+                delay_mechanism: p.profile.delay_mechanism(),
+                announce_receipt_timeout: p.announce_receipt_timeout,
+                sync_threshold: p.sync_threshold_ns,
+                sync_wait: p.sync_wait_ns,
+                ptp4l_socket: p.ptp4l_socket.display().to_string(),
+            }
         });
         self
     }
@@ -215,6 +289,7 @@ mod tests {
     use super::*;
     use crate::fixtures::{admin_schedule, entry, many_frames_schedule, two_class_schedule, GBPS};
     use serde_json::{json, Value};
+    use takt_scheduler::config::{PtpMode, PtpProfile};
     use takt_scheduler::ClockId;
 
     #[test]
@@ -327,6 +402,49 @@ mod tests {
                    "best_effort_class": 0, "best_effort_class_default": true,
                    "status_port": 9700, "guard_band": 20_000})
         );
+    }
+
+    #[test]
+    fn ptp_json_is_null_without_a_section_and_every_field_with_one() {
+        let s = admin_schedule();
+        let v = serde_json::to_value(ScheduleJson::from_schedule("a.toml", &s)).unwrap();
+        assert_eq!(v["ptp"], Value::Null);
+        let p = PtpSection {
+            mode: PtpMode::Slave,
+            log_sync_interval: -7,
+            ..PtpSection::defaults(PtpProfile::Default1588)
+        };
+        let j = ScheduleJson::from_schedule("a.toml", &s).with_ptp(&s, Some(&p));
+        assert_eq!(
+            serde_json::to_value(j).unwrap()["ptp"],
+            json!({"mode": "slave", "profile": "1588", "domain": 0,
+                   "priority1": 128, "priority2": 128,
+                   "class": 0, "class_default": true,
+                   "class_windows": [{"start": 50_000, "end": 250_000}],
+                   "admin_class_windows": [{"start": 50_000, "end": 200_000}],
+                   "log_sync_interval": -7, "sync_interval": 7_812_500,
+                   "log_announce_interval": 1, "announce_interval": 2_000_000_000u64,
+                   "log_delay_interval": 0, "delay_interval": 1_000_000_000,
+                   "delay_mechanism": "delay_req", "announce_receipt_timeout": 3,
+                   "sync_threshold": 100_000, "sync_wait": 30_000_000_000u64,
+                   "ptp4l_socket": "/var/run/ptp4l"})
+        );
+        // Without an admin list there are no admin windows; the gPTP
+        // profile paces peer delay requests.
+        let s = two_class_schedule();
+        let p = PtpSection {
+            class: Some(3),
+            ..PtpSection::defaults(PtpProfile::Gptp)
+        };
+        let v =
+            serde_json::to_value(ScheduleJson::from_schedule("t.toml", &s).with_ptp(&s, Some(&p)))
+                .unwrap();
+        assert_eq!(
+            (&v["ptp"]["class"], &v["ptp"]["class_default"]),
+            (&json!(3), &json!(false))
+        );
+        assert_eq!(v["ptp"]["admin_class_windows"], Value::Null);
+        assert_eq!(v["ptp"]["delay_mechanism"], "pdelay");
     }
 
     #[test]

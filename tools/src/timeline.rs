@@ -9,7 +9,9 @@
 use std::cmp::Ordering;
 use std::fmt::{self, Write};
 
-use takt_scheduler::config::{lowest_open_class, ControlSection};
+use takt_scheduler::config::{
+    log_interval_ns, lowest_open_class, ControlSection, PtpMode, PtpSection,
+};
 use takt_scheduler::gcl::format_mask;
 use takt_scheduler::schedule::TRAFFIC_CLASSES;
 use takt_scheduler::units::{format_ns, format_speed};
@@ -31,9 +33,20 @@ pub fn render_with_control(
     schedule: &Schedule,
     control: Option<&ControlSection>,
 ) -> String {
+    render_with_sections(file, schedule, control, None)
+}
+
+/// [`render`], with the file's `[control]` and `[ptp]` sections under the
+/// header.
+pub fn render_with_sections(
+    file: &str,
+    schedule: &Schedule,
+    control: Option<&ControlSection>,
+    ptp: Option<&PtpSection>,
+) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
-    let _ = write_timeline_with_control(&mut out, file, schedule, control);
+    let _ = write_timeline_with_sections(&mut out, file, schedule, control, ptp);
     out
 }
 
@@ -49,10 +62,26 @@ pub fn write_timeline_with_control(
     schedule: &Schedule,
     control: Option<&ControlSection>,
 ) -> fmt::Result {
+    write_timeline_with_sections(out, file, schedule, control, None)
+}
+
+/// Same as [`render_with_sections`], into any `fmt::Write`.
+pub fn write_timeline_with_sections(
+    out: &mut impl Write,
+    file: &str,
+    schedule: &Schedule,
+    control: Option<&ControlSection>,
+    ptp: Option<&PtpSection>,
+) -> fmt::Result {
     write_header(out, file, schedule)?;
-    if let Some(c) = control {
+    if control.is_some() || ptp.is_some() {
         writeln!(out)?;
+    }
+    if let Some(c) = control {
         writeln!(out, "{}", control_line(c, schedule))?;
+    }
+    if let Some(p) = ptp {
+        writeln!(out, "{}", ptp_lines(p, schedule))?;
     }
     write_gcl(out, Which::Oper, schedule.oper())?;
     if let Some(admin) = schedule.admin() {
@@ -103,6 +132,66 @@ pub fn control_line(c: &ControlSection, schedule: &Schedule) -> String {
         c.status_port,
         format_ns(c.guard_band_ns)
     )
+}
+
+/// Two lines (one for mode off):
+/// `ptp: auto, gptp (IEEE 802.1AS), domain 0, priority1 248, priority2 248, class 0 (default; open 100us..1ms)`
+/// `     sync every 125ms, announce every 1s (timeout 3), pdelay every 1s; a run starts once |offset| < 100us, waiting up to 30s`.
+pub fn ptp_lines(p: &PtpSection, schedule: &Schedule) -> String {
+    if p.mode == PtpMode::Off {
+        return "ptp: off (the [ptp] section is kept; --ptp turns it on)".to_owned();
+    }
+    let class = match (p.class, p.class_in(schedule)) {
+        (Some(c), _) => format!("{c} ({})", class_windows(schedule, c)),
+        (None, Some(c)) => format!("{c} (default; {})", class_windows(schedule, c)),
+        // A loaded [ptp] that is not off always has a class that opens.
+        (None, None) => "- (none opens)".to_owned(),
+    };
+    let socket = match p.mode {
+        PtpMode::Linuxptp => format!(", ptp4l socket {}", p.ptp4l_socket.display()),
+        _ => String::new(),
+    };
+    format!(
+        "ptp: {}, {} ({}), domain {}, priority1 {}, priority2 {}, class {class}{socket}\n     \
+         sync every {}, announce every {} (timeout {}), {} every {}; a run starts once |offset| < {}, waiting up to {}",
+        p.mode,
+        p.profile,
+        p.profile.describe(),
+        p.domain,
+        p.priority1,
+        p.priority2,
+        format_ns(log_interval_ns(p.log_sync_interval)),
+        format_ns(log_interval_ns(p.log_announce_interval)),
+        p.announce_receipt_timeout,
+        p.profile.delay_mechanism(),
+        format_ns(log_interval_ns(p.log_delay_interval)),
+        format_ns(p.sync_threshold_ns),
+        format_ns(p.sync_wait_ns),
+    )
+}
+
+/// `open 100us..1ms`, `open 0ns..30us, 80us..100us`, with an admin list
+/// `oper 100us..1ms; admin 50us..200us` (`never open` for none).
+fn class_windows(schedule: &Schedule, class: u8) -> String {
+    if usize::from(class) >= TRAFFIC_CLASSES {
+        return "no such class".to_owned();
+    }
+    let list = |g: &GateControlList| {
+        let w: Vec<String> = g
+            .class_windows(class)
+            .iter()
+            .map(|w| format!("{}..{}", format_ns(w.start_ns), format_ns(w.end_ns)))
+            .collect();
+        if w.is_empty() {
+            "never open".to_owned()
+        } else {
+            w.join(", ")
+        }
+    };
+    match schedule.admin() {
+        None => format!("open {}", list(schedule.oper())),
+        Some(a) => format!("oper {}; admin {}", list(schedule.oper()), list(a)),
+    }
 }
 
 fn write_gcl(out: &mut impl Write, which: Which, gcl: &GateControlList) -> fmt::Result {
@@ -512,6 +601,7 @@ mod tests {
     use crate::fixtures::{
         admin_schedule, entry, many_frames_schedule, stream, two_class_schedule, GBPS,
     };
+    use takt_scheduler::config::PtpProfile;
     use takt_scheduler::ClockId;
 
     #[test]
@@ -605,6 +695,58 @@ mod tests {
             "control: 10.77.0.1/24, gateway 10.77.0.254, best-effort class 3, status port 9700/udp, guard band 20us"
         );
         assert!(!render("two.toml", &s).contains("control:"));
+    }
+
+    #[test]
+    fn timeline_shows_the_ptp_section_after_control() {
+        let s = two_class_schedule();
+        let mut p = PtpSection::defaults(PtpProfile::Gptp);
+        let text = render_with_sections("two.toml", &s, None, Some(&p));
+        assert!(
+            text.contains("  tc_to_pcp   [0, 1, 2, 3, 4, 5, 6, 7]\n\nptp: auto, gptp (IEEE 802.1AS), domain 0, priority1 248, priority2 248, class 0 (default; open 80us..237.5us)\n     sync every 125ms, announce every 1s (timeout 3), pdelay every 1s; a run starts once |offset| < 100us, waiting up to 30s\n\noper gate control list"),
+            "{text}"
+        );
+        let c = ControlSection {
+            address: [10, 77, 0, 1].into(),
+            prefix_len: 24,
+            gateway: None,
+            best_effort_class: None,
+            status_port: 9700,
+            guard_band_ns: 0,
+        };
+        let both = render_with_sections("two.toml", &s, Some(&c), Some(&p));
+        assert!(
+            both.contains("guard band 0ns\nptp: auto, gptp"),
+            "one block for both sections: {both}"
+        );
+        p = PtpSection {
+            mode: PtpMode::Linuxptp,
+            class: Some(2),
+            log_delay_interval: -2,
+            ..PtpSection::defaults(PtpProfile::Default1588)
+        };
+        assert_eq!(
+            ptp_lines(&p, &s),
+            "ptp: linuxptp, 1588 (IEEE 1588 default profile, L2, end-to-end), domain 0, priority1 128, priority2 128, class 2 (open 80us..237.5us), ptp4l socket /var/run/ptp4l\n     sync every 1s, announce every 2s (timeout 3), delay_req every 250ms; a run starts once |offset| < 100us, waiting up to 30s"
+        );
+        p.mode = PtpMode::Off;
+        assert!(ptp_lines(&p, &s).starts_with("ptp: off"));
+        assert!(!render("two.toml", &s).contains("ptp:"));
+    }
+
+    #[test]
+    fn ptp_class_windows_of_both_lists() {
+        let s = admin_schedule();
+        let p = PtpSection {
+            class: Some(0),
+            ..PtpSection::defaults(PtpProfile::Gptp)
+        };
+        assert!(
+            ptp_lines(&p, &s).contains("class 0 (oper 50us..250us; admin 50us..200us)"),
+            "{}",
+            ptp_lines(&p, &s)
+        );
+        assert_eq!(class_windows(&s, 5), "oper never open; admin never open");
     }
 
     #[test]

@@ -203,6 +203,46 @@ fn json_of_every_example_is_consistent() {
             let last = launches.last().unwrap().as_u64().unwrap();
             assert!(last + wire <= window_end, "{path}: {s}");
         }
+        if !v["ptp"].is_null() {
+            assert_ptp_class_is_best_effort(&path, &v);
+        }
+    }
+}
+
+/// The PTP class is no stream's, and its windows are exactly the runs of
+/// entries that open it.
+fn assert_ptp_class_is_best_effort(path: &str, v: &Value) {
+    let ptp = &v["ptp"];
+    let class = ptp["class"].as_u64().expect("a class");
+    for s in v["streams"].as_array().unwrap() {
+        assert_ne!(s["traffic_class"].as_u64(), Some(class), "{path}: {s}");
+    }
+    for (list, windows) in [
+        (&v["oper"], &ptp["class_windows"]),
+        (&v["admin"], &ptp["admin_class_windows"]),
+    ] {
+        if list.is_null() {
+            assert!(windows.is_null(), "{path}: {windows}");
+            continue;
+        }
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for e in list["entries"].as_array().unwrap() {
+            if e["gate_mask"].as_u64().unwrap() & (1 << class) == 0 {
+                continue;
+            }
+            let (start, end) = (e["start"].as_u64().unwrap(), e["end"].as_u64().unwrap());
+            match runs.last_mut() {
+                Some(last) if last.1 == start => last.1 = end,
+                _ => runs.push((start, end)),
+            }
+        }
+        let got: Vec<(u64, u64)> = windows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| (w["start"].as_u64().unwrap(), w["end"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(got, runs, "{path}");
     }
 }
 
@@ -284,6 +324,72 @@ fn the_control_plane_example_shows_its_control_section() {
         serde_json::json!({"address": "10.77.0.1", "prefix_len": 24, "gateway": null,
             "best_effort_class": 0, "best_effort_class_default": true,
             "status_port": 9700, "guard_band": 30000})
+    );
+}
+
+#[test]
+fn the_time_sync_example_shows_its_ptp_section() {
+    let path = example("time-sync.toml");
+    let out = takt(&["check", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("\nptp: auto, gptp (IEEE 802.1AS), domain 0, priority1 248, priority2 248, class 0 (open 100us..1ms)\n     sync every 125ms, announce every 1s (timeout 3), pdelay every 1s; a run starts once |offset| < 100us, waiting up to 30s\n"),
+        "{stdout}"
+    );
+    // Files without [ptp] show no ptp line, and null in JSON.
+    let plain = takt(&["check", &example("control-plane.toml")]);
+    assert!(!text(&plain.stdout).contains("ptp:"));
+    let plain = takt(&["check", "--json", &example("control-plane.toml")]);
+    let v: Value = serde_json::from_slice(&plain.stdout).expect("JSON");
+    assert_eq!(v["ptp"], Value::Null);
+
+    let out = takt(&["check", "--json", &path]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        v["ptp"],
+        serde_json::json!({"mode": "auto", "profile": "gptp", "domain": 0,
+            "priority1": 248, "priority2": 248, "class": 0, "class_default": false,
+            "class_windows": [{"start": 100_000, "end": 1_000_000}],
+            "admin_class_windows": null,
+            "log_sync_interval": -3, "sync_interval": 125_000_000,
+            "log_announce_interval": 0, "announce_interval": 1_000_000_000,
+            "log_delay_interval": 0, "delay_interval": 1_000_000_000,
+            "delay_mechanism": "pdelay", "announce_receipt_timeout": 3,
+            "sync_threshold": 100_000, "sync_wait": 30_000_000_000u64,
+            "ptp4l_socket": "/var/run/ptp4l"})
+    );
+}
+
+#[test]
+fn a_ptp_class_shared_with_a_stream_exits_2_at_its_value() {
+    let good = std::fs::read_to_string(example("time-sync.toml")).expect("read example");
+    let bad_text = good.replace("class = 0 ", "class = 7 ");
+    assert_ne!(bad_text, good, "the example sets `class = 0`");
+    let bad = TempFile::new("ptp-stream-class", &bad_text);
+    let out = takt(&["check", &bad.path()]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(2));
+    let line = bad_text
+        .lines()
+        .position(|l| l.starts_with("class = 7"))
+        .expect("the class line")
+        + 1;
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(&format!("{}:{line}:9: error: PTP frames would share the protected window of stream \"sensor\" (traffic class 7): pick a best-effort class, e.g. 0\n", bad.path())),
+        "{err}"
+    );
+    assert_eq!(text(&out.stdout), "");
+
+    // A misspelt key is named with the keys [ptp] allows.
+    let typo = TempFile::new("ptp-typo", &good.replace("sync_wait =", "sync_wiat ="));
+    let out = takt(&["check", &typo.path()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: unknown key `sync_wiat` in [ptp] (did you mean `sync_wait`?)"),
+        "{err}"
     );
 }
 

@@ -20,6 +20,7 @@ const DEFAULT_SPEED_BPS: u64 = 1_000_000_000;
 pub(super) struct Built {
     pub schedule: Schedule,
     pub control: Option<super::ControlSection>,
+    pub ptp: Option<super::PtpSection>,
     pub warnings: Vec<(Range<usize>, Warning)>,
 }
 
@@ -49,9 +50,15 @@ pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Loca
         .as_ref()
         .map(|c| super::control::control(c, &schedule))
         .transpose()?;
+    let ptp = raw
+        .ptp
+        .as_ref()
+        .map(|p| super::ptp::ptp(p, &schedule))
+        .transpose()?;
     Ok(Built {
         schedule,
         control,
+        ptp,
         warnings,
     })
 }

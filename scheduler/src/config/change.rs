@@ -1,12 +1,13 @@
 //! A schedule change request: the text of a whole schedule file, sent to a
 //! running talker. Only the gate control list may change; clock, link,
-//! streams and control plane must be the running ones, because the talker's
-//! tables and the control interface were built for them. The new list
-//! becomes the admin list (802.1Qbv), replacing any pending one.
+//! streams, control plane and PTP must be the running ones, because the
+//! talker's tables, the control interface and the PTP port were built for
+//! them. The new list becomes the admin list (802.1Qbv), replacing any
+//! pending one.
 
 use super::build::{span_or, Key};
-use super::raw::{self, RawFile, RawStream, Tab};
-use super::{diagnostic, parse_str_with, ConfigError, ControlSection, Located};
+use super::raw::{self, RawFile, RawPtp, RawStream, Tab};
+use super::{diagnostic, parse_str_with, ConfigError, ControlSection, Located, PtpSection};
 use crate::gcl::first_cycle_start;
 use crate::schedule::{GateControlList, Schedule, Stream, Validation, TRAFFIC_CLASSES};
 use crate::units::{format_ns, format_speed};
@@ -27,12 +28,38 @@ pub struct Change {
 }
 
 /// Check a change request against the running schedule and build what it
-/// installs. `file` names the request in diagnostics.
+/// installs. `file` names the request in diagnostics. For a talker whose
+/// schedule has no `[ptp]` section: a request with one is refused (use
+/// [`parse_change_with_ptp`] otherwise).
 pub fn parse_change(
     text: &str,
     file: &str,
     running: &Schedule,
     running_control: Option<&ControlSection>,
+    now_ns: u64,
+    min_lead_ns: u64,
+) -> Result<Change, ConfigError> {
+    parse_change_with_ptp(
+        text,
+        file,
+        running,
+        running_control,
+        None,
+        now_ns,
+        min_lead_ns,
+    )
+}
+
+/// [`parse_change`] for a talker whose schedule file has the `[ptp]`
+/// section `running_ptp` (as the file wrote it): a request's `[ptp]`, if
+/// given, must equal it, and its class must still work with the new list
+/// (opened by it, no stream's class) when the request leaves `[ptp]` out.
+pub fn parse_change_with_ptp(
+    text: &str,
+    file: &str,
+    running: &Schedule,
+    running_control: Option<&ControlSection>,
+    running_ptp: Option<&PtpSection>,
     now_ns: u64,
     min_lead_ns: u64,
 ) -> Result<Change, ConfigError> {
@@ -43,6 +70,7 @@ pub fn parse_change(
     let request = &loaded.schedule;
     same_setup(&raw, request, running).map_err(error)?;
     same_control(&raw, loaded.control.as_ref(), running_control).map_err(error)?;
+    same_ptp(&raw, loaded.ptp.as_ref(), running_ptp, request).map_err(error)?;
 
     let new_list = request.oper();
     let requested_base_ns = new_list.base_time_ns();
@@ -244,4 +272,122 @@ fn same_control(
         span: header.span(),
         message: message.to_owned(),
     })
+}
+
+const PTP_FIXED: &str = "[ptp] cannot change while the talker runs";
+
+fn same_ptp(
+    raw: &RawFile,
+    request: Option<&PtpSection>,
+    running: Option<&PtpSection>,
+    request_schedule: &Schedule,
+) -> Result<(), Located> {
+    let (header, new, old) = match (&raw.ptp, request, running) {
+        (Some(h), Some(n), Some(o)) => (h, n, o),
+        (Some(h), _, None) => {
+            return Err(Located {
+                span: h.span(),
+                message: "the running schedule has no [ptp] section and one cannot be added while the talker runs: remove [ptp]".to_owned(),
+            })
+        }
+        // Left out: the running section stays, and must suit the new list
+        // as it would if the request repeated it.
+        (None, _, Some(old)) if old.mode != super::PtpMode::Off => {
+            return old.check_class(request_schedule).map(drop).map_err(|e| Located {
+                span: raw.schedule.span(),
+                message: format!("the new list does not suit the running [ptp] section: {e}"),
+            });
+        }
+        _ => return Ok(()),
+    };
+    let Some((key, here, there)) = ptp_difference(new, old) else {
+        return Ok(());
+    };
+    let (span, default) = match ptp_key_span(header.get_ref(), key) {
+        Some(span) => (span, ""),
+        None => (
+            header.span(),
+            " (not set in this [ptp], so its default applies)",
+        ),
+    };
+    Err(Located {
+        span,
+        message: format!(
+            "{PTP_FIXED}: {key} is {here} here{default} but {there} in the running schedule: give the running [ptp] section unchanged, or leave it out"
+        ),
+    })
+}
+
+/// The first key, in file order, where two `[ptp]` sections differ, with
+/// both values as a user would write them.
+fn ptp_difference(n: &PtpSection, o: &PtpSection) -> Option<(&'static str, String, String)> {
+    let class = |c: Option<u8>| c.map_or_else(|| "left out".to_owned(), |c| c.to_string());
+    let socket = |s: &PtpSection| format!("\"{}\"", s.ptp4l_socket.display());
+    let fields = [
+        ("mode", n.mode.to_string(), o.mode.to_string()),
+        ("profile", n.profile.to_string(), o.profile.to_string()),
+        ("domain", n.domain.to_string(), o.domain.to_string()),
+        (
+            "priority1",
+            n.priority1.to_string(),
+            o.priority1.to_string(),
+        ),
+        (
+            "priority2",
+            n.priority2.to_string(),
+            o.priority2.to_string(),
+        ),
+        ("class", class(n.class), class(o.class)),
+        (
+            "log_sync_interval",
+            n.log_sync_interval.to_string(),
+            o.log_sync_interval.to_string(),
+        ),
+        (
+            "log_announce_interval",
+            n.log_announce_interval.to_string(),
+            o.log_announce_interval.to_string(),
+        ),
+        (
+            "log_delay_interval",
+            n.log_delay_interval.to_string(),
+            o.log_delay_interval.to_string(),
+        ),
+        (
+            "announce_receipt_timeout",
+            n.announce_receipt_timeout.to_string(),
+            o.announce_receipt_timeout.to_string(),
+        ),
+        (
+            "sync_threshold",
+            format_ns(n.sync_threshold_ns),
+            format_ns(o.sync_threshold_ns),
+        ),
+        (
+            "sync_wait",
+            format_ns(n.sync_wait_ns),
+            format_ns(o.sync_wait_ns),
+        ),
+        ("ptp4l_socket", socket(n), socket(o)),
+    ];
+    fields.into_iter().find(|(_, here, there)| here != there)
+}
+
+fn ptp_key_span(r: &RawPtp, key: &str) -> Option<Range<usize>> {
+    match key {
+        "mode" => r.mode.as_ref().map(|v| v.span()),
+        "profile" => r.profile.as_ref().map(|v| v.span()),
+        "domain" => r.domain.as_ref().map(|v| v.span()),
+        "priority1" => r.priority1.as_ref().map(|v| v.span()),
+        "priority2" => r.priority2.as_ref().map(|v| v.span()),
+        "class" => r.class.as_ref().map(|v| v.span()),
+        "log_sync_interval" => r.log_sync_interval.as_ref().map(|v| v.span()),
+        "log_announce_interval" => r.log_announce_interval.as_ref().map(|v| v.span()),
+        "log_delay_interval" => r.log_delay_interval.as_ref().map(|v| v.span()),
+        "announce_receipt_timeout" => r.announce_receipt_timeout.as_ref().map(|v| v.span()),
+        "sync_threshold" => r.sync_threshold.as_ref().map(|v| v.span()),
+        "sync_wait" => r.sync_wait.as_ref().map(|v| v.span()),
+        "ptp4l_socket" => r.ptp4l_socket.as_ref().map(|v| v.span()),
+        _ => None,
+    }
 }

@@ -22,6 +22,7 @@ pub(super) struct RawFile {
     #[serde(default)]
     pub stream: Vec<Tab<RawStream>>,
     pub control: Option<Tab<RawControl>>,
+    pub ptp: Option<Tab<RawPtp>>,
 }
 
 /// `[schedule]` and `[admin]` share one shape; `build.rs` rejects `clock`
@@ -77,6 +78,25 @@ pub(super) struct RawControl {
     pub guard_band: Option<Spanned<Duration>>,
 }
 
+/// `[ptp]`: time synchronisation; every key is optional (`ptp.rs`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawPtp {
+    pub mode: Option<Spanned<String>>,
+    pub profile: Option<Spanned<String>>,
+    pub domain: Option<Spanned<Int>>,
+    pub priority1: Option<Spanned<Int>>,
+    pub priority2: Option<Spanned<Int>>,
+    pub class: Option<Spanned<Int>>,
+    pub log_sync_interval: Option<Spanned<Int>>,
+    pub log_announce_interval: Option<Spanned<Int>>,
+    pub log_delay_interval: Option<Spanned<Int>>,
+    pub announce_receipt_timeout: Option<Spanned<Int>>,
+    pub sync_threshold: Option<Spanned<Duration>>,
+    pub sync_wait: Option<Spanned<Duration>>,
+    pub ptp4l_socket: Option<Spanned<String>>,
+}
+
 /// A table and nothing else. serde's derived structs also accept an array,
 /// taking its items as the fields in order, which would read `[[link]]` as
 /// `speed = <the table>`; this wrapper lets only a map through.
@@ -111,7 +131,7 @@ pub(super) const DATETIME_KEY: &str = "$__toml_private_datetime";
 
 /// The keys each table accepts, for "unknown key" messages. A unit test
 /// checks these against what serde derives from the structs above.
-pub(super) const TOP_KEYS: &[&str] = &["schedule", "admin", "link", "stream", "control"];
+pub(super) const TOP_KEYS: &[&str] = &["schedule", "admin", "link", "stream", "control", "ptp"];
 pub(super) const SCHEDULE_KEYS: &[&str] = &[
     "clock",
     "base_time",
@@ -129,6 +149,21 @@ pub(super) const CONTROL_KEYS: &[&str] = &[
     "best_effort_class",
     "status_port",
     "guard_band",
+];
+pub(super) const PTP_KEYS: &[&str] = &[
+    "mode",
+    "profile",
+    "domain",
+    "priority1",
+    "priority2",
+    "class",
+    "log_sync_interval",
+    "log_announce_interval",
+    "log_delay_interval",
+    "announce_receipt_timeout",
+    "sync_threshold",
+    "sync_wait",
+    "ptp4l_socket",
 ];
 pub(super) const STREAM_KEYS: &[&str] = &[
     "name",
@@ -253,6 +288,7 @@ mod tests {
         assert_eq!(serde_fields::<RawLink>(), LINK_KEYS);
         assert_eq!(serde_fields::<RawStream>(), STREAM_KEYS);
         assert_eq!(serde_fields::<RawControl>(), CONTROL_KEYS);
+        assert_eq!(serde_fields::<RawPtp>(), PTP_KEYS);
         assert!(ADMIN_KEYS.iter().all(|k| SCHEDULE_KEYS.contains(k)));
     }
 }

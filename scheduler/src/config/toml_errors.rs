@@ -75,6 +75,7 @@ fn allowed_keys(path: &[String]) -> &'static [&'static str] {
         "link" => raw::LINK_KEYS,
         "stream" => raw::STREAM_KEYS,
         "control" => raw::CONTROL_KEYS,
+        "ptp" => raw::PTP_KEYS,
         _ => &[],
     }
 }
@@ -105,6 +106,19 @@ fn key_example(key: &str) -> Option<&'static str> {
         "best_effort_class" => "best_effort_class = 0",
         "status_port" => "status_port = 9700",
         "guard_band" => "guard_band = \"20us\"",
+        "mode" => "mode = \"auto\"",
+        "profile" => "profile = \"gptp\"",
+        "domain" => "domain = 0",
+        "priority1" => "priority1 = 248",
+        "priority2" => "priority2 = 248",
+        "class" => "class = 0",
+        "log_sync_interval" => "log_sync_interval = -3",
+        "log_announce_interval" => "log_announce_interval = 0",
+        "log_delay_interval" => "log_delay_interval = 0",
+        "announce_receipt_timeout" => "announce_receipt_timeout = 3",
+        "sync_threshold" => "sync_threshold = \"100us\"",
+        "sync_wait" => "sync_wait = \"30s\"",
+        "ptp4l_socket" => "ptp4l_socket = \"/var/run/ptp4l\"",
         _ => return None,
     })
 }
@@ -147,7 +161,7 @@ fn unknown_key(key: &str, path: &[String]) -> String {
         .unwrap_or_default();
     if path.is_empty() {
         return format!(
-            "unknown top-level table or key `{key}`{hint}: a schedule file has only [schedule], [admin], [link], [[stream]] and [control]"
+            "unknown top-level table or key `{key}`{hint}: a schedule file has only [schedule], [admin], [link], [[stream]], [control] and [ptp]"
         );
     }
     let list = allowed.join(", ");
@@ -182,7 +196,9 @@ fn wrong_type(key: &str, place: &str, found: &str, expected: &str, path: &[Strin
             ": write each one under its own double-bracket header, e.g. [[{}]]",
             path.join(".")
         ));
-    } else if found == "an array" && matches!(key, "schedule" | "admin" | "link" | "control") {
+    } else if found == "an array"
+        && matches!(key, "schedule" | "admin" | "link" | "control" | "ptp")
+    {
         msg.push_str(&format!(": write [{key}] with single brackets, once"));
     } else if let Some(example) = key_example(key) {
         msg.push_str(&format!(": e.g. `{example}`"));

@@ -62,6 +62,25 @@
 //!   the note says how to add one
 //!   (`tc qdisc replace dev IF root etf clockid CLOCK_TAI delta 200000`).
 //!
+//! - **Transmit stamps** (`StampSource::KernelSoftware`): a frame with a
+//!   `stamp_tag` gets the kernel's software transmit stamp, taken in the
+//!   driver's xmit (SO_TIMESTAMPING with SOF_TIMESTAMPING_TX_SOFTWARE,
+//!   numbered with OPT_ID, without the frame: OPT_TSONLY), read off the
+//!   socket's error queue without blocking by `tx_stamps` and moved onto
+//!   `info().clock` as rx stamps are (`stamps.rs` maps the numbers to
+//!   tags). Without ETF every sendmsg on the ring socket walks the TX ring
+//!   (af_packet.c: packet_sendmsg -> tpacket_snd), and SO_TIMESTAMPING on
+//!   it would stamp every stream frame, so a stamped frame leaves by a
+//!   second, send-only AF_PACKET socket bound to the same interface
+//!   (protocol 0: it receives nothing) with the same qdisc bypass; the
+//!   ring frames of the burst queued before it are kicked first. With ETF
+//!   it is its own `sendmsg` on the main socket as every frame is, with a
+//!   per-message SO_TIMESTAMPING next to its SCM_TXTIME (the socket has
+//!   OPT_ID but no record flag, so other frames are not stamped); the
+//!   error queue then carries ETF's reports and the stamps, and a stamped
+//!   frame ETF refuses or misses (matched by launch time) is counted in
+//!   `tx_stamps_lost`, as is one the send fails for.
+//!
 //! Nothing on the data path allocates: the pool, its memory and the rings
 //! are all made in [`PacketDevice::open`].
 
@@ -822,9 +841,11 @@ impl RingDevice for PacketDevice {
     }
 
     /// Stamps of the socket that sends stamped frames, read off its error
-    /// queue (only while one may come) and mapped to their tags.
+    /// queue (a system call only while one may come) and mapped to their tags.
     fn tx_stamps(&mut self, out: &mut TxStampBatch) -> usize {
-        self.drain_errors();
+        if self.stamper.get_mut().waiting() {
+            self.drain_errors();
+        }
         self.stamper.get_mut().drain_into(out)
     }
 

@@ -9,6 +9,9 @@
 //!                            # descriptors forged at the IOVA of a secret in
 //!                            # unmapped process memory: the IOMMU must refuse
 //!                            # them and later frames must still go out
+//! e1000e_smoke stamps NIC_A NIC_B
+//!                            # frames asking for transmit stamps: each
+//!                            # stamp comes back once, after its tx_burst
 //! e1000e_smoke open BDF      # open once and print Ok or the error
 //! e1000e_smoke hold BDF      # open and keep it open for 4 s
 //! ```
@@ -19,7 +22,9 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use takt_drivers::e1000e::{E1000e, E1000eOptions};
-use takt_drivers::{PciAddress, RingDevice, RxBatch, TxBatch, TxFrame};
+use takt_drivers::{
+    PciAddress, RingDevice, RxBatch, StampSource, TxBatch, TxFrame, TxStamp, TxStampBatch,
+};
 
 /// Ethernet frame: dst, src, EtherType 0x88b5, 4-byte sequence, a pattern.
 fn frame(dst: [u8; 6], src: [u8; 6], seq: u32, len: usize) -> Vec<u8> {
@@ -45,6 +50,7 @@ fn send(dev: &mut E1000e, frames: &[Vec<u8>]) -> usize {
             buf: b,
             len: f.len(),
             launch_time_ns: None,
+            stamp_tag: None,
         });
         while batch.is_full() && Instant::now() < deadline {
             sent += dev.tx_burst(&mut batch);
@@ -219,6 +225,88 @@ fn isolation(a_addr: PciAddress, b_addr: PciAddress) -> Result<u32, String> {
     Ok(c.0)
 }
 
+/// Now on the device's clock (CLOCK_TAI for the e1000e), ns.
+fn now_on(dev: &E1000e) -> u64 {
+    let clock = dev.info().clock.unwrap_or(nix::time::ClockId::CLOCK_TAI);
+    let t = nix::time::clock_gettime(clock).expect("clock_gettime");
+    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+}
+
+/// Transmit stamps (`StampSource::Completion`): 40 frames from A to B in
+/// bursts of 4, the first of each burst asking for a stamp tagged with its
+/// sequence. Every stamp must come back once (tx_stamps polls DD), no
+/// other, each at or after the time taken before its tx_burst.
+fn stamps(a_addr: PciAddress, b_addr: PciAddress) -> Result<u32, String> {
+    let mut c = Checks(0);
+    let mut a = open(a_addr)?;
+    let mut b = open(b_addr)?;
+    let (ma, mb) = (a.info().mac, b.info().mac);
+    c.check(
+        "tx stamps from completions, rx stamps from the receive poll",
+        a.info().caps.tx_stamps == StampSource::Completion
+            && a.info().caps.rx_stamps == StampSource::ReceivePoll,
+    );
+    let frames: Vec<Vec<u8>> = (0..40u32).map(|s| frame(mb, ma, s, 100)).collect();
+    let mut before = Vec::new();
+    let mut batch = TxBatch::new();
+    for burst in frames.chunks(4) {
+        for f in burst {
+            let seq = u32::from_be_bytes([f[14], f[15], f[16], f[17]]);
+            let buf = a.alloc().ok_or("A's pool is empty")?;
+            a.buf_mut(&buf)[..f.len()].copy_from_slice(f);
+            let _ = batch.push_back(TxFrame {
+                buf,
+                len: f.len(),
+                launch_time_ns: None,
+                stamp_tag: seq.is_multiple_of(4).then_some(seq),
+            });
+        }
+        before.push(now_on(&a));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !batch.is_empty() && Instant::now() < deadline {
+            a.tx_burst(&mut batch);
+        }
+    }
+    let mut got: Vec<TxStamp> = Vec::new();
+    let mut out = TxStampBatch::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.len() < 10 && Instant::now() < deadline {
+        a.tx_stamps(&mut out);
+        got.extend(out.iter().copied());
+        out.clear();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    a.tx_stamps(&mut out);
+    got.extend(out.iter().copied());
+    let mut tags: Vec<u32> = got.iter().map(|s| s.tag).collect();
+    tags.sort_unstable();
+    println!("STAMPS {} of 10: {tags:?}", got.len());
+    c.check(
+        "one stamp per stamped frame, none for the others",
+        tags == (0..10).map(|i| i * 4).collect::<Vec<u32>>(),
+    );
+    let after_send = got
+        .iter()
+        .all(|s| s.time_ns >= before[(s.tag / 4) as usize]);
+    for s in &got {
+        println!(
+            "STAMP tag {} {} ns after the time before its tx_burst",
+            s.tag,
+            s.time_ns as i64 - before[(s.tag / 4) as usize] as i64
+        );
+    }
+    c.check(
+        "each stamp at or after the time before its tx_burst",
+        after_send && !got.is_empty(),
+    );
+    let received = recv(&mut b, frames.len(), Duration::from_secs(10));
+    c.check("B received the 40 frames in order", received == frames);
+    c.check("no stamp lost", a.counters().tx_stamps_lost == 0);
+    println!("counters A {:?}", a.counters());
+    Ok(c.0)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let addr = |s: &str| -> Result<PciAddress, String> { s.parse() };
@@ -238,9 +326,14 @@ fn main() -> ExitCode {
         [mode, a, b] if mode == "isolation" => {
             addr(a).and_then(|a| addr(b).and_then(|b| isolation(a, b)))
         }
+        [mode, a, b] if mode == "stamps" => {
+            addr(a).and_then(|a| addr(b).and_then(|b| stamps(a, b)))
+        }
         [a, b] => addr(a).and_then(|a| addr(b).and_then(|b| run(a, b))),
         _ => Err(
-            "usage: e1000e_smoke NIC_A NIC_B | isolation NIC_A NIC_B | open BDF | hold BDF".into(),
+            "usage: e1000e_smoke NIC_A NIC_B | isolation NIC_A NIC_B | stamps NIC_A NIC_B | \
+             open BDF | hold BDF"
+                .into(),
         ),
     };
     match result {

@@ -20,6 +20,7 @@ pub mod packet;
 pub mod pool;
 pub mod sim;
 pub mod spec;
+mod stamp_queue;
 pub mod vfio;
 pub mod xdp;
 
@@ -33,6 +34,8 @@ pub const MAX_BURST: usize = 64;
 pub type TxBatch = heapless::Deque<TxFrame, MAX_BURST>;
 /// Frames received. `rx_burst` appends at the back.
 pub type RxBatch = heapless::Deque<RxFrame, MAX_BURST>;
+/// Transmit stamps. `tx_stamps` appends at the back.
+pub type TxStampBatch = heapless::Deque<TxStamp, MAX_BURST>;
 
 /// A frame to send: `len` bytes at the start of `buf` (no FCS: the device
 /// adds it).
@@ -43,6 +46,51 @@ pub struct TxFrame {
     /// Earliest departure, ns on the device's clock. Honoured only when
     /// `Capabilities::launch_time`; otherwise the frame leaves when queued.
     pub launch_time_ns: Option<u64>,
+    /// Report when this frame left, under this tag (RingDevice::tx_stamps): PTP event
+    /// messages. None for every other frame (no cost for them).
+    pub stamp_tag: Option<u32>,
+}
+
+/// When a frame that asked for it left: ns on the device's clock (`DeviceInfo::clock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxStamp {
+    pub tag: u32,
+    pub time_ns: u64,
+}
+
+/// How a device's timestamps are taken, and so how far they are from the moment the
+/// frame's first bit after the SFD crossed the wire (docs/time-sync.md has the figures).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StampSource {
+    #[default]
+    None,
+    /// The simulated wire: exact. tx = first bit after the SFD; rx = last bit in.
+    Simulated,
+    /// A NIC's hardware timestamp unit.
+    Hardware,
+    /// The kernel's software stamp (SO_TIMESTAMPING tx: the driver's xmit; rx: the packet socket's receive).
+    KernelSoftware,
+    /// rx: bpf_ktime_get_tai_ns() in the XDP program.
+    XdpHook,
+    /// tx: the time the driver saw the completion of the frame.
+    Completion,
+    /// rx: the time userland's receive poll found the frame.
+    ReceivePoll,
+}
+
+impl StampSource {
+    /// The name reports and docs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StampSource::None => "none",
+            StampSource::Simulated => "simulated",
+            StampSource::Hardware => "hardware",
+            StampSource::KernelSoftware => "kernel-software",
+            StampSource::XdpHook => "xdp-hook",
+            StampSource::Completion => "completion",
+            StampSource::ReceivePoll => "receive-poll",
+        }
+    }
 }
 
 /// A received frame: `len` bytes at the start of `buf`.
@@ -50,8 +98,8 @@ pub struct TxFrame {
 pub struct RxFrame {
     pub buf: BufId,
     pub len: usize,
-    /// Arrival time, ns on the device's clock: a hardware timestamp when
-    /// `Capabilities::hw_rx_timestamps`, else the best software one.
+    /// Arrival time, ns on the device's clock, taken as
+    /// `Capabilities::rx_stamps` says.
     pub rx_time_ns: u64,
 }
 
@@ -59,8 +107,10 @@ pub struct RxFrame {
 pub struct Capabilities {
     /// Frames leave at `TxFrame::launch_time_ns` (ETF, XSK launch time, sim).
     pub launch_time: bool,
-    pub hw_rx_timestamps: bool,
-    pub hw_tx_timestamps: bool,
+    /// How `RxFrame::rx_time_ns` is taken.
+    pub rx_stamps: StampSource,
+    /// How `tx_stamps` stamps are taken (None = tx_stamps() never returns any).
+    pub tx_stamps: StampSource,
     /// Most frames one burst call moves (<= MAX_BURST).
     pub max_batch: usize,
 }
@@ -99,6 +149,9 @@ pub struct Counters {
     pub pool_empty: u64,
     /// Link-down events seen.
     pub link_down: u64,
+    /// Frames that asked for a transmit stamp and will never get one: dropped
+    /// (link down, ETF miss), or their stamp found no room or never came.
+    pub tx_stamps_lost: u64,
 }
 
 /// The one contract every backend meets. Object safe: tools open a
@@ -125,6 +178,15 @@ pub trait RingDevice: Send {
     /// Append up to `out`'s free capacity (and `caps.max_batch`) received
     /// frames; returns how many. Never blocks.
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize;
+
+    /// Append the transmit stamps that became known since the last call (at most
+    /// `out`'s free room; the rest wait for the next call). Never blocks, never allocates.
+    /// A stamped frame the device dropped (link down, ETF miss) never gets one: count it in
+    /// `Counters::tx_stamps_lost`.
+    fn tx_stamps(&mut self, out: &mut TxStampBatch) -> usize {
+        let _ = out;
+        0
+    }
 
     /// Make frames sent to these destination MACs reach `rx_burst`: join
     /// the multicast groups, or turn on promiscuous mode for a unicast

@@ -5,14 +5,15 @@
 mod common;
 
 use common::{
-    drop_root_on_this_thread, frame, in_netns, measure_send_pps, open_err, send_frame, send_frames,
-    send_one, Netns,
+    check_frames, check_stamps, collect_stamps, drop_root_on_this_thread, frame, in_netns,
+    measure_send_pps, open_err, print_spread, receive, send_each_stamped, send_frame, send_frames,
+    send_one, send_one_stamped, send_stamped_frames, Netns,
 };
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use takt_drivers::link;
 use takt_drivers::packet::{PacketDevice, PacketOptions};
-use takt_drivers::{RingDevice, RxBatch};
+use takt_drivers::{RingDevice, RxBatch, StampSource};
 
 /// Namespaces with `tk-a` and `tk-b` on 10.78.0.0/24 (`tk-a` down unless
 /// `up`) for `test`, or `None` (after saying why) when it skips.
@@ -99,6 +100,96 @@ fn a_thousand_frames_cross_the_veth_in_order_with_their_tags() {
     assert!(rc.rx_bytes >= t_bytes);
     assert_eq!(rc.rx_drops, 0);
     assert_eq!((t_out, r_out), (0, 0), "buffers leaked");
+}
+
+/// 200 frames, every 5th asking for a transmit stamp.
+const STAMPED: usize = 200;
+const EVERY: usize = 5;
+
+#[test]
+fn every_fifth_frame_gets_one_kernel_stamp_between_its_send_and_the_peers_receive() {
+    let Some(ns) = netns(
+        "every_fifth_frame_gets_one_kernel_stamp_between_its_send_and_the_peers_receive",
+        true,
+    ) else {
+        return;
+    };
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let (src_tx, src_rx) = mpsc::channel::<[u8; 6]>();
+    let rx = in_netns(&ns.b, move || {
+        let mut dev = PacketDevice::open("tk-b", PacketOptions::default()).expect("open tk-b");
+        ready_tx.send(()).unwrap();
+        let src = src_rx.recv().unwrap();
+        (receive(&mut dev, STAMPED, src), dev.info().clock)
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let tx = in_netns(&ns.a, move || {
+        let mut dev = PacketDevice::open("tk-a", PacketOptions::default()).expect("open tk-a");
+        assert_eq!(dev.info().caps.tx_stamps, StampSource::KernelSoftware);
+        src_tx.send(dev.info().mac).unwrap();
+        let sent_at = send_stamped_frames(&mut dev, STAMPED, EVERY);
+        let (stamps, allocs) = collect_stamps(&mut dev, STAMPED / EVERY);
+        let info = dev.info().clone();
+        (sent_at, stamps, allocs, dev.counters(), info)
+    });
+    let (sent_at, stamps, allocs, c, info) = tx.join().expect("sender thread");
+    let (got, rx_clock) = rx.join().expect("receiver thread");
+    // In order: the stamped frames left by their own socket after the ring
+    // frames queued before them.
+    check_frames(&got, STAMPED, info.mac);
+    assert_eq!(info.clock, rx_clock, "both ends stamp on one clock");
+    check_stamps(&stamps, &sent_at, &got.times, EVERY);
+    assert_eq!(allocs, 0, "heap operations in tx_stamps");
+    assert_eq!(
+        (c.tx_frames, c.tx_drops, c.tx_stamps_lost),
+        (STAMPED as u64, 0, 0),
+        "{c:?}"
+    );
+}
+
+/// How far the kernel's software tx stamp is from the peer's rx stamp and
+/// from the `tx_burst` call, one stamped frame per burst: `cargo test
+/// --release -p takt-drivers --test packet_veth -- --ignored --nocapture
+/// stamp_spread`.
+#[test]
+#[ignore = "measurement, not a check"]
+fn stamp_spread() {
+    const FRAMES: usize = 3000;
+    let Some(ns) = netns("stamp_spread", true) else {
+        return;
+    };
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let (src_tx, src_rx) = mpsc::channel::<[u8; 6]>();
+    let rx = in_netns(&ns.b, move || {
+        let mut dev = PacketDevice::open("tk-b", PacketOptions::default()).expect("open tk-b");
+        ready_tx.send(()).unwrap();
+        receive(&mut dev, FRAMES, src_rx.recv().unwrap())
+    });
+    ready_rx.recv().unwrap();
+    let (around, stamps) = in_netns(&ns.a, move || {
+        let mut dev = PacketDevice::open("tk-a", PacketOptions::default()).expect("open tk-a");
+        src_tx.send(dev.info().mac).unwrap();
+        send_each_stamped(&mut dev, FRAMES)
+    })
+    .join()
+    .unwrap();
+    let got = rx.join().unwrap();
+    assert_eq!((got.frames.len(), stamps.len()), (FRAMES, FRAMES));
+    let of =
+        |f: &dyn Fn(&takt_drivers::TxStamp) -> i64| -> Vec<i64> { stamps.iter().map(f).collect() };
+    let i = |s: &takt_drivers::TxStamp| s.tag as usize;
+    print_spread(
+        "packet: peer rx stamp - tx stamp",
+        &mut of(&|s| got.times[i(s)] as i64 - s.time_ns as i64),
+    );
+    print_spread(
+        "packet: tx stamp - before tx_burst",
+        &mut of(&|s| s.time_ns as i64 - around[i(s)].0 as i64),
+    );
+    print_spread(
+        "packet: after tx_burst - tx stamp",
+        &mut of(&|s| around[i(s)].1 as i64 - s.time_ns as i64),
+    );
 }
 
 #[test]
@@ -226,17 +317,18 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
     let Some(ns) = netns("a_link_down_is_counted_once_and_nothing_leaks", true) else {
         return;
     };
-    let (down, after, outstanding) = in_netns(&ns.a, move || {
+    let (down, after, outstanding, stamps) = in_netns(&ns.a, move || {
         let mut dev = PacketDevice::open("tk-a", PacketOptions::default()).expect("open tk-a");
         let src = dev.info().mac;
         link::set_up("tk-a", false).expect("link down");
-        for i in 0..3 {
-            send_one(&mut dev, i, src);
-        }
+        send_one(&mut dev, 0, src);
+        send_one_stamped(&mut dev, 1, src);
+        send_one(&mut dev, 2, src);
         let down = dev.counters();
         link::set_up("tk-a", true).expect("link up");
-        send_one(&mut dev, 3, src);
-        (down, dev.counters(), dev.outstanding())
+        send_one_stamped(&mut dev, 3, src);
+        let (stamps, _) = collect_stamps(&mut dev, 1);
+        (down, dev.counters(), dev.outstanding(), stamps)
     })
     .join()
     .unwrap();
@@ -247,6 +339,11 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
     assert_eq!((down.tx_drops, down.tx_frames), (3, 0), "{down:?}");
     assert_eq!((after.tx_drops, after.tx_frames), (3, 1), "{after:?}");
     assert_eq!(outstanding, 0);
+    // The stamped frame dropped while down never gets a stamp; the one
+    // sent once the link is back does.
+    assert_eq!(down.tx_stamps_lost, 1, "{down:?}");
+    assert_eq!(after.tx_stamps_lost, 1, "{after:?}");
+    assert_eq!(stamps.iter().map(|s| s.tag).collect::<Vec<_>>(), [3]);
 }
 
 /// How long a sparse frame waits in the TPACKET_V3 RX ring before

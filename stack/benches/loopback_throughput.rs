@@ -149,6 +149,7 @@ impl Loop {
                 buf,
                 len: self.len,
                 launch_time_ns: Some(launch),
+                stamp_tag: None,
             };
             if self.tx.push_back(frame).is_err() {
                 panic!("batch {} exceeds the TxBatch capacity", self.batch);

@@ -391,6 +391,7 @@ impl Talker {
             buf,
             len: t.len,
             launch_time_ns: self.launch_time.then_some(p.launch_ns),
+            stamp_tag: None,
         };
         if let Err(frame) = pending.push_back(frame) {
             // Full batch: make room, then it fits.

@@ -202,6 +202,7 @@ fn send_raw(port: &mut SimPort, launch_ns: u64, build: impl FnOnce(&mut [u8]) ->
             buf,
             len,
             launch_time_ns: Some(launch_ns),
+            stamp_tag: None,
         })
         .unwrap();
     assert_eq!(port.tx_burst(&mut batch), 1);

@@ -196,3 +196,29 @@ fn a_descriptor_at_unmapped_memory_faults_in_the_iommu_and_leaks_nothing() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_stamped_frame_gets_its_completion_stamp_after_its_tx_burst() {
+    if !guest_possible("VFIO") {
+        return;
+    }
+    let bin = static_drivers_example("e1000e_smoke", &["fault-injection"]);
+    let bins = bin.to_string_lossy().into_owned();
+    let (out, code) = run_guest(
+        "vfio-stamps",
+        "e1000e_smoke stamps $NIC_A $NIC_B",
+        &[("TAKT_GUEST_BINS", &bins)],
+    );
+    let console = std::fs::read_to_string(out.join("console.txt"))
+        .or_else(|_| std::fs::read_to_string(out.join("console.log")))
+        .unwrap();
+    assert_eq!(code, 0, "stamp checks failed:\n{console}");
+    for check in [
+        "PASS one stamp per stamped frame, none for the others",
+        "PASS each stamp at or after the time before its tx_burst",
+        "PASS B received the 40 frames in order",
+    ] {
+        assert!(console.contains(check), "{check}:\n{console}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

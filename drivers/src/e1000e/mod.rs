@@ -11,8 +11,10 @@
 //!
 //! The 82574L has no launch-time hardware: a frame leaves when its doorbell
 //! is rung, so the talker rings it at the launch instant from its pinned
-//! thread (`caps.launch_time = false`). Receive times are software
-//! CLOCK_TAI stamps taken at poll time (`caps.hw_rx_timestamps = false`).
+//! thread (`caps.launch_time = false`). Receive times are CLOCK_TAI read
+//! when the receive poll finds frames (`caps.rx_stamps = ReceivePoll`);
+//! transmit stamps are CLOCK_TAI read when the poll first sees a stamped
+//! frame's descriptor done (`caps.tx_stamps = Completion`, see `rings.rs`).
 
 pub mod control;
 pub mod regs;
@@ -24,8 +26,9 @@ pub use rings::{RingIdx, Rings, RxDesc, TxDesc, BUF_SIZE, DESC_LEN};
 use crate::vfio::{self, Bar, Container, Group, VfioDevice, VfioPaths};
 use crate::{
     BufId, Capabilities, Counters, DeviceInfo, DriverError, PciAddress, RingDevice, RxBatch,
-    TxBatch, MAX_BURST,
+    StampSource, TxBatch, TxStampBatch, MAX_BURST,
 };
+use rings::tai_now;
 use std::time::Duration;
 use vfio_bindings::bindings::vfio::VFIO_PCI_BAR0_REGION_INDEX;
 
@@ -84,12 +87,6 @@ pub struct E1000e {
     info: DeviceInfo,
 }
 
-fn tai_now() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_TAI)
-        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
-        .unwrap_or(0)
-}
-
 impl E1000e {
     /// Open the 82574L at `addr` (bound to vfio-pci), reset and configure
     /// it, map rings and pool for DMA and start receiving. Prints nothing;
@@ -135,6 +132,8 @@ impl E1000e {
             BUF_SIZE,
             opts.pool_size,
         )?;
+        // Transmit stamps on the clock `info().clock` names.
+        rings.set_clock(tai_now);
         rings.start(&bar);
         let link = ctl.wait_link_up(opts.link_timeout)?;
 
@@ -146,8 +145,8 @@ impl E1000e {
             pool_size: opts.pool_size,
             caps: Capabilities {
                 launch_time: false,
-                hw_rx_timestamps: false,
-                hw_tx_timestamps: false,
+                rx_stamps: StampSource::ReceivePoll,
+                tx_stamps: StampSource::Completion,
                 max_batch: MAX_BURST,
             },
             clock: Some(nix::time::ClockId::CLOCK_TAI),
@@ -243,6 +242,12 @@ impl RingDevice for E1000e {
     /// Receive time: CLOCK_TAI read once per burst that found frames.
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {
         self.rings.rx_burst(&self.bar, out, tai_now)
+    }
+
+    /// Polls the TX ring: a stamped frame is stamped (CLOCK_TAI) when its
+    /// descriptor's DD is first seen.
+    fn tx_stamps(&mut self, out: &mut TxStampBatch) -> usize {
+        self.rings.tx_stamps(out)
     }
 }
 
@@ -348,6 +353,7 @@ mod tests {
                 buf: b,
                 len: 60,
                 launch_time_ns: None,
+                stamp_tag: None,
             })
             .unwrap();
         assert_eq!(rings.tx_burst(&regs, &mut batch), 1);

@@ -13,12 +13,21 @@
 //!   addresses (the one exception is the `fault-injection` test hook);
 //! - buffers are exposed as byte slices only while software owns them;
 //! - no allocation after [`Rings::new`].
+//!
+//! Transmit stamps (`StampSource::Completion`): every descriptor has RS
+//! set, so the device writes DD back for each; a frame that asked for a
+//! stamp keeps its tag by its slot, and is stamped with the clock (CLOCK_TAI
+//! unless [`Rings::set_clock`]) when its DD is first seen — by
+//! [`Rings::tx_stamps`], which polls for it, or by the reclaim of
+//! `tx_burst` and `alloc`. The stamp is late by however long DD waited to
+//! be seen.
 
 use super::control::{RingRegs, RingSetup};
 use super::regs::*;
 use crate::pool::{BufId, Pool};
+use crate::stamp_queue::StampQueue;
 use crate::vfio::{DmaRegion, Regs};
-use crate::{Counters, DriverError, RxBatch, RxFrame, TxBatch, MAX_BURST};
+use crate::{Counters, DriverError, RxBatch, RxFrame, TxBatch, TxStamp, TxStampBatch, MAX_BURST};
 use std::sync::atomic::{fence, Ordering};
 
 /// Bytes per descriptor (legacy TX and RX alike).
@@ -171,6 +180,8 @@ struct TxRing {
     /// The buffer each in-flight slot carries (`None`: free, or a forged
     /// descriptor from the fault-injection hook).
     bufs: Vec<Option<BufId>>,
+    /// The stamp tag of each in-flight slot whose frame asked for one.
+    tags: Vec<Option<u32>>,
 }
 
 impl TxRing {
@@ -224,6 +235,17 @@ pub struct Rings {
     bufs: DmaRegion,
     buf_size: usize,
     counters: Counters,
+    /// Transmit stamps not yet handed out (room for a whole ring's worth).
+    stamps: StampQueue,
+    /// The clock transmit stamps are read from (the device's clock).
+    clock: fn() -> u64,
+}
+
+/// Now on CLOCK_TAI, ns: the e1000e's clock (`DeviceInfo::clock`).
+pub(crate) fn tai_now() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_TAI)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
 }
 
 fn ring_mem_ok(r: &RingRegs, mem: &DmaRegion) -> Result<(), String> {
@@ -292,6 +314,7 @@ impl Rings {
                 tail: 0,
                 clean: 0,
                 bufs: (0..setup.tx.entries).map(|_| None).collect(),
+                tags: vec![None; setup.tx.entries as usize],
             },
             rx: RxRing {
                 desc: rx_desc,
@@ -305,7 +328,15 @@ impl Rings {
             bufs,
             buf_size,
             counters: Counters::default(),
+            stamps: StampQueue::new(setup.tx.entries as usize),
+            clock: tai_now,
         })
+    }
+
+    /// Read transmit stamps from `clock` instead of CLOCK_TAI (a device
+    /// model's clock in tests).
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = clock;
     }
 
     /// Stock every RX slot with a buffer and hand all but one to the
@@ -396,6 +427,7 @@ impl Rings {
     /// returns how many.
     pub fn reclaim(&mut self) -> usize {
         let mut n = 0;
+        let mut seen_at = None;
         while self.tx.clean != self.tx.tail {
             let status = (self.tx.upper(self.tx.clean) >> 32) as u8;
             if status & TXD_STAT_DD == 0 {
@@ -405,6 +437,12 @@ impl Rings {
             fence(Ordering::Acquire);
             if let Some(b) = self.tx.bufs[self.tx.clean as usize].take() {
                 let _ = self.pool.free(b);
+            }
+            if let Some(tag) = self.tx.tags[self.tx.clean as usize].take() {
+                let time_ns = *seen_at.get_or_insert_with(self.clock);
+                if !self.stamps.push(TxStamp { tag, time_ns }) {
+                    self.counters.tx_stamps_lost += 1;
+                }
             }
             self.tx.clean = self.tx.idx.next(self.tx.clean);
             n += 1;
@@ -427,16 +465,19 @@ impl Rings {
             let Some(f) = frames.pop_front() else { break };
             let Some(iova) = self.buf_iova(&f.buf) else {
                 self.counters.tx_drops += 1; // not ours: never into a descriptor
+                self.counters.tx_stamps_lost += u64::from(f.stamp_tag.is_some());
                 continue;
             };
             if f.len == 0 || f.len > self.buf_size {
                 self.counters.tx_drops += 1;
+                self.counters.tx_stamps_lost += u64::from(f.stamp_tag.is_some());
                 let _ = self.pool.free(f.buf);
                 continue;
             }
             let slot = self.tx.tail;
             self.tx.write(slot, &TxDesc::frame(iova, f.len as u16));
             self.tx.bufs[slot as usize] = Some(f.buf);
+            self.tx.tags[slot as usize] = f.stamp_tag;
             self.tx.tail = self.tx.idx.next(slot);
             self.counters.tx_frames += 1;
             self.counters.tx_bytes += f.len as u64;
@@ -448,6 +489,13 @@ impl Rings {
             regs.write32(self.tx.doorbell, u32::from(self.tx.tail));
         }
         sent
+    }
+
+    /// Poll the TX ring for completed descriptors (reclaiming them) and
+    /// move the transmit stamps known into `out`, as many as it has room for.
+    pub fn tx_stamps(&mut self, out: &mut TxStampBatch) -> usize {
+        self.reclaim();
+        self.stamps.drain_into(out)
     }
 
     /// Move received frames (DD set) into `out`, at most its free room and
@@ -541,6 +589,7 @@ impl Rings {
         let slot = self.tx.tail;
         self.tx.write(slot, &TxDesc::frame(iova, len));
         self.tx.bufs[slot as usize] = None;
+        self.tx.tags[slot as usize] = None;
         self.tx.tail = self.tx.idx.next(slot);
         fence(Ordering::SeqCst);
         regs.write32(self.tx.doorbell, u32::from(self.tx.tail));
@@ -776,6 +825,7 @@ mod tests {
                     buf: b,
                     len,
                     launch_time_ns: None,
+                    stamp_tag: None,
                 })
                 .unwrap();
         }
@@ -819,6 +869,66 @@ mod tests {
         assert_eq!((sent, nic.db.tdt.get()), (2, 1));
     }
 
+    /// The test's device clock for transmit stamps.
+    static CLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    fn test_clock() -> u64 {
+        CLOCK.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn stamps(r: &mut Rings) -> Vec<(u32, u64)> {
+        let mut out = TxStampBatch::new();
+        r.tx_stamps(&mut out);
+        out.iter().map(|s| (s.tag, s.time_ns)).collect()
+    }
+
+    #[test]
+    fn a_stamped_frame_is_stamped_when_its_dd_is_first_seen() {
+        let mut r = rings(8, 8, 32);
+        r.set_clock(test_clock);
+        let mut nic = FakeNic::new(8, 8);
+        let mut batch = TxBatch::new();
+        for (seq, tag) in [(1u32, Some(10u32)), (2, None), (3, Some(30))] {
+            let b = r.alloc().unwrap();
+            r.buf_mut(&b)[..60].copy_from_slice(&frame_bytes(seq, 60));
+            batch
+                .push_back(TxFrame {
+                    buf: b,
+                    len: 60,
+                    launch_time_ns: None,
+                    stamp_tag: tag,
+                })
+                .unwrap();
+        }
+        CLOCK.store(1_000, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(r.tx_burst(&nic.db, &mut batch), 3);
+        assert!(stamps(&mut r).is_empty(), "nothing done yet");
+        nic.tx(&r, 2); // frames 1 and 2 done
+        CLOCK.store(5_000, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(stamps(&mut r), [(10, 5_000)], "when DD was seen");
+        nic.tx(&r, 1);
+        CLOCK.store(9_000, std::sync::atomic::Ordering::Relaxed);
+        // The reclaim of a burst (or alloc) sees DD first: that is its time.
+        send(&mut r, &nic, &[]);
+        CLOCK.store(12_000, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(stamps(&mut r), [(30, 9_000)]);
+        assert!(stamps(&mut r).is_empty(), "each stamp once");
+        assert_eq!(r.pool().outstanding(), 0);
+        assert_eq!(r.counters().tx_stamps_lost, 0);
+        // A stamped frame the rings refuse never gets one.
+        let b = r.alloc().unwrap();
+        batch
+            .push_back(TxFrame {
+                buf: b,
+                len: 0,
+                launch_time_ns: None,
+                stamp_tag: Some(40),
+            })
+            .unwrap();
+        assert_eq!(r.tx_burst(&nic.db, &mut batch), 0);
+        assert_eq!(r.counters().tx_stamps_lost, 1);
+        assert!(stamps(&mut r).is_empty());
+    }
+
     #[test]
     fn tx_refuses_foreign_buffers_and_bad_lengths() {
         let mut r = rings(8, 8, 16);
@@ -834,6 +944,7 @@ mod tests {
                     buf,
                     len,
                     launch_time_ns: None,
+                    stamp_tag: None,
                 })
                 .unwrap();
         }
@@ -977,6 +1088,7 @@ mod tests {
                                 buf: b,
                                 len,
                                 launch_time_ns: None,
+                                stamp_tag: None,
                             })
                             .unwrap();
                     }
@@ -1132,8 +1244,8 @@ mod tests {
         (r, ALLOCS.with(Cell::get) - before)
     }
 
-    /// The data path (alloc, buf_mut, tx_burst, reclaim, rx_burst, buf,
-    /// free) allocates nothing after `Rings::new`.
+    /// The data path (alloc, buf_mut, tx_burst, tx_stamps, reclaim,
+    /// rx_burst, buf, free) allocates nothing after `Rings::new`.
     #[test]
     fn data_path_allocates_nothing() {
         let (v, n) = allocations(|| Vec::<u8>::with_capacity(10));
@@ -1144,6 +1256,7 @@ mod tests {
         assert_eq!(n, 0);
         let mut batch = TxBatch::new();
         let mut out = RxBatch::new();
+        let mut stamps = TxStampBatch::new();
         let frame = frame_bytes(7, 200);
         let mut total = 0;
         for round in 0..2_000u64 {
@@ -1155,6 +1268,7 @@ mod tests {
                         buf: b,
                         len: 200,
                         launch_time_ns: None,
+                        stamp_tag: Some(round as u32),
                     });
                 }
                 r.tx_burst(&nic.db, &mut batch);
@@ -1165,6 +1279,8 @@ mod tests {
                 nic.rx(&r, &frame, 0);
             }
             let (_, n) = allocations(|| {
+                r.tx_stamps(&mut stamps);
+                stamps.clear();
                 r.reclaim();
                 r.rx_burst(&nic.db, &mut out, || round);
                 while let Some(f) = out.pop_front() {
@@ -1176,6 +1292,7 @@ mod tests {
         }
         assert_eq!(total, 0, "heap allocations on the data path");
         assert_eq!(r.counters().rx_frames, 16_000);
+        assert_eq!(r.counters().tx_stamps_lost, 0, "every stamp handed out");
     }
 
     #[cfg(feature = "fault-injection")]

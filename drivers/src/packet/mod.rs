@@ -62,19 +62,40 @@
 //!   the note says how to add one
 //!   (`tc qdisc replace dev IF root etf clockid CLOCK_TAI delta 200000`).
 //!
+//! - **Transmit stamps** (`StampSource::KernelSoftware`): a frame with a
+//!   `stamp_tag` gets the kernel's software transmit stamp, taken in the
+//!   driver's xmit (SO_TIMESTAMPING with SOF_TIMESTAMPING_TX_SOFTWARE,
+//!   numbered with OPT_ID, without the frame: OPT_TSONLY), read off the
+//!   socket's error queue without blocking by `tx_stamps` and moved onto
+//!   `info().clock` as rx stamps are (`stamps.rs` maps the numbers to
+//!   tags). Without ETF every sendmsg on the ring socket walks the TX ring
+//!   (af_packet.c: packet_sendmsg -> tpacket_snd), and SO_TIMESTAMPING on
+//!   it would stamp every stream frame, so a stamped frame leaves by a
+//!   second, send-only AF_PACKET socket bound to the same interface
+//!   (protocol 0: it receives nothing) with the same qdisc bypass; the
+//!   ring frames of the burst queued before it are kicked first. With ETF
+//!   it is its own `sendmsg` on the main socket as every frame is, with a
+//!   per-message SO_TIMESTAMPING next to its SCM_TXTIME (the socket has
+//!   OPT_ID but no record flag, so other frames are not stamped); the
+//!   error queue then carries ETF's reports and the stamps, and a stamped
+//!   frame ETF refuses or misses (matched by launch time) is counted in
+//!   `tx_stamps_lost`, as is one the send fails for.
+//!
 //! Nothing on the data path allocates: the pool, its memory and the rings
 //! are all made in [`PacketDevice::open`].
 
 pub mod etf;
+mod stamps;
 pub(crate) mod sys;
 
 use crate::mapping::Mapping;
 use crate::netif;
 use crate::pool::{BufId, Pool};
 use crate::{
-    Capabilities, Counters, DeviceInfo, DriverError, RingDevice, RxBatch, RxFrame, TxBatch,
-    MAX_BURST,
+    Capabilities, Counters, DeviceInfo, DriverError, RingDevice, RxBatch, RxFrame, StampSource,
+    TxBatch, TxFrame, TxStampBatch, MAX_BURST,
 };
+use stamps::Stamper;
 use std::cell::{Cell, RefCell};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -141,12 +162,8 @@ struct RxCursor {
 /// Launch times through the interface's ETF qdisc.
 struct Etf {
     params: etf::EtfParams,
-    /// One SCM_TXTIME per frame; filled in place, never reallocated.
-    cmsg: sys::CmsgBuf<{ sys::TXTIME_CMSG_SPACE }>,
     /// The clock to read "now" from for a frame without a launch time.
     clock: nix::time::ClockId,
-    /// Buffers for reading the error queue (`counters` takes `&self`).
-    errq: RefCell<ErrQueueBufs>,
     errors: Cell<sys::TxtimeErrors>,
     /// `tx_burst` calls since the error queue was last drained.
     since_drain: u32,
@@ -154,8 +171,16 @@ struct Etf {
 
 struct ErrQueueBufs {
     data: [u8; 64],
-    ctrl: sys::CmsgBuf<128>,
+    ctrl: sys::CmsgBuf<256>,
 }
+
+/// SO_TIMESTAMPING of the socket that sends stamped frames: software
+/// stamps, numbered, without the frame. The send-only socket asks for a
+/// stamp of every frame; the ETF socket only of frames that ask
+/// (per-message flags), so stream frames cost nothing.
+const STAMP_SOCKET_FLAGS: u32 =
+    sys::TS_TX_SOFTWARE | sys::TS_SOFTWARE | sys::TS_OPT_ID | sys::TS_OPT_TSONLY;
+const ETF_SOCKET_FLAGS: u32 = sys::TS_SOFTWARE | sys::TS_OPT_ID | sys::TS_OPT_TSONLY;
 
 /// The error queue is drained every this many `tx_burst` calls (and by
 /// `counters`), so ETF's reports never fill the socket's receive budget.
@@ -187,6 +212,19 @@ pub struct PacketDevice {
     /// Added to the kernel's CLOCK_REALTIME rx timestamps to put them on
     /// `info.clock` (0 unless ETF runs on another clock).
     rx_offset_ns: i64,
+    /// Without ETF: a plain AF_PACKET socket on the same interface
+    /// (protocol 0: it receives nothing) with SO_TIMESTAMPING on, for the
+    /// frames that ask for a transmit stamp. The ring socket cannot carry
+    /// them: every sendmsg on it walks the ring (af_packet.c: packet_sendmsg
+    /// -> tpacket_snd), and SO_TIMESTAMPING there would stamp every frame.
+    stamp_fd: Option<OwnedFd>,
+    /// Control messages of a `sendmsg` (SCM_TXTIME, SO_TIMESTAMPING);
+    /// filled in place, never reallocated.
+    cmsg: sys::CmsgBuf<{ sys::SEND_CMSG_SPACE }>,
+    /// Buffers for reading an error queue (`counters` takes `&self`).
+    errq: RefCell<ErrQueueBufs>,
+    /// Kernel stamp numbers -> tags, and the stamps not yet handed out.
+    stamper: RefCell<Stamper>,
 }
 
 // SAFETY: the raw pointer in `ring` points into a mapping this device owns
@@ -312,6 +350,28 @@ impl PacketDevice {
             None => nix::time::ClockId::CLOCK_REALTIME,
         };
         let rx_offset_ns = realtime_to(clock);
+        let stamping = |fd: i32, flags: u32| {
+            sys::set_timestamping(fd, flags).map_err(|source| DriverError::Io {
+                what: what("setting SO_TIMESTAMPING"),
+                source,
+            })
+        };
+        let stamp_fd = if etf.is_some() {
+            stamping(raw, ETF_SOCKET_FLAGS)?;
+            None
+        } else {
+            let sfd = sys::packet_socket(ifname)?;
+            let sraw = sfd.as_raw_fd();
+            sys::setsockopt(
+                sraw,
+                libc::PACKET_QDISC_BYPASS,
+                &bypass,
+                &what("setting PACKET_QDISC_BYPASS on the stamp socket"),
+            )?;
+            sys::bind_protocol(&sfd, ifindex, 0, ifname)?;
+            stamping(sraw, STAMP_SOCKET_FLAGS)?;
+            Some(sfd)
+        };
 
         Ok(PacketDevice {
             info: DeviceInfo {
@@ -322,8 +382,8 @@ impl PacketDevice {
                 pool_size: opts.pool_size,
                 caps: Capabilities {
                     launch_time: etf.is_some(),
-                    hw_rx_timestamps: false,
-                    hw_tx_timestamps: false,
+                    rx_stamps: StampSource::KernelSoftware,
+                    tx_stamps: StampSource::KernelSoftware,
                     max_batch: MAX_BURST,
                 },
                 clock: Some(clock),
@@ -348,17 +408,19 @@ impl PacketDevice {
             kernel_drops: Cell::new(0),
             etf: etf.map(|params| Etf {
                 params,
-                cmsg: sys::CmsgBuf([0; sys::TXTIME_CMSG_SPACE]),
                 clock,
-                errq: RefCell::new(ErrQueueBufs {
-                    data: [0; 64],
-                    ctrl: sys::CmsgBuf([0; 128]),
-                }),
                 errors: Cell::new(sys::TxtimeErrors::default()),
                 since_drain: 0,
             }),
             launch_time_note,
             rx_offset_ns,
+            stamp_fd,
+            cmsg: sys::CmsgBuf([0; sys::SEND_CMSG_SPACE]),
+            errq: RefCell::new(ErrQueueBufs {
+                data: [0; 64],
+                ctrl: sys::CmsgBuf([0; 256]),
+            }),
+            stamper: RefCell::new(Stamper::new(rx_offset_ns)),
         })
     }
 
@@ -434,18 +496,133 @@ impl PacketDevice {
             .map_or((0, 0), |e| (e.errors.get().invalid, e.errors.get().missed))
     }
 
-    /// Read ETF's reports off the socket's error queue into the counts.
+    /// Read the error queue of the socket that sends stamped frames (the
+    /// ETF socket, or the send-only one): ETF's reports into the counts,
+    /// stamps to their tags. The send-only socket is only read while a
+    /// stamp may come.
     fn drain_errors(&self) {
-        let Some(e) = &self.etf else { return };
-        let Ok(mut bufs) = e.errq.try_borrow_mut() else {
+        let fd = match (&self.etf, &self.stamp_fd) {
+            (Some(_), _) => self.fd.as_raw_fd(),
+            (None, Some(s)) if self.stamper.try_borrow().is_ok_and(|s| s.waiting()) => {
+                s.as_raw_fd()
+            }
+            _ => return,
+        };
+        let (Ok(mut bufs), Ok(mut stamper)) =
+            (self.errq.try_borrow_mut(), self.stamper.try_borrow_mut())
+        else {
             return;
         };
         let ErrQueueBufs { data, ctrl } = &mut *bufs;
-        let n = sys::drain_txtime_errors(self.fd.as_raw_fd(), data, ctrl);
-        let mut t = e.errors.get();
-        t.invalid += n.invalid;
-        t.missed += n.missed;
-        e.errors.set(t);
+        let mut t = sys::TxtimeErrors::default();
+        sys::drain_errqueue(fd, data, ctrl, |e| match e {
+            sys::ErrEntry::TxtimeInvalid { txtime_ns } => {
+                t.invalid += 1;
+                stamper.etf_dropped(txtime_ns);
+            }
+            sys::ErrEntry::TxtimeMissed { txtime_ns } => {
+                t.missed += 1;
+                stamper.etf_dropped(txtime_ns);
+            }
+            sys::ErrEntry::Stamp { key, realtime_ns } => stamper.stamp(key, realtime_ns),
+        });
+        if let Some(e) = &self.etf {
+            let mut sum = e.errors.get();
+            sum.invalid += t.invalid;
+            sum.missed += t.missed;
+            e.errors.set(sum);
+        }
+    }
+
+    /// A send of a stamped frame failed where the kernel may or may not
+    /// have used its stamp number: collect the stamps already there, then
+    /// restart the numbering (turning OPT_ID off and on sets it to 0).
+    fn resync_stamps(&mut self) {
+        self.drain_errors();
+        let (fd, flags) = match &self.stamp_fd {
+            Some(s) => (s.as_raw_fd(), STAMP_SOCKET_FLAGS),
+            None => (self.fd.as_raw_fd(), ETF_SOCKET_FLAGS),
+        };
+        let _ = sys::set_timestamping(fd, flags & !sys::TS_OPT_ID);
+        let _ = sys::set_timestamping(fd, flags);
+        self.stamper.get_mut().resync();
+    }
+
+    /// Account for one frame handed to `sendmsg` (`txtime`: its launch time
+    /// through ETF) and give its buffer back; `Err` gives the frame back
+    /// when the socket's send budget is full (it waits for the next burst).
+    fn sent(
+        &mut self,
+        f: TxFrame,
+        r: std::io::Result<()>,
+        txtime: Option<u64>,
+    ) -> Result<(), TxFrame> {
+        let errno = r.as_ref().err().map(|e| e.raw_os_error());
+        let stamper = self.stamper.get_mut();
+        match errno {
+            None => {
+                self.link_down = false;
+                self.counters.tx_frames += 1;
+                self.counters.tx_bytes += f.len as u64;
+                if let Some(tag) = f.stamp_tag {
+                    stamper.sent(tag, txtime);
+                }
+            }
+            // ENOBUFS through ETF: the qdisc took the frame and dropped it
+            // at once (launch time already past); ETF reports it on the
+            // error queue, which moves it from tx_frames to tx_drops.
+            Some(Some(libc::ENOBUFS)) if self.etf.is_some() => {
+                self.link_down = false;
+                self.counters.tx_frames += 1;
+                self.counters.tx_bytes += f.len as u64;
+                if f.stamp_tag.is_some() {
+                    stamper.dropped(true);
+                }
+            }
+            // The socket's send budget is full: the frame waits.
+            Some(Some(libc::EAGAIN)) => {
+                self.counters.tx_ring_full += 1;
+                return Err(f);
+            }
+            Some(Some(libc::ENETDOWN) | Some(libc::ENXIO)) => {
+                if !self.link_down {
+                    self.counters.link_down += 1;
+                }
+                self.link_down = true;
+                self.counters.tx_drops += 1;
+                if f.stamp_tag.is_some() {
+                    stamper.dropped(false);
+                }
+            }
+            // EINVAL, EMSGSIZE, ENOBUFS from the driver, ...: this frame
+            // can't be sent.
+            Some(e) => {
+                self.counters.tx_drops += 1;
+                if f.stamp_tag.is_some() {
+                    match stamp_number_used(e) {
+                        Some(used) => stamper.dropped(used),
+                        None => {
+                            stamper.dropped(false);
+                            self.resync_stamps();
+                        }
+                    }
+                }
+            }
+        }
+        let _ = self.pool.free(f.buf);
+        Ok(())
+    }
+
+    /// Without ETF: send a frame that asks for a transmit stamp on the
+    /// send-only stamp socket. `Err`: it waits (see `sent`).
+    fn send_stamped(&mut self, f: TxFrame) -> Result<(), TxFrame> {
+        let Some(fd) = self.stamp_fd.as_ref().map(|s| s.as_raw_fd()) else {
+            return Err(f);
+        };
+        let start = f.buf.index() * PACKET_BUF_SIZE;
+        let frame = &self.mem[start..start + f.len];
+        let r = sys::send_frame(fd, frame, None, false, &mut self.cmsg);
+        self.sent(f, r, None)
     }
 
     /// Buffers of this device's pool currently handed out (leak checks).
@@ -558,6 +735,7 @@ impl RingDevice for PacketDevice {
             rx_drops: self.counters.rx_drops + self.kernel_drops.get(),
             tx_drops: self.counters.tx_drops + etf_drops,
             tx_frames: self.counters.tx_frames.saturating_sub(etf_drops),
+            tx_stamps_lost: self.stamper.try_borrow().map_or(0, |s| s.lost()),
             ..self.counters
         }
     }
@@ -595,7 +773,31 @@ impl RingDevice for PacketDevice {
             return self.tx_burst_etf(frames);
         }
         let mut taken = 0;
+        // Frames in the ring not kicked yet: they go before a stamped frame
+        // of the same burst, which leaves by the stamp socket.
+        let mut unkicked = 0;
         while taken < self.info.caps.max_batch && !frames.is_empty() {
+            if frames.front().is_some_and(|f| f.stamp_tag.is_some()) {
+                if unkicked > 0 {
+                    self.kick();
+                    unkicked = 0;
+                }
+                let Some(f) = frames.pop_front() else { break };
+                if !self.pool.owns(&f.buf) || !(MIN_FRAME..=PACKET_BUF_SIZE).contains(&f.len) {
+                    self.counters.tx_drops += 1;
+                    self.stamper.get_mut().dropped(false);
+                    let _ = self.pool.free(f.buf);
+                    continue;
+                }
+                if let Err(f) = self.send_stamped(f) {
+                    if let Err(f) = frames.push_front(f) {
+                        let _ = self.pool.free(f.buf); // cannot happen: just popped
+                    }
+                    break;
+                }
+                taken += 1;
+                continue;
+            }
             let slot = self.tx_off + self.tx_head * SLOT_SIZE as usize;
             let st = self.status_at(slot + TP_STATUS_OFF).load(Ordering::Acquire);
             if st & (libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING) != 0 {
@@ -603,6 +805,7 @@ impl RingDevice for PacketDevice {
                 // Retry what is queued: after ENOBUFS, or the first kick
                 // after the link came back, is what empties a full ring.
                 self.kick();
+                unkicked = 0;
                 break;
             }
             let Some(f) = frames.pop_front() else { break };
@@ -629,11 +832,21 @@ impl RingDevice for PacketDevice {
             let _ = self.pool.free(f.buf);
             self.tx_head = (self.tx_head + 1) % self.tx_slots;
             taken += 1;
+            unkicked += 1;
         }
-        if taken > 0 {
+        if unkicked > 0 {
             self.kick();
         }
         taken
+    }
+
+    /// Stamps of the socket that sends stamped frames, read off its error
+    /// queue (a system call only while one may come) and mapped to their tags.
+    fn tx_stamps(&mut self, out: &mut TxStampBatch) -> usize {
+        if self.stamper.get_mut().waiting() {
+            self.drain_errors();
+        }
+        self.stamper.get_mut().drain_into(out)
     }
 
     fn launch_time_note(&self) -> Option<&str> {
@@ -723,10 +936,13 @@ impl PacketDevice {
             let Some(f) = frames.pop_front() else { break };
             if !self.pool.owns(&f.buf) || !(MIN_FRAME..=PACKET_BUF_SIZE).contains(&f.len) {
                 self.counters.tx_drops += 1;
+                if f.stamp_tag.is_some() {
+                    self.stamper.get_mut().dropped(false);
+                }
                 let _ = self.pool.free(f.buf);
                 continue;
             }
-            let Some(e) = self.etf.as_mut() else { break };
+            let Some(e) = self.etf.as_ref() else { break };
             let txtime = f.launch_time_ns.unwrap_or_else(|| {
                 let now = nix::time::clock_gettime(e.clock)
                     .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
@@ -735,48 +951,21 @@ impl PacketDevice {
             });
             let start = f.buf.index() * PACKET_BUF_SIZE;
             let frame = &self.mem[start..start + f.len];
+            let stamp = f.stamp_tag.is_some();
             // The first send after an outage reports the socket's stale
             // ENETDOWN and sends nothing: one retry tells it from a link
             // that is still down.
-            let mut r = sys::send_with_txtime(fd, frame, txtime, &mut e.cmsg);
+            let mut r = sys::send_frame(fd, frame, Some(txtime), stamp, &mut self.cmsg);
             if matches!(&r, Err(err) if err.raw_os_error() == Some(libc::ENETDOWN)) {
-                r = sys::send_with_txtime(fd, frame, txtime, &mut e.cmsg);
+                r = sys::send_frame(fd, frame, Some(txtime), stamp, &mut self.cmsg);
             }
-            match r.as_ref().map_err(|e| e.raw_os_error()) {
-                // ENOBUFS: the qdisc took the frame and dropped it at once
-                // (ETF: launch time already past); ETF reports it on the
-                // error queue, which moves it from tx_frames to tx_drops.
-                Ok(()) | Err(Some(libc::ENOBUFS)) => {
-                    self.link_down = false;
-                    self.counters.tx_frames += 1;
-                    self.counters.tx_bytes += f.len as u64;
-                    let _ = self.pool.free(f.buf);
-                    taken += 1;
+            if let Err(f) = self.sent(f, r, Some(txtime)) {
+                if let Err(f) = frames.push_front(f) {
+                    let _ = self.pool.free(f.buf); // cannot happen: just popped
                 }
-                Err(Some(libc::EAGAIN)) => {
-                    // The socket's send budget is full: the frame waits.
-                    self.counters.tx_ring_full += 1;
-                    if let Err(f) = frames.push_front(f) {
-                        let _ = self.pool.free(f.buf); // cannot happen: just popped
-                    }
-                    break;
-                }
-                Err(Some(libc::ENETDOWN) | Some(libc::ENXIO)) => {
-                    if !self.link_down {
-                        self.counters.link_down += 1;
-                    }
-                    self.link_down = true;
-                    self.counters.tx_drops += 1;
-                    let _ = self.pool.free(f.buf);
-                    taken += 1;
-                }
-                Err(_) => {
-                    // EINVAL, EMSGSIZE, ...: this frame can't be sent.
-                    self.counters.tx_drops += 1;
-                    let _ = self.pool.free(f.buf);
-                    taken += 1;
-                }
+                break;
             }
+            taken += 1;
         }
         if let Some(e) = self.etf.as_mut() {
             e.since_drain += 1;
@@ -857,6 +1046,20 @@ impl PacketDevice {
             self.counters.tx_frames = self.counters.tx_frames.saturating_sub(1);
             self.counters.tx_bytes = self.counters.tx_bytes.saturating_sub(u64::from(len));
         }
+    }
+}
+
+/// Whether a failed `sendmsg` of a stamped frame used the kernel's stamp
+/// number (af_packet.c: packet_snd sets the stamp up after the interface,
+/// socket-buffer and header checks, before the qdisc and driver); `None`
+/// when the error can come from either side.
+fn stamp_number_used(errno: Option<i32>) -> Option<bool> {
+    match errno? {
+        libc::ENETDOWN | libc::ENXIO | libc::EAGAIN | libc::EINVAL | libc::EFAULT | libc::EPIPE => {
+            Some(false)
+        }
+        libc::ENOBUFS => Some(true),
+        _ => None,
     }
 }
 
@@ -952,6 +1155,7 @@ mod tests {
                             buf,
                             len: 60,
                             launch_time_ns: None,
+                            stamp_tag: None,
                         });
                     }
                     sent += dev.tx_burst(&mut q) as u64;
@@ -969,11 +1173,11 @@ mod tests {
             sys::bind(&fd, ifindex, "sc-a").unwrap();
             let mono = nix::time::ClockId::CLOCK_MONOTONIC.as_raw();
             sys::set_txtime(fd.as_raw_fd(), mono, false, "sc-a").unwrap();
-            let mut cmsg = sys::CmsgBuf([0; sys::TXTIME_CMSG_SPACE]);
+            let mut cmsg = sys::CmsgBuf([0; sys::SEND_CMSG_SPACE]);
             let frame = [0xffu8; 60];
             let (t0, mut sent) = (Instant::now(), 0u64);
             while t0.elapsed() < Duration::from_secs(2) {
-                if sys::send_with_txtime(fd.as_raw_fd(), &frame, 0, &mut cmsg).is_ok() {
+                if sys::send_frame(fd.as_raw_fd(), &frame, Some(0), false, &mut cmsg).is_ok() {
                     sent += 1;
                 }
             }

@@ -112,10 +112,20 @@ pub(crate) fn join_destinations(
 }
 
 pub(super) fn bind(fd: &OwnedFd, ifindex: u32, ifname: &str) -> Result<(), DriverError> {
+    bind_protocol(fd, ifindex, libc::ETH_P_ALL as u16, ifname)
+}
+
+/// Bind to `ifindex` receiving `protocol` (0: nothing, a send-only socket).
+pub(super) fn bind_protocol(
+    fd: &OwnedFd,
+    ifindex: u32,
+    protocol: u16,
+    ifname: &str,
+) -> Result<(), DriverError> {
     // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    sll.sll_protocol = protocol.to_be();
     sll.sll_ifindex = ifindex as c_int;
     // SAFETY: `sll` is a live sockaddr_ll and the length passed is its size.
     let r = unsafe {
@@ -139,7 +149,21 @@ pub(super) fn bind(fd: &OwnedFd, ifindex: u32, ifname: &str) -> Result<(), Drive
 const SO_TXTIME: c_int = 61;
 pub(super) const SCM_TXTIME: c_int = SO_TXTIME;
 const SO_EE_ORIGIN_TXTIME: u8 = 6;
-const SO_EE_CODE_TXTIME_INVALID_PARAM: u8 = 1;
+const SO_EE_ORIGIN_TIMESTAMPING: u8 = 4;
+/// `ee_info` of a stamp taken when the driver got the frame.
+const SCM_TSTAMP_SND: u32 = 0;
+/// SO_TIMESTAMPING(_OLD); the kernel answers with the same cmsg type, or
+/// SO_TIMESTAMPING_NEW (same layout on 64-bit).
+const SO_TIMESTAMPING: c_int = 37;
+const SO_TIMESTAMPING_NEW: c_int = 65;
+/// Software stamp when the driver takes the frame.
+pub(super) const TS_TX_SOFTWARE: u32 = 1 << 1;
+/// Report software stamps (on the error queue).
+pub(super) const TS_SOFTWARE: u32 = 1 << 4;
+/// Number the stamped sends (ee_data), from 0 when turned on.
+pub(super) const TS_OPT_ID: u32 = 1 << 7;
+/// The error-queue entry carries the stamp only, not the frame.
+pub(super) const TS_OPT_TSONLY: u32 = 1 << 11;
 const SO_EE_CODE_TXTIME_MISSED: u8 = 2;
 const PACKET_TX_TIMESTAMP: c_int = 16;
 
@@ -185,20 +209,43 @@ pub(super) fn set_txtime(
     Ok(())
 }
 
-/// Room for one SCM_TXTIME control message (a u64): CMSG_SPACE(8) on 64-bit.
-pub(super) const TXTIME_CMSG_SPACE: usize = 32;
+/// Room for an SCM_TXTIME (u64) and an SO_TIMESTAMPING (u32) control
+/// message: CMSG_SPACE(8) + CMSG_SPACE(4) on 64-bit.
+pub(super) const SEND_CMSG_SPACE: usize = 48;
 
 /// A control buffer aligned for `cmsghdr`.
 #[repr(C, align(8))]
 pub(super) struct CmsgBuf<const N: usize>(pub [u8; N]);
 
-/// Send one frame with its launch time (`txtime_ns` on the SO_TXTIME
-/// clock), without blocking. `cmsg` is the device's fixed control buffer.
-pub(super) fn send_with_txtime(
+/// SO_TIMESTAMPING on `fd`: which stamps its frames get and how they come
+/// back (`TS_*` flags).
+pub(super) fn set_timestamping(fd: RawFd, flags: u32) -> io::Result<()> {
+    // SAFETY: `flags` is a live u32 and the length passed is its size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_TIMESTAMPING,
+            &flags as *const u32 as *const c_void,
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Send one frame without blocking: with its launch time (`txtime_ns` on
+/// the SO_TXTIME clock) when given, and with a software transmit stamp
+/// asked for this frame alone when `stamp` (a per-message SO_TIMESTAMPING).
+/// `cmsg` is the device's fixed control buffer.
+pub(super) fn send_frame(
     fd: RawFd,
     frame: &[u8],
-    txtime_ns: u64,
-    cmsg: &mut CmsgBuf<TXTIME_CMSG_SPACE>,
+    txtime_ns: Option<u64>,
+    stamp: bool,
+    cmsg: &mut CmsgBuf<SEND_CMSG_SPACE>,
 ) -> io::Result<()> {
     let mut iov = libc::iovec {
         iov_base: frame.as_ptr() as *mut c_void,
@@ -208,19 +255,34 @@ pub(super) fn send_with_txtime(
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.0.as_mut_ptr() as *mut c_void;
     // SAFETY: CMSG_SPACE is a pure size computation.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(8) } as _;
-    debug_assert!(msg.msg_controllen <= TXTIME_CMSG_SPACE);
-    // SAFETY: msg_control points to TXTIME_CMSG_SPACE (>= CMSG_SPACE(8))
-    // aligned bytes that outlive `msg`, so CMSG_FIRSTHDR is non-null and
-    // its header and 8 data bytes are inside the buffer.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = SCM_TXTIME;
-        (*c).cmsg_len = libc::CMSG_LEN(8) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u64, txtime_ns);
+    let space = unsafe {
+        txtime_ns.map_or(0, |_| libc::CMSG_SPACE(8)) + if stamp { libc::CMSG_SPACE(4) } else { 0 }
+    } as usize;
+    debug_assert!(space <= SEND_CMSG_SPACE);
+    if space > 0 {
+        cmsg.0[..space].fill(0);
+        msg.msg_control = cmsg.0.as_mut_ptr() as *mut c_void;
+        msg.msg_controllen = space as _;
+        // SAFETY: msg_control points to `space` (<= SEND_CMSG_SPACE) aligned
+        // bytes that outlive `msg`, laid out as the CMSG_SPACE sum above, so
+        // FIRSTHDR/NXTHDR return headers whose data lie inside the buffer.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            if let Some(t) = txtime_ns {
+                (*c).cmsg_level = libc::SOL_SOCKET;
+                (*c).cmsg_type = SCM_TXTIME;
+                (*c).cmsg_len = libc::CMSG_LEN(8) as _;
+                std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u64, t);
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+            if stamp {
+                (*c).cmsg_level = libc::SOL_SOCKET;
+                (*c).cmsg_type = SO_TIMESTAMPING;
+                (*c).cmsg_len = libc::CMSG_LEN(4) as _;
+                std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut u32, TS_TX_SOFTWARE);
+            }
+        }
     }
     // SAFETY: `msg` points to live iovec/control buffers; the kernel only
     // reads the frame (bound socket: no address needed).
@@ -241,16 +303,30 @@ pub(super) struct TxtimeErrors {
     pub missed: u64,
 }
 
-/// Drain the socket's error queue without blocking, counting ETF's
-/// reports. `data` and `ctrl` are the device's fixed buffers (the frame
-/// copy in `data` is truncated and thrown away).
-pub(super) fn drain_txtime_errors(
+/// One entry of a socket's error queue that takt reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ErrEntry {
+    /// ETF refused the frame with this launch time at enqueue
+    /// (SO_EE_CODE_TXTIME_INVALID_PARAM: in the past, before an earlier
+    /// frame's, or the wrong clock).
+    TxtimeInvalid { txtime_ns: u64 },
+    /// ETF dequeued it too late to leave on time (SO_EE_CODE_TXTIME_MISSED).
+    TxtimeMissed { txtime_ns: u64 },
+    /// The software transmit stamp of the stamped send numbered `key`
+    /// (SOF_TIMESTAMPING_OPT_ID), CLOCK_REALTIME.
+    Stamp { key: u32, realtime_ns: u64 },
+}
+
+/// Read the socket's error queue without blocking, handing each entry to
+/// `on`. `data` and `ctrl` are the device's fixed buffers (a frame copy in
+/// `data` is truncated and thrown away). Bounded: a queue refilled while
+/// it is read is read next time.
+pub(super) fn drain_errqueue(
     fd: RawFd,
     data: &mut [u8],
-    ctrl: &mut CmsgBuf<128>,
-) -> TxtimeErrors {
-    let mut n = TxtimeErrors::default();
-    // Bounded: a queue refilled while we read is read next time.
+    ctrl: &mut CmsgBuf<256>,
+    mut on: impl FnMut(ErrEntry),
+) {
     for _ in 0..256 {
         let mut iov = libc::iovec {
             iov_base: data.as_mut_ptr() as *mut c_void,
@@ -267,28 +343,56 @@ pub(super) fn drain_txtime_errors(
         if r < 0 {
             break; // EAGAIN: the queue is empty
         }
+        let mut stamp_ns = None;
+        let mut ee = None;
         // SAFETY: the kernel filled `msg_controllen` bytes of control
         // messages; CMSG_FIRSTHDR/NXTHDR stay inside them.
         let mut c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
         while !c.is_null() {
             // SAFETY: `c` is a control message header inside `ctrl`.
-            let (level, kind) = unsafe { ((*c).cmsg_level, (*c).cmsg_type) };
-            if level == libc::SOL_PACKET && kind == PACKET_TX_TIMESTAMP {
-                // SAFETY: this message carries a sock_extended_err (then the
-                // offender's address); read unaligned from inside `ctrl`.
-                let ee: libc::sock_extended_err =
+            let (level, kind, len) = unsafe { ((*c).cmsg_level, (*c).cmsg_type, (*c).cmsg_len) };
+            // SAFETY: CMSG_LEN is a pure size computation.
+            let has = |n: usize| len >= unsafe { libc::CMSG_LEN(n as u32) } as usize;
+            if level == libc::SOL_PACKET
+                && kind == PACKET_TX_TIMESTAMP
+                && has(std::mem::size_of::<libc::sock_extended_err>())
+            {
+                // SAFETY: this message carries a sock_extended_err (length
+                // checked); read unaligned from inside `ctrl`.
+                ee = Some(unsafe {
+                    std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::sock_extended_err)
+                });
+            } else if level == libc::SOL_SOCKET
+                && (kind == SO_TIMESTAMPING || kind == SO_TIMESTAMPING_NEW)
+                && has(3 * std::mem::size_of::<libc::timespec>())
+            {
+                // SAFETY: struct scm_timestamping: three timespecs, the
+                // first the software stamp (length checked).
+                let ts: libc::timespec =
                     unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const _) };
-                if ee.ee_origin == SO_EE_ORIGIN_TXTIME {
-                    match ee.ee_code {
-                        SO_EE_CODE_TXTIME_INVALID_PARAM => n.invalid += 1,
-                        SO_EE_CODE_TXTIME_MISSED => n.missed += 1,
-                        _ => n.invalid += 1,
-                    }
+                if ts.tv_sec > 0 && (0..1_000_000_000).contains(&ts.tv_nsec) {
+                    stamp_ns = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
                 }
             }
             // SAFETY: as above; NXTHDR returns null past the last message.
             c = unsafe { libc::CMSG_NXTHDR(&msg, c) };
         }
+        let Some(ee) = ee else { continue };
+        let txtime_ns = u64::from(ee.ee_data) << 32 | u64::from(ee.ee_info);
+        match ee.ee_origin {
+            SO_EE_ORIGIN_TXTIME if ee.ee_code == SO_EE_CODE_TXTIME_MISSED => {
+                on(ErrEntry::TxtimeMissed { txtime_ns })
+            }
+            SO_EE_ORIGIN_TXTIME => on(ErrEntry::TxtimeInvalid { txtime_ns }),
+            SO_EE_ORIGIN_TIMESTAMPING if ee.ee_info == SCM_TSTAMP_SND => {
+                if let Some(realtime_ns) = stamp_ns {
+                    on(ErrEntry::Stamp {
+                        key: ee.ee_data,
+                        realtime_ns,
+                    })
+                }
+            }
+            _ => {}
+        }
     }
-    n
 }

@@ -6,9 +6,18 @@
 //! propagation delay, and is timestamped on arrival when its last bit is in
 //! (store and forward). The clock is a real one by default, or a virtual one
 //! that a test moves by hand.
+//!
+//! Transmit stamps are exact: a frame that asks for one is stamped when its
+//! first bit after the SFD is on the wire (departure + preamble and SFD at
+//! the link speed). They are known when `tx_burst` takes the frame and wait
+//! in a queue as deep as the wire (`wire_capacity`) until `tx_stamps`.
 
 use crate::pool::{BufId, Pool};
-use crate::{Capabilities, Counters, DeviceInfo, RingDevice, RxBatch, RxFrame, TxBatch, MAX_BURST};
+use crate::stamp_queue::StampQueue;
+use crate::{
+    Capabilities, Counters, DeviceInfo, RingDevice, RxBatch, RxFrame, StampSource, TxBatch,
+    TxStamp, TxStampBatch, MAX_BURST,
+};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -124,6 +133,8 @@ pub struct SimPort {
     pool: Pool,
     mem: Vec<u8>,
     counters: Counters,
+    /// Transmit stamps not yet handed out.
+    stamps: StampQueue,
 }
 
 /// Two ports joined by a wire, plus a handle to pull the link down.
@@ -145,8 +156,8 @@ pub fn pair(cfg: SimConfig) -> (SimPort, SimPort, SimLink) {
                 pool_size: cfg.pool_size,
                 caps: Capabilities {
                     launch_time: true,
-                    hw_rx_timestamps: true,
-                    hw_tx_timestamps: false,
+                    rx_stamps: StampSource::Simulated,
+                    tx_stamps: StampSource::Simulated,
                     max_batch: MAX_BURST,
                 },
                 clock: match &cfg.clock {
@@ -163,6 +174,7 @@ pub fn pair(cfg: SimConfig) -> (SimPort, SimPort, SimLink) {
             // page fault per new buffer would show up as transmit jitter.
             mem: vec![0xa5; cfg.pool_size * cfg.buf_size],
             counters: Counters::default(),
+            stamps: StampQueue::new(cfg.wire_capacity),
         }
     };
     let (a, b) = (port(0, a_to_b, a_from_b), port(1, b_to_a, b_from_a));
@@ -231,6 +243,7 @@ impl RingDevice for SimPort {
             let len = f.len.min(self.info.buf_size);
             if !up {
                 self.counters.tx_drops += 1;
+                self.counters.tx_stamps_lost += u64::from(f.stamp_tag.is_some());
                 self.give_back(f.buf);
                 continue;
             }
@@ -242,6 +255,12 @@ impl RingDevice for SimPort {
             let bytes = len as u64 + PREAMBLE_BYTES + FCS_BYTES;
             self.tx_free_at_ns = depart + bits_ns(speed, (bytes + IFG_BYTES) * 8);
             let arrival = depart + bits_ns(speed, bytes * 8) + propagation;
+            if let Some(tag) = f.stamp_tag {
+                let time_ns = depart + bits_ns(speed, PREAMBLE_BYTES * 8);
+                if !self.stamps.push(TxStamp { tag, time_ns }) {
+                    self.counters.tx_stamps_lost += 1;
+                }
+            }
             let range = self.range(&f.buf);
             // Cannot be full: checked above, and only this port produces.
             let _ = self.tx.push(&self.mem[range][..len], arrival);
@@ -288,6 +307,10 @@ impl RingDevice for SimPort {
         }
         got
     }
+
+    fn tx_stamps(&mut self, out: &mut TxStampBatch) -> usize {
+        self.stamps.drain_into(out)
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +332,16 @@ mod tests {
     }
 
     fn send(port: &mut SimPort, len: usize, fill: u8, launch: Option<u64>) -> usize {
+        send_tagged(port, len, fill, launch, None)
+    }
+
+    fn send_tagged(
+        port: &mut SimPort,
+        len: usize,
+        fill: u8,
+        launch: Option<u64>,
+        stamp_tag: Option<u32>,
+    ) -> usize {
         let buf = port.alloc().unwrap();
         port.buf_mut(&buf)[..len].fill(fill);
         let mut batch = TxBatch::new();
@@ -317,6 +350,7 @@ mod tests {
                 buf,
                 len,
                 launch_time_ns: launch,
+                stamp_tag,
             })
             .unwrap();
         let n = port.tx_burst(&mut batch);
@@ -410,6 +444,111 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].1[0], 2);
         assert_eq!(a.outstanding(), 0);
+    }
+
+    fn stamps(port: &mut SimPort) -> Vec<TxStamp> {
+        let mut out = TxStampBatch::new();
+        port.tx_stamps(&mut out);
+        out.into_iter().collect()
+    }
+
+    #[test]
+    fn stamps_are_departure_plus_preamble_for_timed_and_immediate_frames() {
+        // 1 Gbps: preamble + SFD = 8 bytes = 64 ns.
+        let (mut a, _b, _, clock) = virt(1_000_000_000, 500);
+        assert_eq!(
+            (a.info().caps.tx_stamps, a.info().caps.rx_stamps),
+            (StampSource::Simulated, StampSource::Simulated)
+        );
+        let launch = clock.now() + 10_000;
+        assert_eq!(send_tagged(&mut a, 60, 1, Some(launch), Some(7)), 1);
+        assert_eq!(
+            stamps(&mut a),
+            [TxStamp {
+                tag: 7,
+                time_ns: launch + 64
+            }],
+            "known at tx_burst, before the frame left"
+        );
+        clock.advance(1_000_000);
+        let now = clock.now();
+        assert_eq!(send_tagged(&mut a, 60, 2, None, Some(8)), 1);
+        assert_eq!(
+            stamps(&mut a),
+            [TxStamp {
+                tag: 8,
+                time_ns: now + 64
+            }]
+        );
+        assert!(stamps(&mut a).is_empty(), "each stamp handed out once");
+    }
+
+    #[test]
+    fn a_busy_wire_delays_the_stamp_and_untagged_frames_get_none() {
+        // 100 Mbps: a 60-byte buffer is 5760 ns plus 960 ns IFG; preamble 640 ns.
+        let (mut a, _b, _, clock) = virt(100_000_000, 0);
+        let t = clock.now() + 1_000;
+        send(&mut a, 60, 1, Some(t));
+        assert!(stamps(&mut a).is_empty(), "no stamp for an untagged frame");
+        send_tagged(&mut a, 60, 2, Some(t + 100), Some(1));
+        assert_eq!(
+            stamps(&mut a),
+            [TxStamp {
+                tag: 1,
+                time_ns: t + 5_760 + 960 + 640
+            }],
+            "left when the wire was free again"
+        );
+        assert_eq!(a.counters().tx_stamps_lost, 0);
+    }
+
+    #[test]
+    fn a_link_down_gives_no_stamp_and_counts_it_lost() {
+        let (mut a, _b, link, _) = virt(1_000_000_000, 0);
+        link.set_up(false);
+        assert_eq!(send_tagged(&mut a, 60, 1, None, Some(3)), 0);
+        assert_eq!(send(&mut a, 60, 1, None), 0);
+        assert!(stamps(&mut a).is_empty());
+        let c = a.counters();
+        assert_eq!((c.tx_drops, c.tx_stamps_lost), (2, 1), "{c:?}");
+        link.set_up(true);
+        send_tagged(&mut a, 60, 1, None, Some(4));
+        assert_eq!(
+            stamps(&mut a).iter().map(|s| s.tag).collect::<Vec<_>>(),
+            [4]
+        );
+    }
+
+    #[test]
+    fn more_stamps_than_one_batch_come_out_over_two_calls() {
+        let clock = VirtualClock::new(1_000_000);
+        let (mut a, _b, _) = pair(SimConfig {
+            clock: SimClock::Virtual(clock.clone()),
+            pool_size: 128,
+            buf_size: 256,
+            wire_capacity: 128,
+            ..SimConfig::default()
+        });
+        let now = clock.now();
+        for tag in 0..100 {
+            assert_eq!(send_tagged(&mut a, 60, 0, None, Some(tag)), 1);
+        }
+        let mut out = TxStampBatch::new();
+        assert_eq!(a.tx_stamps(&mut out), MAX_BURST);
+        assert_eq!(out.len(), MAX_BURST);
+        let mut all: Vec<TxStamp> = out.iter().copied().collect();
+        out.clear();
+        assert_eq!(a.tx_stamps(&mut out), 100 - MAX_BURST);
+        all.extend(out.iter().copied());
+        // Back to back at 1 Gbps: (60 + 8 + 4 + 12) bytes = 672 ns apart.
+        let want: Vec<TxStamp> = (0..100u32)
+            .map(|tag| TxStamp {
+                tag,
+                time_ns: now + u64::from(tag) * 672 + 64,
+            })
+            .collect();
+        assert_eq!(all, want);
+        assert_eq!(a.counters().tx_stamps_lost, 0);
     }
 
     #[test]

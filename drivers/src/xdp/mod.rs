@@ -49,6 +49,24 @@
 //!   with a bpf link in native (driver) mode, falling back to generic (skb)
 //!   mode; [`XdpDevice::attach`] says which. Dropping the device closes the
 //!   link, which detaches the program (so does the process dying).
+//! - **Transmit stamps** (`StampSource::Completion`): a frame with a
+//!   `stamp_tag` has its tag kept by its UMEM frame index until its
+//!   completion comes back, and leads a kick of its own (the frames before
+//!   it in the burst are kicked first). CLOCK_TAI is read just before a
+//!   kick (`sendto`) that takes stamped frames, and that reading is their
+//!   stamp; it is handed out once the completion shows the frame was not
+//!   dropped (`tx_burst`, `tx_stamps` and `alloc` reap the completion
+//!   ring). The reading is taken before the kick, not after it nor at the
+//!   completion, because in copy mode the frame leaves inside the kick: on
+//!   veth the kernel hands it to the peer, whose XDP program stamps it,
+//!   and frees it (the completion) before `sendto` returns, so any later
+//!   reading is after the peer's receive (docs/time-sync.md has the
+//!   figures). A frame whose kick was not seen (more stamped frames on the
+//!   ring than it holds) is stamped when its completion is reaped. A
+//!   stamped frame dropped before the ring (link known down, bad length)
+//!   or by the kernel (the kick says EBUSY: the newest completion is that
+//!   frame, freed by the driver before the next was built) counts in
+//!   `tx_stamps_lost`.
 //! - **Launch time**: not offered (`caps.launch_time = false`,
 //!   `TxFrame::launch_time_ns` ignored). The kernel has XSK TX metadata
 //!   with XDP_TXMD_FLAGS_LAUNCH_TIME, but only for drivers that implement
@@ -66,9 +84,10 @@ pub use bpf::XdpAttach;
 
 use crate::netif;
 use crate::pool::{BufId, Pool};
+use crate::stamp_queue::StampQueue;
 use crate::{
-    Capabilities, Counters, DeviceInfo, DriverError, RingDevice, RxBatch, RxFrame, TxBatch,
-    MAX_BURST,
+    Capabilities, Counters, DeviceInfo, DriverError, RingDevice, RxBatch, RxFrame, StampSource,
+    TxBatch, TxStamp, TxStampBatch, MAX_BURST,
 };
 use ring::Ring;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -155,6 +174,27 @@ pub struct XdpDevice {
     /// multicast memberships of `accept_destinations` (AF_XDP sockets
     /// have none); opened on first use.
     members: Option<OwnedFd>,
+    /// Each UMEM frame in flight on TX that asked for a stamp.
+    tags: Vec<Option<Stamped>>,
+    /// How many of `tags` are set.
+    stamped_in_flight: u32,
+    /// UMEM frames of stamped frames on the TX ring no kick has taken
+    /// yet (room for the whole ring, made at open): the kick reads the
+    /// clock only while there are some.
+    unkicked: Vec<u32>,
+    /// Transmit stamps not yet handed out.
+    stamps: StampQueue,
+}
+
+/// Transmit stamps kept until `tx_stamps` (more are counted lost).
+const STAMPS_KEPT: usize = 256;
+
+/// A stamped frame in flight on TX.
+#[derive(Clone, Copy, Debug)]
+struct Stamped {
+    tag: u32,
+    /// CLOCK_TAI just before the kick that took it.
+    kicked_at: Option<u64>,
 }
 
 // SAFETY: the raw pointers (rings, UMEM, the ifreq's unused data pointer)
@@ -329,8 +369,8 @@ impl XdpDevice {
                 pool_size: opts.frames as usize,
                 caps: Capabilities {
                     launch_time: false,
-                    hw_rx_timestamps: false,
-                    hw_tx_timestamps: false,
+                    rx_stamps: StampSource::XdpHook,
+                    tx_stamps: StampSource::Completion,
                     max_batch: MAX_BURST,
                 },
                 clock: Some(nix::time::ClockId::CLOCK_TAI),
@@ -357,6 +397,10 @@ impl XdpDevice {
             stamp_fallbacks: 0,
             ifindex,
             members: None,
+            tags: vec![None; opts.frames as usize],
+            stamped_in_flight: 0,
+            unkicked: Vec::with_capacity(opts.tx_size as usize),
+            stamps: StampQueue::new(STAMPS_KEPT),
         };
         dev.refill();
         Ok(dev)
@@ -394,12 +438,29 @@ impl XdpDevice {
         self.stamp_fallbacks
     }
 
-    /// Completed TX frames back into the pool.
+    /// Completed TX frames back into the pool; a stamped one's stamp (its
+    /// kick's reading, or now if no kick was seen to take it) is kept.
     fn reap(&mut self) {
         let n = self.comp.ready(self.comp.size());
+        let mut now = None;
         for i in 0..n {
             let idx = self.comp.get(i) / FRAME_SIZE as u64;
-            if let Some(b) = u32::try_from(idx).ok().and_then(|i| self.pool.take_back(i)) {
+            let Ok(idx) = u32::try_from(idx) else {
+                continue;
+            };
+            if let Some(s) = self.tags.get_mut(idx as usize).and_then(Option::take) {
+                self.stamped_in_flight = self.stamped_in_flight.saturating_sub(1);
+                let time_ns = s
+                    .kicked_at
+                    .unwrap_or_else(|| *now.get_or_insert_with(sys::tai_now_ns));
+                if !self.stamps.push(TxStamp {
+                    tag: s.tag,
+                    time_ns,
+                }) {
+                    self.counters.tx_stamps_lost += 1;
+                }
+            }
+            if let Some(b) = self.pool.take_back(idx) {
                 self.in_tx = self.in_tx.saturating_sub(1);
                 let _ = self.pool.free(b);
             }
@@ -461,7 +522,21 @@ impl XdpDevice {
             if before == 0 || !self.tx.needs_wakeup() {
                 return;
             }
-            match sys::kick_tx(fd).map_err(|e| e.raw_os_error()) {
+            // The clock just before a kick that takes stamped frames: their
+            // stamps (see the module docs).
+            let before_kick = (!self.unkicked.is_empty()).then(sys::tai_now_ns);
+            let r = sys::kick_tx(fd).map_err(|e| e.raw_os_error());
+            if matches!(
+                r,
+                Ok(()) | Err(Some(libc::EAGAIN | libc::ENOBUFS | libc::EBUSY))
+            ) {
+                for idx in self.unkicked.drain(..) {
+                    if let Some(Some(s)) = self.tags.get_mut(idx as usize) {
+                        s.kicked_at = before_kick;
+                    }
+                }
+            }
+            match r {
                 Ok(()) => {}
                 // Budget used up, completion ring full, or the driver busy:
                 // make room and go on.
@@ -480,6 +555,17 @@ impl XdpDevice {
                 // the driver refused it); it comes back on the completion ring.
                 Err(Some(libc::EBUSY)) => {
                     self.counters.tx_drops += 1;
+                    // The dropped frame's skb was freed in the driver, so its
+                    // completion is the newest: it left nowhere, no stamp.
+                    let dropped = self.comp.newest().map(|a| a / FRAME_SIZE as u64);
+                    let tagged = dropped
+                        .and_then(|i| usize::try_from(i).ok())
+                        .and_then(|i| self.tags.get_mut(i))
+                        .and_then(Option::take);
+                    if tagged.is_some() {
+                        self.stamped_in_flight = self.stamped_in_flight.saturating_sub(1);
+                        self.counters.tx_stamps_lost += 1;
+                    }
                     if !self.link_is_up() {
                         self.note_link_down();
                     }
@@ -584,13 +670,14 @@ impl RingDevice for XdpDevice {
                 for _ in 0..want {
                     if let Some(f) = frames.pop_front() {
                         self.counters.tx_drops += 1;
+                        self.counters.tx_stamps_lost += u64::from(f.stamp_tag.is_some());
                         let _ = self.pool.free(f.buf);
                     }
                 }
                 return want;
             }
         }
-        let room = self.tx.free(want as u32);
+        let mut room = self.tx.free(want as u32);
         let mut placed = 0u32;
         let mut taken = 0;
         while taken < want {
@@ -604,13 +691,34 @@ impl RingDevice for XdpDevice {
                 // The kernel would skip an invalid descriptor without
                 // completing it: never hand it one.
                 self.counters.tx_drops += 1;
+                self.counters.tx_stamps_lost += u64::from(f.stamp_tag.is_some());
                 let _ = self.pool.free(f.buf);
                 continue;
             }
-            let len = f.len;
+            let (len, tag) = (f.len, f.stamp_tag);
+            if tag.is_some() && placed > 0 {
+                // The frames before it go in a kick of their own, so a
+                // stamped frame leads its kick: its stamp (taken before the
+                // kick) is then as close to its departure as it gets.
+                self.tx.submit(placed);
+                self.in_tx += placed;
+                room -= placed;
+                placed = 0;
+                self.kick();
+            }
             let Ok(idx) = self.pool.lend(f.buf) else {
                 continue;
             };
+            if let (Some(tag), Some(slot)) = (tag, self.tags.get_mut(idx as usize)) {
+                *slot = Some(Stamped {
+                    tag,
+                    kicked_at: None,
+                });
+                self.stamped_in_flight += 1;
+                if self.unkicked.len() < self.unkicked.capacity() {
+                    self.unkicked.push(idx); // within the room made at open
+                }
+            }
             self.tx.put(
                 placed,
                 libc::xdp_desc {
@@ -678,6 +786,13 @@ impl RingDevice for XdpDevice {
         }
         self.refill();
         got
+    }
+
+    fn tx_stamps(&mut self, out: &mut TxStampBatch) -> usize {
+        if self.stamped_in_flight > 0 {
+            self.reap();
+        }
+        self.stamps.drain_into(out)
     }
 }
 

@@ -140,6 +140,18 @@ impl<T: Copy> Ring<T> {
         unsafe { self.descs.add(slot).read_volatile() }
     }
 
+    /// The entry the kernel produced last, if any is unread.
+    pub fn newest(&mut self) -> Option<T> {
+        self.cached = self.prod().load(Ordering::Acquire);
+        if self.cached == self.local {
+            return None;
+        }
+        let slot = (self.cached.wrapping_sub(1) & self.mask) as usize;
+        // SAFETY: slot < size; the kernel published it (producer read with
+        // Acquire) and does not reuse it until we release it.
+        Some(unsafe { self.descs.add(slot).read_volatile() })
+    }
+
     /// Give `n` read entries back to the kernel.
     pub fn release(&mut self, n: u32) {
         self.local = self.local.wrapping_add(n);

@@ -411,6 +411,7 @@ impl<'a> Iface<'a> {
                 buf,
                 len,
                 launch_time_ns: self.launch_lead_ns.map(|_| t),
+                stamp_tag: None,
             });
             t += gate::wire_time_ns(schedule, len);
             self.tx.pop_front();

@@ -64,6 +64,9 @@ pub struct DeviceCountersReport {
     pub tx_ring_full: u64,
     pub pool_empty: u64,
     pub link_down: u64,
+    /// Absent in reports written before it existed: read it as 0.
+    #[serde(default)]
+    pub tx_stamps_lost: u64,
 }
 
 /// `takt_scheduler::rt::RtReport` under stable names (docs/reports.md).
@@ -116,6 +119,7 @@ impl From<&takt_drivers::Counters> for DeviceCountersReport {
             tx_ring_full: c.tx_ring_full,
             pool_empty: c.pool_empty,
             link_down: c.link_down,
+            tx_stamps_lost: c.tx_stamps_lost,
         }
     }
 }

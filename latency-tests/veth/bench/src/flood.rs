@@ -74,6 +74,7 @@ pub fn tx(
                 buf,
                 len: frame.len(),
                 launch_time_ns: None,
+                stamp_tag: None,
             };
             if let Err(tx) = pending.push_back(tx) {
                 dev.free(tx.buf);

@@ -1,0 +1,154 @@
+//! The port's servo: one of statime's filters, wrapped so every
+//! measurement's offset from the master (ptp4l's "master offset": the sync
+//! exchange's raw offset minus the mean path delay) and every mean delay
+//! reaches the core, which the port otherwise keeps to itself.
+
+use std::sync::{Arc, Mutex};
+
+use statime::filters::{
+    BasicFilter, FilterEstimate, FilterUpdate, KalmanConfiguration, KalmanFilter,
+};
+use statime::port::Measurement;
+use statime::time::Time;
+use statime::Clock;
+
+use super::clock::duration_ns;
+
+/// Which of statime's filters steers the clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Servo {
+    /// statime's Kalman filter with its default configuration (steps above
+    /// 1 ms, steers over 2 s): the default, see `docs/architecture.md`.
+    Kalman,
+    /// statime's averaging filter with this gain (statime-linux uses 0.25).
+    Basic { gain: f64 },
+}
+
+/// One offset measurement: when (disciplined clock, ns) and how far from
+/// the master (ns, positive: this clock is ahead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    pub disc_ns: u64,
+    pub offset_ns: i64,
+}
+
+/// Capacity between two core calls: one port call makes at most one
+/// measurement.
+const FRESH: usize = 8;
+
+/// What the filter hands the core (shared: the port owns the filter).
+#[derive(Debug, Default)]
+pub struct Sink {
+    fresh: heapless::Vec<Sample, FRESH>,
+    /// Samples that did not fit before the core collected them.
+    pub overflowed: u64,
+    /// Mean path (E2E) or link (P2P) delay, ns, as last reported.
+    pub mean_delay_ns: Option<i64>,
+}
+
+impl Sink {
+    /// The samples since the last call, oldest first.
+    pub fn drain(&mut self, mut f: impl FnMut(Sample)) {
+        for s in self.fresh.iter() {
+            f(*s);
+        }
+        self.fresh.clear();
+    }
+
+    fn push(&mut self, s: Sample) {
+        if self.fresh.push(s).is_err() {
+            self.overflowed += 1;
+        }
+    }
+}
+
+pub type SharedSink = Arc<Mutex<Sink>>;
+
+/// statime's `Filter::Config`: the servo and the sink (a port makes a new
+/// filter from this whenever its master changes).
+#[derive(Clone, Debug)]
+pub struct FilterConfig {
+    pub servo: Servo,
+    pub sink: SharedSink,
+}
+
+enum Inner {
+    Kalman(Box<KalmanFilter>),
+    Basic(BasicFilter),
+}
+
+/// The recording filter.
+pub struct RecordingFilter {
+    inner: Inner,
+    sink: SharedSink,
+}
+
+fn time_ns(t: Time) -> u64 {
+    t.nanos().saturating_to_num::<u64>()
+}
+
+impl RecordingFilter {
+    fn note(&self, m: Option<&Measurement>, update: &FilterUpdate) {
+        let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = m {
+            if let Some(offset) = m.offset {
+                sink.push(Sample {
+                    disc_ns: time_ns(m.event_time),
+                    offset_ns: duration_ns(offset),
+                });
+            }
+        }
+        if let Some(d) = update.mean_delay {
+            sink.mean_delay_ns = Some(duration_ns(d));
+        }
+    }
+}
+
+impl statime::filters::Filter for RecordingFilter {
+    type Config = FilterConfig;
+
+    fn new(config: FilterConfig) -> Self {
+        let inner = match config.servo {
+            Servo::Kalman => {
+                Inner::Kalman(Box::new(KalmanFilter::new(KalmanConfiguration::default())))
+            }
+            Servo::Basic { gain } => Inner::Basic(BasicFilter::new(gain)),
+        };
+        RecordingFilter {
+            inner,
+            sink: config.sink,
+        }
+    }
+
+    fn measurement<C: Clock>(&mut self, m: Measurement, clock: &mut C) -> FilterUpdate {
+        let update = match &mut self.inner {
+            Inner::Kalman(k) => k.measurement(m, clock),
+            Inner::Basic(b) => b.measurement(m, clock),
+        };
+        self.note(Some(&m), &update);
+        update
+    }
+
+    fn update<C: Clock>(&mut self, clock: &mut C) -> FilterUpdate {
+        let update = match &mut self.inner {
+            Inner::Kalman(k) => k.update(clock),
+            Inner::Basic(b) => b.update(clock),
+        };
+        self.note(None, &update);
+        update
+    }
+
+    fn demobilize<C: Clock>(self, clock: &mut C) {
+        match self.inner {
+            Inner::Kalman(k) => k.demobilize(clock),
+            Inner::Basic(b) => b.demobilize(clock),
+        }
+    }
+
+    fn current_estimates(&self) -> FilterEstimate {
+        match &self.inner {
+            Inner::Kalman(k) => k.current_estimates(),
+            Inner::Basic(b) => b.current_estimates(),
+        }
+    }
+}

@@ -16,7 +16,7 @@ step "tools the tests use"
 # setpriv (util-linux): run binaries in namespaces and without root;
 # cyclictest (rt-tests) and stress-ng: takt-cyclictest is compared with
 # cyclictest, idle and under load; ping and arping (iputils) reach the
-# control plane.
+# control plane; tshark dissects the PTP core's frames (ptp_core_wire).
 need=()
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ip >/dev/null || need+=(iproute2)
@@ -25,6 +25,7 @@ command -v cyclictest >/dev/null || need+=(rt-tests)
 command -v stress-ng >/dev/null || need+=(stress-ng)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v arping >/dev/null || need+=(iputils-arping)
+command -v tshark >/dev/null || need+=(tshark)
 if ((${#need[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null \

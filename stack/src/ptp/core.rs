@@ -5,6 +5,7 @@
 //! their receive time on the disciplined clock, sends what `pop_tx` gives,
 //! returns transmit stamps, and calls `on_timers` at `next_deadline`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use rand::rngs::SmallRng;
@@ -136,6 +137,7 @@ pub struct PtpCore {
     io: Io,
     stamp_timeout_ns: u64,
     sink: SharedSink,
+    refused_steps: Arc<AtomicU64>,
     offsets: heapless::Deque<Sample, OFFSET_BACKLOG>,
     offset_stats: OffsetStats,
     judge: LockJudge,
@@ -246,6 +248,7 @@ impl PtpCore {
         )));
         let delay = interval(cfg.log_delay_interval);
         let sink = SharedSink::default();
+        let refused_steps = Arc::new(AtomicU64::new(0));
         let port = instance.add_port(
             PortConfig {
                 acceptable_master_list: AcceptAnyMaster,
@@ -264,7 +267,7 @@ impl PtpCore {
                 servo: cfg.servo,
                 sink: Arc::clone(&sink),
             },
-            PortClock::new(Arc::clone(&clock)),
+            PortClock::new(Arc::clone(&clock), Arc::clone(&refused_steps)),
             SmallRng::seed_from_u64(seed),
         );
         let (port, first) = port.end_bmca();
@@ -298,6 +301,7 @@ impl PtpCore {
             },
             stamp_timeout_ns,
             sink,
+            refused_steps,
             offsets: heapless::Deque::new(),
             offset_stats: OffsetStats::new(),
             state: PortState::Listening,
@@ -500,6 +504,7 @@ impl PtpCore {
                 let _ = fresh.push(s);
             });
             self.io.counters.offsets_dropped += std::mem::take(&mut sink.overflowed);
+            self.io.counters.implausible_measurements += std::mem::take(&mut sink.implausible);
         }
         for s in fresh {
             self.last_offset_ns = Some(s.offset_ns);
@@ -606,6 +611,7 @@ impl PtpCore {
     pub fn counters(&self) -> CoreCounters {
         let mut c = self.io.counters.clone();
         c.tx_stamps_missing = self.io.stamps.missing;
+        c.refused_steps = self.refused_steps.load(Ordering::Relaxed);
         c
     }
 

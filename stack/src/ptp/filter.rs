@@ -44,6 +44,8 @@ pub struct Sink {
     pub overflowed: u64,
     /// Mean path (E2E) or link (P2P) delay, ns, as last reported.
     pub mean_delay_ns: Option<i64>,
+    /// Measurements not given to the servo (`plausible`).
+    pub implausible: u64,
 }
 
 impl Sink {
@@ -87,6 +89,30 @@ fn time_ns(t: Time) -> u64 {
     t.nanos().saturating_to_num::<u64>()
 }
 
+/// The master's clock must read at least this (ns since the epoch) for a
+/// measurement to count, and a delay may be this long at most.
+const PLAUSIBLE_NS: i128 = 1_000_000_000;
+
+/// Whether a measurement is one the servo may act on. A master whose time
+/// is (nearly) the epoch, or a delay beyond a second, can only be forged
+/// or broken, and statime's Kalman filter would step its own unsigned
+/// filter time below zero following it (a panic, or a wrap in release).
+pub fn plausible(m: &Measurement) -> bool {
+    let at = i128::from(time_ns(m.event_time));
+    let master_time_ok = |o: Option<statime::time::Duration>| {
+        o.is_none_or(|o| at - i128::from(duration_ns(o)) >= PLAUSIBLE_NS)
+    };
+    let delay_ok = |d: Option<statime::time::Duration>| {
+        d.is_none_or(|d| i128::from(duration_ns(d)).abs() <= PLAUSIBLE_NS)
+    };
+    at >= PLAUSIBLE_NS
+        && master_time_ok(m.raw_sync_offset)
+        && master_time_ok(m.raw_delay_offset)
+        && master_time_ok(m.offset)
+        && delay_ok(m.delay)
+        && delay_ok(m.peer_delay)
+}
+
 impl RecordingFilter {
     fn note(&self, m: Option<&Measurement>, update: &FilterUpdate) {
         let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
@@ -121,6 +147,13 @@ impl statime::filters::Filter for RecordingFilter {
     }
 
     fn measurement<C: Clock>(&mut self, m: Measurement, clock: &mut C) -> FilterUpdate {
+        if !plausible(&m) {
+            self.sink
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .implausible += 1;
+            return FilterUpdate::default();
+        }
         let update = match &mut self.inner {
             Inner::Kalman(k) => k.measurement(m, clock),
             Inner::Basic(b) => b.measurement(m, clock),

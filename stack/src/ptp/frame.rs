@@ -34,7 +34,7 @@ pub enum Rejected {
     BadTlv,
     #[error("timestamp with nanoseconds of 10^9 or more")]
     BadTimestamp,
-    #[error("correctionField beyond +-1 s")]
+    #[error("correctionField beyond +-1 s, or larger than the timestamp it corrects")]
     BadCorrection,
     #[error("transportSpecific/sdoId of another profile")]
     WrongSdo,
@@ -214,6 +214,18 @@ pub fn parse(frame: &[u8]) -> Result<PtpFrame<'_>, Rejected> {
         let nanos = u32::from_be_bytes([message[40], message[41], message[42], message[43]]);
         if nanos >= 1_000_000_000 {
             return Err(Rejected::BadTimestamp);
+        }
+        // statime adds the correction to these timestamps (or takes it
+        // away) in unsigned time: keep the result at or after the epoch.
+        let corrected = matches!(
+            message_type,
+            msg_type::FOLLOW_UP | msg_type::DELAY_RESP | msg_type::PDELAY_RESP_FOLLOW_UP
+        );
+        let mut secs = [0u8; 8];
+        secs[2..].copy_from_slice(&message[34..40]);
+        let ts_ns = u128::from(u64::from_be_bytes(secs)) * 1_000_000_000 + u128::from(nanos);
+        if corrected && ts_ns < u128::from(correction.unsigned_abs()) {
+            return Err(Rejected::BadCorrection);
         }
     }
     let requesting = matches!(

@@ -78,6 +78,12 @@ pub struct CoreCounters {
     pub tx_stamps_unknown: u64,
     /// Offsets dropped because `take_offsets` was not called in time.
     pub offsets_dropped: u64,
+    /// Measurements kept from the servo as implausible (a master time
+    /// near the epoch, a delay over a second).
+    pub implausible_measurements: u64,
+    /// Clock steps the servo asked for and the clock refused (to before
+    /// 1970-01-01T00:00:01 or past u64 ns).
+    pub refused_steps: u64,
 }
 
 impl CoreCounters {

@@ -505,6 +505,7 @@ impl PtpCore {
             });
             self.io.counters.offsets_dropped += std::mem::take(&mut sink.overflowed);
             self.io.counters.implausible_measurements += std::mem::take(&mut sink.implausible);
+            self.io.counters.servo_resets += std::mem::take(&mut sink.servo_resets);
         }
         for s in fresh {
             self.last_offset_ns = Some(s.offset_ns);

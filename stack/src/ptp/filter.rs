@@ -3,6 +3,7 @@
 //! exchange's raw offset minus the mean path delay) and every mean delay
 //! reaches the core, which the port otherwise keeps to itself.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 use statime::filters::{
@@ -46,6 +47,8 @@ pub struct Sink {
     pub mean_delay_ns: Option<i64>,
     /// Measurements not given to the servo (`plausible`).
     pub implausible: u64,
+    /// Times the servo broke down and was started afresh.
+    pub servo_resets: u64,
 }
 
 impl Sink {
@@ -81,8 +84,22 @@ enum Inner {
 
 /// The recording filter.
 pub struct RecordingFilter {
+    servo: Servo,
     inner: Inner,
     sink: SharedSink,
+}
+
+impl Inner {
+    fn new(servo: Servo) -> Inner {
+        match servo {
+            Servo::Kalman => Inner::Kalman(Box::new(
+                <KalmanFilter as statime::filters::Filter>::new(KalmanConfiguration::default()),
+            )),
+            Servo::Basic { gain } => {
+                Inner::Basic(<BasicFilter as statime::filters::Filter>::new(gain))
+            }
+        }
+    }
 }
 
 fn time_ns(t: Time) -> u64 {
@@ -114,6 +131,35 @@ pub fn plausible(m: &Measurement) -> bool {
 }
 
 impl RecordingFilter {
+    /// Runs the servo; if it breaks down, starts it afresh. statime's
+    /// filters turn their f64 state into fixed-point durations, which
+    /// panics on NaN or overflow (also in release), and a run of forged
+    /// but plausible measurements can drive the Kalman filter's state
+    /// there; the clock keeps its last frequency, the new filter relearns.
+    fn guarded(&mut self, f: impl FnOnce(&mut Inner) -> FilterUpdate) -> FilterUpdate {
+        match catch_unwind(AssertUnwindSafe(|| f(&mut self.inner))) {
+            // The port subtracts the mean delay from every offset: keep an
+            // absurd one (a broken-down filter's) from reaching it.
+            Ok(mut update) => {
+                if update
+                    .mean_delay
+                    .is_some_and(|d| i128::from(duration_ns(d)).abs() > PLAUSIBLE_NS)
+                {
+                    update.mean_delay = None;
+                }
+                update
+            }
+            Err(_) => {
+                self.inner = Inner::new(self.servo);
+                self.sink
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .servo_resets += 1;
+                FilterUpdate::default()
+            }
+        }
+    }
+
     fn note(&self, m: Option<&Measurement>, update: &FilterUpdate) {
         let mut sink = self.sink.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = m {
@@ -134,14 +180,9 @@ impl statime::filters::Filter for RecordingFilter {
     type Config = FilterConfig;
 
     fn new(config: FilterConfig) -> Self {
-        let inner = match config.servo {
-            Servo::Kalman => {
-                Inner::Kalman(Box::new(KalmanFilter::new(KalmanConfiguration::default())))
-            }
-            Servo::Basic { gain } => Inner::Basic(BasicFilter::new(gain)),
-        };
         RecordingFilter {
-            inner,
+            servo: config.servo,
+            inner: Inner::new(config.servo),
             sink: config.sink,
         }
     }
@@ -154,34 +195,38 @@ impl statime::filters::Filter for RecordingFilter {
                 .implausible += 1;
             return FilterUpdate::default();
         }
-        let update = match &mut self.inner {
+        let update = self.guarded(|inner| match inner {
             Inner::Kalman(k) => k.measurement(m, clock),
             Inner::Basic(b) => b.measurement(m, clock),
-        };
+        });
         self.note(Some(&m), &update);
         update
     }
 
     fn update<C: Clock>(&mut self, clock: &mut C) -> FilterUpdate {
-        let update = match &mut self.inner {
+        let update = self.guarded(|inner| match inner {
             Inner::Kalman(k) => k.update(clock),
             Inner::Basic(b) => b.update(clock),
-        };
+        });
         self.note(None, &update);
         update
     }
 
     fn demobilize<C: Clock>(self, clock: &mut C) {
-        match self.inner {
+        let _ = catch_unwind(AssertUnwindSafe(|| match self.inner {
             Inner::Kalman(k) => k.demobilize(clock),
             Inner::Basic(b) => b.demobilize(clock),
-        }
+        }));
     }
 
     fn current_estimates(&self) -> FilterEstimate {
-        match &self.inner {
+        catch_unwind(AssertUnwindSafe(|| match &self.inner {
             Inner::Kalman(k) => k.current_estimates(),
             Inner::Basic(b) => b.current_estimates(),
-        }
+        }))
+        .unwrap_or(FilterEstimate {
+            offset_from_master: statime::time::Duration::ZERO,
+            mean_delay: statime::time::Duration::ZERO,
+        })
     }
 }

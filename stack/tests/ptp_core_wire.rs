@@ -520,3 +520,24 @@ fn wireshark_dissects_the_cores_frames_as_valid_ptp_and_802_1as() {
     assert!(text(Profile::Gptp, 0x3).contains("PTP_TWO_STEP: True"));
     assert!(!text(Profile::E2e1588, 0x8).contains("Follow Up information TLV"));
 }
+
+#[test]
+fn a_master_announces_ptp_time_only_when_the_kernel_knows_the_tai_offset() {
+    for (kernel_tai, flags, utc_offset) in [(0, 0x00, 0), (37, 0x0C, 37)] {
+        let t = Arc::new(AtomicU64::new(1_796_288_448 * S));
+        let clock = DisciplinedClock::new(TimeSource::Manual(Arc::clone(&t)), HostSkew::default());
+        let cfg = CoreConfig {
+            kernel_tai_offset_s: kernel_tai,
+            ..CoreConfig::new(Profile::Gptp, Role::Master, TAKT_MAC)
+        };
+        let mut core = PtpCore::new(cfg, clock, 0, 1);
+        core.on_timers(0);
+        let announce = std::iter::from_fn(|| core.pop_tx())
+            .find(|f| ty(f.bytes()) == 0xB)
+            .expect("a master announces at once");
+        let m = announce.message();
+        // flagField[1]: PTP_TIMESCALE 0x08, UTC_OFFSET_VALID 0x04.
+        assert_eq!(m[7] & 0x0C, flags, "kernel TAI offset {kernel_tai}");
+        assert_eq!(i16::from_be_bytes([m[44], m[45]]), utc_offset);
+    }
+}

@@ -92,20 +92,20 @@ mod tests {
 
     #[test]
     fn steps_and_frequency_reach_the_disciplined_clock() {
-        let t = Arc::new(AtomicU64::new(1_000_000_000));
+        let t = Arc::new(AtomicU64::new(10_000_000_000));
         let disc = DisciplinedClock::new(TimeSource::Manual(Arc::clone(&t)), HostSkew::default());
         let refused = Arc::new(AtomicU64::new(0));
         let mut c = PortClock::new(Arc::clone(&disc), Arc::clone(&refused));
-        assert_eq!(c.now(), Time::from_nanos(1_000_000_000));
+        assert_eq!(c.now(), Time::from_nanos(10_000_000_000));
         c.step_clock(Duration::from_nanos(-250)).unwrap();
-        assert_eq!(disc.now_ns(), 999_999_750);
+        assert_eq!(disc.now_ns(), 9_999_999_750);
         c.set_frequency(-40.0).unwrap();
         let a = disc.adjustments();
         assert_eq!((a.steps, a.backward_steps, a.freq_ppb), (1, 1, -40_000.0));
         // To (nearly) the epoch: refused, counted, the clock untouched.
-        assert!(c.step_clock(Duration::from_nanos(-999_999_000)).is_err());
+        assert!(c.step_clock(Duration::from_nanos(-9_000_000_000)).is_err());
         assert_eq!(refused.load(Ordering::Relaxed), 1);
-        assert_eq!(disc.now_ns(), 999_999_750);
+        assert_eq!(disc.now_ns(), 9_999_999_750);
         assert_eq!(disc.adjustments().steps, 1);
     }
 }

@@ -16,7 +16,8 @@ step "tools the tests use"
 # setpriv (util-linux): run binaries in namespaces and without root;
 # cyclictest (rt-tests) and stress-ng: takt-cyclictest is compared with
 # cyclictest, idle and under load; ping and arping (iputils) reach the
-# control plane; ptp4l and pmc (linuxptp): takt reads ptp4l's state.
+# control plane; ptp4l and pmc (linuxptp): takt reads ptp4l's state;
+# tshark dissects the PTP core's frames (ptp_core_wire).
 need=()
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ip >/dev/null || need+=(iproute2)
@@ -26,6 +27,7 @@ command -v stress-ng >/dev/null || need+=(stress-ng)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v arping >/dev/null || need+=(iputils-arping)
 command -v ptp4l >/dev/null || need+=(linuxptp)
+command -v tshark >/dev/null || need+=(tshark)
 if ((${#need[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null \

@@ -1,6 +1,7 @@
 //! takt-stack: stream frames, the talker and listener loops, statistics and
 //! reports, over any `RingDevice`.
 
+pub mod clock;
 pub mod control;
 pub mod listener;
 pub mod loopback;
@@ -8,6 +9,7 @@ pub mod plan;
 pub mod progress;
 pub mod ptp;
 pub mod seq;
+pub mod sidecar;
 pub mod stats;
 pub mod talker;
 pub mod wire;

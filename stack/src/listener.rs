@@ -4,16 +4,21 @@
 //!
 //! Allocation-free once `Listener::new` has run.
 
+use crate::clock::SchedClock;
 use crate::control::is_stream_frame;
 use crate::control::plane::ControlPlane;
 use crate::progress::Progress;
+use crate::ptp::endpoint::PtpEndpoint;
+use crate::ptp::SyncStatus;
 use crate::seq::{Arrival, SeqTracker};
+use crate::sidecar::Sidecars;
 use crate::stats::{IntervalLog, MetricKind, StreamStats};
+use crate::talker::PTP_OFFSET_TAG;
 use crate::wire::StreamFrame;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use takt_drivers::{RingDevice, RxBatch};
-use takt_scheduler::{rt, ClockId, Schedule};
+use takt_scheduler::{rt, Schedule};
 
 /// Publish the progress figures (incl. a percentile) this often.
 const PROGRESS_EVERY_NS: u64 = 1_000_000_000;
@@ -33,30 +38,31 @@ pub struct Listener {
     trackers: Vec<SeqTracker>,
     /// Per stream: the (VLAN id, PCP) the schedule gives it.
     vlans: Vec<(u16, u8)>,
-    clock: ClockId,
-    /// Added to device rx timestamps to put them on the schedule clock.
-    rx_offset_ns: i64,
+    /// The schedule clock, and the device's timestamps moved onto it.
+    clock: SchedClock,
     hist_log: Option<IntervalLog>,
     stop_on_signal: bool,
-    control: Option<ControlPlane>,
+    /// The control plane and the PTP port: what is not a stream frame.
+    sidecars: Sidecars,
+    /// Samples taken while out of sync are kept apart (`None`: no PTP).
+    sync: Option<Arc<SyncStatus>>,
     /// For the control plane's queries.
     schedule: Arc<Schedule>,
 }
 
 impl Listener {
-    /// For the streams of `schedule`, on its clock. `rx_offset_ns` converts
-    /// the device's timestamp clock to the schedule clock (0 when they are
-    /// the same clock).
-    pub fn new(schedule: &Schedule, rx_offset_ns: i64) -> Self {
+    /// For the streams of `schedule`, on `clock` (which also moves the
+    /// device's timestamps onto the schedule clock).
+    pub fn new(schedule: &Schedule, clock: SchedClock) -> Self {
         let streams = schedule.streams();
         Listener {
             trackers: vec![SeqTracker::new(); streams.len()],
             vlans: streams.iter().map(|s| (s.vlan_id, s.pcp)).collect(),
-            clock: schedule.clock(),
-            rx_offset_ns,
+            clock,
             hist_log: None,
             stop_on_signal: true,
-            control: None,
+            sidecars: Sidecars::for_listener(),
+            sync: None,
             schedule: Arc::new(schedule.clone()),
         }
     }
@@ -73,13 +79,32 @@ impl Listener {
     /// Answer ARP, ping and status requests with the frames that are not
     /// stream frames, while receiving.
     pub fn with_control(mut self, control: ControlPlane) -> Self {
-        self.control = Some(control);
+        self.sidecars.set_control(control);
+        self
+    }
+
+    /// Hand these protocols (control plane, PTP port) what is not a stream
+    /// frame, replacing any set before.
+    pub fn with_sidecars(mut self, sidecars: Sidecars) -> Self {
+        self.sidecars = sidecars;
+        self
+    }
+
+    /// Keep the samples taken while `sync` says the clock is out of sync
+    /// apart.
+    pub fn with_sync(mut self, sync: Arc<SyncStatus>) -> Self {
+        self.sync = Some(sync);
         self
     }
 
     /// The control plane, to `finish` it after the run.
     pub fn take_control(&mut self) -> Option<ControlPlane> {
-        self.control.take()
+        self.sidecars.take_control()
+    }
+
+    /// The PTP port's data-path end, after the run.
+    pub fn take_ptp(&mut self) -> Option<PtpEndpoint> {
+        self.sidecars.take_ptp()
     }
 
     pub fn with_hist_log(mut self, log: IntervalLog) -> Self {
@@ -104,6 +129,7 @@ impl Listener {
         let mut summary = ListenerSummary::default();
         let mut batch = RxBatch::new();
         let mut next_progress = self.clock.now_ns() + PROGRESS_EVERY_NS;
+        let offset_slot = self.hist_log.as_ref().and_then(|l| l.slot(PTP_OFFSET_TAG));
         loop {
             if self.stop_on_signal && rt::stop_requested() {
                 summary.interrupted = true;
@@ -114,11 +140,10 @@ impl Listener {
             // thread is descheduled in between.
             let now = self.clock.now_ns();
             if dev.rx_burst(&mut batch) == 0 {
-                if let Some(ctl) = &mut self.control {
-                    if ctl.wants_service(now, &self.schedule) {
-                        let cycles = self.schedule.cycle_at(now).map_or(0, |c| c.index + 1);
-                        ctl.service(now, dev, &self.schedule, stats, cycles);
-                    }
+                if !self.sidecars.is_empty() && self.sidecars.wants_service(now, &self.schedule) {
+                    let cycles = self.schedule.cycle_at(now).map_or(0, |c| c.index + 1);
+                    self.sidecars
+                        .service(now, dev, &self.schedule, &self.clock, stats, cycles);
                 }
                 let deadline = deadline_ns.load(Ordering::Acquire);
                 if deadline != 0 && now >= deadline {
@@ -126,6 +151,9 @@ impl Listener {
                 }
                 if let Some(log) = &mut self.hist_log {
                     log.tick(now);
+                    if let Some(slot) = offset_slot {
+                        self.sidecars.drain_offsets(|(_, o)| log.record(slot, o));
+                    }
                 }
                 if now >= next_progress {
                     self.publish(stats, progress);
@@ -135,13 +163,16 @@ impl Listener {
                 continue;
             }
             while let Some(f) = batch.pop_front() {
-                if let Some(ctl) = &mut self.control {
-                    if !is_stream_frame(&dev.buf(&f.buf)[..f.len]) {
-                        ctl.feed(f, dev);
-                        continue;
+                let rx = self.clock.from_device(f.rx_time_ns);
+                let f = if self.sidecars.is_empty() || is_stream_frame(&dev.buf(&f.buf)[..f.len]) {
+                    f
+                } else {
+                    match self.sidecars.dispatch(f, rx, dev) {
+                        Ok(()) => continue,
+                        Err(f) => f,
                     }
-                }
-                let rx_ns = (f.rx_time_ns as i64).saturating_add(self.rx_offset_ns);
+                };
+                let rx_ns = i64::try_from(rx).unwrap_or(i64::MAX);
                 self.on_frame(&dev.buf(&f.buf)[..f.len], rx_ns, stats, &mut summary);
                 dev.free(f.buf);
             }
@@ -178,18 +209,32 @@ impl Listener {
         }
         if tracker.record(frame.sequence()) != Arrival::Duplicate {
             let latency = rx_ns.saturating_sub(frame.tx_ns() as i64);
+            if self.sync.as_ref().is_some_and(|s| !s.is_synced()) {
+                // Out of sync: a number off by the clocks' disagreement,
+                // kept apart from the true ones.
+                st.unsynced += 1;
+                st.latency_unsynced_ns.record(latency);
+                return self.count(id, stats);
+            }
             st.latency_ns.record(latency);
-            if let Some(ctl) = &mut self.control {
+            if let Some(ctl) = self.sidecars.control_mut() {
                 ctl.record(id, MetricKind::Latency, latency);
             }
             if let Some(log) = &mut self.hist_log {
                 log.record_stream(id, MetricKind::Latency, latency);
             }
         }
-        st.frames_received = tracker.unique;
-        st.lost = tracker.lost;
-        st.duplicates = tracker.duplicates;
-        st.reordered = tracker.reordered;
+        self.count(id, stats);
+    }
+
+    /// The sequence counters of stream `id` into its statistics.
+    fn count(&self, id: usize, stats: &mut [StreamStats]) {
+        if let (Some(t), Some(st)) = (self.trackers.get(id), stats.get_mut(id)) {
+            st.frames_received = t.unique;
+            st.lost = t.lost;
+            st.duplicates = t.duplicates;
+            st.reordered = t.reordered;
+        }
     }
 
     /// Frames still unaccounted for at the end, given what the talker
@@ -218,7 +263,7 @@ impl Listener {
 mod tests {
     use super::*;
     use crate::wire::{encode, StreamFrameFields, Vlan};
-    use takt_scheduler::{GateControlList, GateEntry, LinkConfig, Stream};
+    use takt_scheduler::{ClockId, GateControlList, GateEntry, LinkConfig, Stream};
 
     fn schedule() -> Schedule {
         let gcl = GateControlList::new(
@@ -268,7 +313,7 @@ mod tests {
     #[test]
     fn frames_with_another_vlan_or_pcp_are_counted() {
         let sched = schedule();
-        let mut l = Listener::new(&sched, 0);
+        let mut l = Listener::new(&sched, SchedClock::system(sched.clock()));
         let mut stats = vec![crate::stats::StreamStats::new("s")];
         let mut summary = ListenerSummary::default();
         let vlan = |vid, pcp| {

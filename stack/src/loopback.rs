@@ -99,7 +99,8 @@ pub fn run(
     if let Some(log) = tx_log {
         talker = talker.with_hist_log(log);
     }
-    let mut listener = Listener::new(&sched, 0).stop_on_signal(false);
+    let mut listener = Listener::new(&sched, crate::clock::SchedClock::system(sched.clock()))
+        .stop_on_signal(false);
     if let Some(log) = rx_log {
         listener = listener.with_hist_log(log);
     }

@@ -6,14 +6,18 @@
 //!
 //! Everything here is allocation-free once `Talker::new` has run.
 
+use crate::clock::SchedClock;
 use crate::control::plane::ControlPlane;
 use crate::plan::{Plan, Planned, Until};
 use crate::progress::Progress;
+use crate::ptp::endpoint::PtpEndpoint;
+use crate::ptp::SyncStatus;
+use crate::sidecar::Sidecars;
 use crate::stats::{IntervalLog, MetricKind, StreamStats};
 use crate::wire::{self, StreamFrameFields, Vlan, FCS_LEN};
 use std::sync::Arc;
 use takt_drivers::{RingDevice, TxBatch, TxFrame, MAX_BURST};
-use takt_scheduler::{rt, ClockId, Schedule};
+use takt_scheduler::{rt, Schedule};
 
 /// Default advance for devices with launch time: frames are queued this
 /// early and leave at their launch time, so wake-up jitter up to this much
@@ -23,6 +27,9 @@ pub const LAUNCH_TIME_ADVANCE_NS: u64 = 200_000;
 /// Control-plane work stops this long before a frame's wake-up time, so a
 /// poll that runs long (a burst of pings) cannot make the frame late.
 pub const CONTROL_BUDGET_NS: u64 = 50_000;
+
+/// Interval-log tag of the PTP port's offset from its master.
+pub const PTP_OFFSET_TAG: &str = "ptp.offset";
 
 #[derive(Clone, Copy, Debug)]
 pub struct TalkerOptions {
@@ -79,12 +86,15 @@ pub struct Talker {
     last: Option<Planned>,
     /// Scratch for the sequence numbers a new plan continues from.
     resume_seq: Vec<u64>,
-    control: Option<ControlPlane>,
+    /// The control plane and the PTP port, served between frames.
+    sidecars: Sidecars,
+    /// Frames sent while out of sync are counted apart (`None`: no PTP).
+    sync: Option<Arc<SyncStatus>>,
     templates: Vec<Template>,
     /// Next sequence number per stream (frames actually sent).
     seq: Vec<u64>,
     pending: TxBatch,
-    clock: ClockId,
+    clock: SchedClock,
     launch_time: bool,
     advance_ns: u64,
     opts: TalkerOptions,
@@ -125,11 +135,12 @@ impl Talker {
             peeked: None,
             last: None,
             resume_seq: vec![0; templates.len()],
-            control: None,
+            sidecars: Sidecars::for_talker(),
+            sync: None,
             seq: vec![0; templates.len()],
             pending: TxBatch::new(),
             templates,
-            clock: schedule.clock(),
+            clock: SchedClock::system(schedule.clock()),
             launch_time: info.caps.launch_time,
             advance_ns: opts.advance_ns.unwrap_or(if info.caps.launch_time {
                 LAUNCH_TIME_ADVANCE_NS
@@ -162,9 +173,9 @@ impl Talker {
         // can't start before that, so an overbooked window runs out.
         let mut wire_free_ns = 0u64;
 
-        if let Some(ctl) = &mut self.control {
-            ctl.set_launch_lead(self.launch_time.then_some(self.advance_ns));
-        }
+        self.sidecars
+            .set_launch_lead(self.launch_time.then_some(self.advance_ns), &self.clock);
+        let offset_slot = self.hist_log.as_ref().and_then(|l| l.slot(PTP_OFFSET_TAG));
         while let Some(p) = self.peeked.take().or_else(|| self.plan.next()) {
             if rt::stop_requested() {
                 summary.interrupted = true;
@@ -177,7 +188,7 @@ impl Talker {
                     // A new plan took over: it decides what comes next.
                     continue;
                 }
-                rt::wait_until(self.clock, deadline, self.opts.wake);
+                rt::wait_until(&self.clock, deadline, self.opts.wake);
                 if rt::stop_requested() {
                     summary.interrupted = true;
                     break;
@@ -198,8 +209,8 @@ impl Talker {
             } else {
                 now
             };
-            let ctl_free = self.control.as_ref().map_or(0, |c| c.wire_free_at_ns());
-            let depart = tx_ns.max(wire_free_ns).max(ctl_free);
+            let side_free = self.sidecars.wire_free_at_ns();
+            let depart = tx_ns.max(wire_free_ns).max(side_free);
             let st = &mut stats[p.stream];
             if depart.saturating_add(t.wire_ns) > p.window_end_ns {
                 st.late += 1;
@@ -208,13 +219,22 @@ impl Talker {
                 self.seq[p.stream] += 1;
                 wire_free_ns = depart + t.wire_ns;
                 st.frames_sent += 1;
+                if self.sync.as_ref().is_some_and(|s| !s.is_synced()) {
+                    st.unsynced += 1;
+                }
                 let err = tx_ns as i64 - p.launch_ns as i64;
                 st.tx_error_ns.record(err);
                 if let Some(log) = &mut self.hist_log {
                     log.record_stream(p.stream, MetricKind::TxError, err);
-                    log.tick(now);
+                    if log.tick(now) || offset_slot.is_some() {
+                        self.sidecars.drain_offsets(|(_, o)| {
+                            if let Some(slot) = offset_slot {
+                                log.record(slot, o);
+                            }
+                        });
+                    }
                 }
-                if let Some(ctl) = &mut self.control {
+                if let Some(ctl) = self.sidecars.control_mut() {
                     ctl.record(p.stream, MetricKind::TxError, err);
                 }
                 sent += 1;
@@ -242,16 +262,41 @@ impl Talker {
         summary
     }
 
+    /// Run on `clock` (default: the schedule's system clock as it is):
+    /// launch times and waits follow it.
+    pub fn with_clock(mut self, clock: SchedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Run the control plane (ARP, ping, the UDP service) in this loop's
     /// idle time.
     pub fn with_control(mut self, control: ControlPlane) -> Self {
-        self.control = Some(control);
+        self.sidecars.set_control(control);
+        self
+    }
+
+    /// Run these protocols (control plane, PTP port) in this loop's idle
+    /// time, replacing any set before.
+    pub fn with_sidecars(mut self, sidecars: Sidecars) -> Self {
+        self.sidecars = sidecars;
+        self
+    }
+
+    /// Count frames sent while `sync` says the clock is out of sync.
+    pub fn with_sync(mut self, sync: Arc<SyncStatus>) -> Self {
+        self.sync = Some(sync);
         self
     }
 
     /// The control plane, to `finish` it after the run.
     pub fn take_control(&mut self) -> Option<ControlPlane> {
-        self.control.take()
+        self.sidecars.take_control()
+    }
+
+    /// The PTP port's data-path end, after the run.
+    pub fn take_ptp(&mut self) -> Option<PtpEndpoint> {
+        self.sidecars.take_ptp()
     }
 
     /// The schedule running now (the last one installed).
@@ -268,21 +313,26 @@ impl Talker {
         cycles: u64,
         end_ns: u64,
     ) {
-        let Some(ctl) = &mut self.control else { return };
-        let schedule = self.plan.schedule();
+        if self.sidecars.is_empty() {
+            return;
+        }
+        let schedule = Arc::clone(self.plan.schedule());
         loop {
             let now = self.clock.now_ns();
             if now >= end_ns || rt::stop_requested() {
                 return;
             }
-            ctl.service(now, dev, schedule, stats, cycles);
-            if ctl.pending_plan().is_some() {
-                ctl.plan_refused(
-                    br#"{"accepted":false,"error":"the talker's run has ended: there is no schedule to change"}"#,
-                );
+            self.sidecars
+                .service(now, dev, &schedule, &self.clock, stats, cycles);
+            if let Some(ctl) = self.sidecars.control_mut() {
+                if ctl.pending_plan().is_some() {
+                    ctl.plan_refused(
+                        br#"{"accepted":false,"error":"the talker's run has ended: there is no schedule to change"}"#,
+                    );
+                }
             }
-            let wake = ctl.next_wake(now, schedule).min(end_ns);
-            rt::wait_until(self.clock, wake, self.opts.wake);
+            let wake = self.sidecars.next_wake(now, &schedule).min(end_ns);
+            rt::wait_until(&self.clock, wake, self.opts.wake);
         }
     }
 
@@ -297,44 +347,48 @@ impl Talker {
         stats: &[StreamStats],
         cycles: u64,
     ) -> bool {
-        let Some(ctl) = &mut self.control else {
+        if self.sidecars.is_empty() {
             return false;
-        };
+        }
         loop {
             let now = self.clock.now_ns();
             if now.saturating_add(CONTROL_BUDGET_NS) >= deadline {
                 return false;
             }
-            ctl.service(now, dev, self.plan.schedule(), stats, cycles);
-            if let Some(new) = ctl.pending_plan() {
-                // `p` was taken from the old plan but not sent: the new one
-                // starts after the frame before it, with p's number next.
-                self.resume_seq.copy_from_slice(self.plan.sequences());
-                self.resume_seq[p.stream] = p.seq;
-                let after = self.last.unwrap_or(Planned {
-                    stream: 0,
-                    seq: 0,
-                    cycle: 0,
-                    frame: 0,
-                    launch_ns: 0,
-                    window_end_ns: 0,
-                });
-                if new.resume_after(&after, &self.resume_seq).is_ok() {
-                    std::mem::swap(&mut self.plan, new);
-                    ctl.plan_installed();
-                } else {
-                    ctl.plan_refused(
-                        br#"{"accepted":false,"error":"the new schedule's streams are not the running ones"}"#,
-                    );
+            self.sidecars
+                .service(now, dev, self.plan.schedule(), &self.clock, stats, cycles);
+            if let Some(ctl) = self.sidecars.control_mut() {
+                if let Some(new) = ctl.pending_plan() {
+                    // `p` was taken from the old plan but not sent: the new
+                    // one starts after the frame before it, with p's number
+                    // next.
+                    self.resume_seq.copy_from_slice(self.plan.sequences());
+                    self.resume_seq[p.stream] = p.seq;
+                    let after = self.last.unwrap_or(Planned {
+                        stream: 0,
+                        seq: 0,
+                        cycle: 0,
+                        frame: 0,
+                        launch_ns: 0,
+                        window_end_ns: 0,
+                    });
+                    if new.resume_after(&after, &self.resume_seq).is_ok() {
+                        std::mem::swap(&mut self.plan, new);
+                        ctl.plan_installed();
+                    } else {
+                        ctl.plan_refused(
+                            br#"{"accepted":false,"error":"the new schedule's streams are not the running ones"}"#,
+                        );
+                    }
+                    return true;
                 }
-                return true;
             }
-            let wake = ctl.next_wake(now, self.plan.schedule());
+            let wake = self.sidecars.next_wake(now, self.plan.schedule());
             if wake.saturating_add(CONTROL_BUDGET_NS) >= deadline {
                 return false;
             }
             if wake > now {
-                rt::wait_until(self.clock, wake, self.opts.wake);
+                rt::wait_until(&self.clock, wake, self.opts.wake);
             }
             if rt::stop_requested() {
                 return false;
@@ -390,7 +444,7 @@ impl Talker {
         let frame = TxFrame {
             buf,
             len: t.len,
-            launch_time_ns: self.launch_time.then_some(p.launch_ns),
+            launch_time_ns: self.launch_time.then(|| self.clock.to_device(p.launch_ns)),
             stamp_tag: None,
         };
         if let Err(frame) = pending.push_back(frame) {

@@ -322,7 +322,6 @@ fn talker_answers_ping_status_and_a_schedule_change_without_allocating() {
         &mut a,
         clock.now_ns(),
         setup(&sched, &section, Role::Talker { validate }),
-        true,
     )
     .unwrap();
     let mut talker = Talker::new(&sched, &a, opts).with_control(plane);
@@ -394,10 +393,9 @@ fn listener_answers_ping_and_status_without_allocating() {
         &mut b,
         clock.now_ns(),
         setup(&sched, &section, Role::Listener),
-        false,
     )
     .unwrap();
-    let mut listener = Listener::new(&sched, 0)
+    let mut listener = Listener::new(&sched, takt_stack::clock::SchedClock::system(sched.clock()))
         .stop_on_signal(false)
         .with_control(plane);
     let mut stats = RunStats::new(["sensor"]);

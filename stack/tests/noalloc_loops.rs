@@ -86,7 +86,8 @@ fn talker_and_listener_allocate_nothing_after_set_up() {
         ..TalkerOptions::default()
     };
     let mut talker = Talker::new(&sched, &a, opts).with_hist_log(log("tx.hlog"));
-    let mut listener = Listener::new(&sched, 0).with_hist_log(log("rx.hlog"));
+    let mut listener = Listener::new(&sched, takt_stack::clock::SchedClock::system(sched.clock()))
+        .with_hist_log(log("rx.hlog"));
     let (mut tx_stats, mut rx_stats) = (RunStats::new(names), RunStats::new(names));
     let (tx_progress, rx_progress) = (Progress::default(), Progress::default());
     let deadline = AtomicU64::new(0);

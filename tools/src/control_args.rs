@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use takt_drivers::RingDevice;
-use takt_scheduler::config::{self, ControlSection, DEFAULT_STATUS_PORT};
+use takt_scheduler::config::{self, ControlSection, PtpSection, DEFAULT_STATUS_PORT};
 use takt_scheduler::{ClockId, Schedule};
 use takt_stack::control::plane::{ControlPlane, PlaneError};
 use takt_stack::control::service::{Accepted, Role, ServiceSetup};
@@ -148,24 +148,29 @@ pub type Running = Arc<Mutex<Option<(Arc<Schedule>, Until)>>>;
 
 /// A talker's control plane: gated, accepting schedule changes checked
 /// against `running`.
+#[allow(clippy::too_many_arguments)]
 pub fn talker_plane(
     settings: &ControlSettings,
+    ptp: Option<&PtpSection>,
     schedule: &Schedule,
     dev: &mut dyn RingDevice,
+    now_ns: u64,
     report: RunStats,
     running: Running,
 ) -> Result<ControlPlane, PlaneError> {
     let section = settings.section.clone();
+    let ptp = ptp.cloned();
     let validate = Box::new(move |text: &str, now_ns: u64| {
         let mut cur = running.lock().unwrap_or_else(|e| e.into_inner());
         let Some((run, until)) = cur.clone() else {
             return Err("request:1:1: error: the talker has not started yet: send it again".into());
         };
-        let change = config::parse_change(
+        let change = config::parse_change_with_ptp(
             text,
             "request",
             &run,
             section.as_ref(),
+            ptp.as_ref(),
             now_ns,
             MIN_CHANGE_LEAD_NS,
         )
@@ -183,6 +188,7 @@ pub fn talker_plane(
         settings,
         schedule,
         dev,
+        now_ns,
         report,
         Role::Talker { validate },
         true,
@@ -195,27 +201,36 @@ pub fn listener_plane(
     settings: &ControlSettings,
     schedule: &Schedule,
     dev: &mut dyn RingDevice,
+    now_ns: u64,
     report: RunStats,
 ) -> Result<ControlPlane, PlaneError> {
-    plane(settings, schedule, dev, report, Role::Listener, false)
+    plane(
+        settings,
+        schedule,
+        dev,
+        now_ns,
+        report,
+        Role::Listener,
+        false,
+    )
 }
 
 fn plane(
     settings: &ControlSettings,
     schedule: &Schedule,
     dev: &mut dyn RingDevice,
+    now: u64,
     report: RunStats,
     role: Role,
     talker: bool,
 ) -> Result<ControlPlane, PlaneError> {
-    let now = schedule.clock().now_ns();
     let setup = ServiceSetup {
         report,
         clock: schedule.clock(),
         role,
         address: settings.cidr(),
     };
-    ControlPlane::new(settings.config(talker), schedule, dev, now, setup, talker)
+    ControlPlane::new(settings.config(talker), schedule, dev, now, setup)
 }
 
 #[cfg(test)]

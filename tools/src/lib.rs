@@ -35,6 +35,7 @@ pub mod rt_args;
 pub mod run;
 pub mod schedule_json;
 pub mod talker;
+pub mod time_sync;
 pub mod timeline;
 
 #[cfg(test)]

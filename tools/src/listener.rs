@@ -13,15 +13,19 @@ use std::sync::Arc;
 
 use takt_drivers::{Counters, DeviceSpec, RingDevice};
 use takt_scheduler::{rt, Schedule};
+use takt_stack::clock::SchedClock;
 use takt_stack::listener::{Listener, ListenerSummary};
 use takt_stack::plan::Until;
 use takt_stack::progress::Progress;
+use takt_stack::sidecar::Sidecars;
 use takt_stack::stats::RunStats;
 use takt_stack::StackError;
 
 use crate::control_args::{self, ControlArgs, ControlSettings};
+use crate::ptp_args::{PtpArgs, PtpSettings};
 use crate::rt_args::{RtArgs, RtSetup};
 use crate::run::{self, RunArgs, RunError, DEFAULT_LEAD_NS};
+use crate::time_sync::{Setup, Side, TimeSync};
 
 const TOOL: &str = "takt-listener";
 
@@ -82,6 +86,8 @@ pub struct ListenerArgs {
     pub rt: RtArgs,
     #[command(flatten)]
     pub control: ControlArgs,
+    #[command(flatten)]
+    pub ptp: PtpArgs,
 }
 
 /// How to run, besides the device and the schedule.
@@ -105,6 +111,14 @@ pub struct ListenerConfig {
     /// Answer ARP, ping and status requests with the frames that are not
     /// stream frames.
     pub control: Option<ControlSettings>,
+    /// The host clock: the system clock, or one skewed from it (test aid).
+    pub clock: run::HostClock,
+    /// Time synchronisation (None: off).
+    pub ptp: Option<PtpSettings>,
+    /// The device as given (for ptp4l: its interface).
+    pub device: DeviceSpec,
+    /// How the sync phase waits between looks (the `--wake` flags).
+    pub wake: rt::WakeConfig,
 }
 
 impl Default for ListenerConfig {
@@ -117,6 +131,10 @@ impl Default for ListenerConfig {
             backend: String::new(),
             rt: None,
             control: None,
+            clock: run::HostClock::default(),
+            ptp: None,
+            device: DeviceSpec::Sim,
+            wake: rt::WakeConfig::default(),
         }
     }
 }
@@ -159,46 +177,85 @@ pub fn run_on(
 ) -> Result<ListenerRun, RunError> {
     let clock = schedule.clock();
     let rx_offset_ns = run::rx_offset_ns(dev.info(), clock)?;
+    let sched_clock = SchedClock::new(cfg.clock.build(clock), rx_offset_ns);
     let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
     // Before the real-time set-up: the log's writer thread stays unpinned.
-    let log = run::open_hist_log(cfg.hist_log.as_deref(), &names, clock)?;
+    let log = run::open_hist_log(
+        cfg.hist_log.as_deref(),
+        &names,
+        sched_clock.now_ns(),
+        cfg.ptp.is_some(),
+    )?;
     // Also before: its worker thread stays unpinned and SCHED_OTHER.
-    let plane = match &cfg.control {
-        Some(c) => {
-            let report = control_args::report_template(&names, dev, &cfg.backend, clock);
-            Some(control_args::listener_plane(c, schedule, dev, report)?)
-        }
+    let mut sidecars = Sidecars::for_listener();
+    if let Some(c) = &cfg.control {
+        let report = control_args::report_template(&names, dev, &cfg.backend, clock);
+        sidecars.set_control(control_args::listener_plane(
+            c,
+            schedule,
+            dev,
+            sched_clock.now_ns(),
+            report,
+        )?);
+    }
+    // Also before: the PTP port's thread (or ptp4l's watcher).
+    let mut time_sync = match &cfg.ptp {
+        Some(p) => Some(TimeSync::start(
+            &Setup {
+                settings: p,
+                tool: TOOL,
+                spec: &cfg.device,
+                side: Side::Listener,
+                guard_band_ns: 0,
+            },
+            schedule,
+            &*dev,
+            &sched_clock,
+        )?),
         None => None,
     };
     // On the thread that runs the loop, and before the start is fixed:
     // locking memory takes a while, which must not eat into the lead.
     let rt_guard = cfg.rt.as_ref().map(RtSetup::enter).transpose()?;
-    let sched = schedule.started_at(clock.now_ns() + cfg.lead_ns);
+    // A NIC filters destinations in hardware: ask for the streams' groups
+    // (and PTP's, for the sync phase).
+    let mut dsts: Vec<[u8; 6]> = schedule.streams().iter().map(|s| s.dst_mac).collect();
+    if cfg.ptp.is_some() {
+        dsts.extend(takt_stack::ptp::profile::PTP_DESTINATIONS);
+    }
+    dev.accept_destinations(&dsts)?;
+    if let Some(ts) = &mut time_sync {
+        ts.install(&mut sidecars);
+        ts.wait_for_sync(&mut sidecars, dev, schedule, &sched_clock, cfg.wake)?;
+    }
+    let sched = schedule.started_at(sched_clock.now_ns() + cfg.lead_ns);
     let start_ns = sched.oper().base_time_ns();
     let deadline = AtomicU64::new(deadline_ns(&sched, cfg.until, cfg.drain_ns));
     let mut stats = RunStats::new(names.iter().copied());
     stats.rt = rt_guard.as_ref().map(|g| g.report().clone());
 
-    // A NIC filters destinations in hardware: ask for the streams' groups.
-    let dsts: Vec<[u8; 6]> = sched.streams().iter().map(|s| s.dst_mac).collect();
-    dev.accept_destinations(&dsts)?;
-    let mut listener = Listener::new(&sched, rx_offset_ns);
+    if let Some(plane) = sidecars.control_mut() {
+        plane.set_run_info(start_ns, stats.rt.clone());
+    }
+    let mut listener = Listener::new(&sched, sched_clock.clone()).with_sidecars(sidecars);
+    if let Some(ts) = &time_sync {
+        listener = listener.with_sync(ts.sync());
+    }
     if let Some(log) = log {
         listener = listener.with_hist_log(log);
-    }
-    if let Some(mut plane) = plane {
-        plane.set_run_info(start_ns, stats.rt.clone());
-        listener = listener.with_control(plane);
     }
     let (summary, heap) =
         rt::count_allocations(|| listener.run(dev, &mut stats.streams, &deadline, progress));
     if let Some(plane) = listener.take_control() {
         stats.control = Some(plane.finish());
     }
+    if let Some(ts) = time_sync {
+        stats.ptp = Some(ts.finish(listener.take_ptp(), &stats));
+    }
     drop(rt_guard);
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
-    let end_ns = clock.now_ns();
+    let end_ns = sched_clock.now_ns();
     if let Some(log) = listener.take_hist_log() {
         log.finish(end_ns).map_err(StackError::from)?;
     }
@@ -231,8 +288,18 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
             Err(code) => return code,
         };
     let schedule = loaded.schedule;
+    let ptp = match run::ptp_settings(TOOL, &args.ptp, loaded.ptp.as_ref(), &schedule) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let cfg = ListenerConfig {
         control: args.control.resolve(loaded.control.as_ref()),
+        clock: run::HostClock {
+            skew: args.ptp.host_skew(),
+        },
+        ptp,
+        device: args.device.clone(),
+        wake: args.rt.wake_config(),
         until: args.run.until(),
         hist_log: args.run.hist_log.clone(),
         backend: run::backend_name(&args.device).into(),

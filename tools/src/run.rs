@@ -120,6 +120,25 @@ pub fn absolute_until(until: Until, start_ns: u64) -> Until {
     }
 }
 
+/// The clock a run's schedule clock is built on: the schedule's system
+/// clock, optionally run at an offset and drift from it (`--clock-offset`,
+/// `--clock-drift`: a test aid that makes one machine's namespaces behave
+/// like hosts whose clocks disagree).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostClock {
+    pub skew: takt_scheduler::HostSkew,
+}
+
+impl HostClock {
+    /// A fresh disciplined clock over `clock` (one per run: PTP steers it).
+    pub fn build(&self, clock: ClockId) -> Arc<takt_scheduler::DisciplinedClock> {
+        takt_scheduler::DisciplinedClock::new(
+            takt_scheduler::clock::TimeSource::System(clock),
+            self.skew,
+        )
+    }
+}
+
 /// The first cycle starts at least this long after a run is set up.
 pub const DEFAULT_LEAD_NS: u64 = 20_000_000;
 
@@ -157,6 +176,15 @@ pub enum RunError {
     Rt(#[from] rt::RtError),
     #[error("control plane: {0}")]
     Control(#[from] takt_stack::control::plane::PlaneError),
+    /// The PTP settings cannot work with this schedule or device.
+    #[error("{0}")]
+    PtpConfig(String),
+    /// The PTP port could not start.
+    #[error("{0}")]
+    PtpSetup(String),
+    /// The clock is not in sync and the run may not start.
+    #[error("{0}")]
+    NotSynced(String),
 }
 
 impl RunError {
@@ -167,6 +195,8 @@ impl RunError {
             RunError::ClockMismatch { .. } => EXIT_BAD_INPUT,
             RunError::Control(takt_stack::control::plane::PlaneError::Config(_)) => EXIT_BAD_INPUT,
             RunError::Control(_) => EXIT_RUNTIME,
+            RunError::PtpConfig(_) => EXIT_BAD_INPUT,
+            RunError::PtpSetup(_) | RunError::NotSynced(_) => EXIT_RUNTIME,
             RunError::VirtualClock { .. }
             | RunError::ReadClock { .. }
             | RunError::Stack(_)
@@ -239,6 +269,24 @@ pub fn prepare(
     let dev = open_device(tool, device)?;
     catch_signals()?;
     Ok((schedule, dev))
+}
+
+/// The PTP settings from the flags over the file's `[ptp]`, checked
+/// against the schedule (a bad class exits 2, printed with `tool`).
+pub fn ptp_settings(
+    tool: &str,
+    args: &crate::ptp_args::PtpArgs,
+    section: Option<&takt_scheduler::config::PtpSection>,
+    schedule: &Schedule,
+) -> Result<Option<crate::ptp_args::PtpSettings>, ExitCode> {
+    let Some(settings) = args.resolve(section) else {
+        return Ok(None);
+    };
+    crate::ptp_args::PtpArgs::check(&settings, schedule).map_err(|e| {
+        eprintln!("{tool}: {e}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    })?;
+    Ok(Some(settings))
 }
 
 /// `tai`, `monotonic`, `realtime`, or the raw clock id.
@@ -444,15 +492,21 @@ pub fn write_reports(
 
 /// The `--hist-log` interval log of a run's streams, opened now (its writer
 /// thread starts here, before the real-time set-up, so it stays unpinned
-/// and SCHED_OTHER, as the progress line does).
+/// and SCHED_OTHER, as the progress line does). `ptp`: also a
+/// `ptp.offset` series (the offset from the PTP master).
 pub fn open_hist_log(
     path: Option<&Path>,
     names: &[&str],
-    clock: ClockId,
+    now_ns: u64,
+    ptp: bool,
 ) -> Result<Option<takt_stack::stats::IntervalLog>, RunError> {
     let Some(path) = path else { return Ok(None) };
     let cfg = takt_stack::stats::IntervalLogConfig::new(std::time::SystemTime::now());
-    let log = takt_stack::stats::IntervalLog::for_streams(path, names, clock.now_ns(), &cfg)
+    let mut tags = takt_stack::stats::stream_tags(names);
+    if ptp {
+        tags.push(takt_stack::talker::PTP_OFFSET_TAG.to_string());
+    }
+    let log = takt_stack::stats::IntervalLog::create(path, &tags, now_ns, &cfg)
         .map_err(StackError::from)?;
     Ok(Some(log))
 }

@@ -12,13 +12,17 @@ use std::sync::{Arc, Mutex};
 
 use takt_drivers::{Counters, DeviceSpec, RingDevice};
 use takt_scheduler::{rt, Schedule};
+use takt_stack::clock::SchedClock;
 use takt_stack::progress::Progress;
+use takt_stack::sidecar::Sidecars;
 use takt_stack::stats::RunStats;
 use takt_stack::talker::{Talker, TalkerOptions, TalkerSummary};
 
 use crate::control_args::{self, ControlArgs, ControlSettings};
+use crate::ptp_args::{PtpArgs, PtpSettings};
 use crate::rt_args::{RtArgs, RtSetup};
 use crate::run::{self, RunArgs, RunError, DEFAULT_LEAD_NS};
+use crate::time_sync::{Setup, Side, TimeSync};
 
 const TOOL: &str = "takt-talker";
 
@@ -74,6 +78,8 @@ pub struct TalkerArgs {
     pub rt: RtArgs,
     #[command(flatten)]
     pub control: ControlArgs,
+    #[command(flatten)]
+    pub ptp: PtpArgs,
     /// After the run, keep answering ARP, ping and status requests this
     /// long (the counters as they ended), e.g. 5s
     #[arg(long, value_name = "DURATION", value_parser = run::duration_arg)]
@@ -99,6 +105,12 @@ pub struct TalkerConfig {
     pub control: Option<ControlSettings>,
     /// Keep the control plane answering this long after the run.
     pub linger_ns: u64,
+    /// The host clock: the system clock, or one skewed from it (test aid).
+    pub clock: run::HostClock,
+    /// Time synchronisation (None: off).
+    pub ptp: Option<PtpSettings>,
+    /// The device as given (for ptp4l: its interface).
+    pub device: DeviceSpec,
 }
 
 impl Default for TalkerConfig {
@@ -111,6 +123,9 @@ impl Default for TalkerConfig {
             rt: None,
             control: None,
             linger_ns: 0,
+            clock: run::HostClock::default(),
+            ptp: None,
+            device: DeviceSpec::Sim,
         }
     }
 }
@@ -140,56 +155,96 @@ pub fn run_on(
 ) -> Result<TalkerRun, RunError> {
     let clock = schedule.clock();
     run::check_talker_clock(dev.info(), clock)?;
+    let sched_clock = SchedClock::new(
+        cfg.clock.build(clock),
+        run::rx_offset_ns(dev.info(), clock)?,
+    );
     let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
     // Before the real-time set-up: the log's writer thread stays unpinned.
-    let log = run::open_hist_log(cfg.hist_log.as_deref(), &names, clock)?;
+    let log = run::open_hist_log(
+        cfg.hist_log.as_deref(),
+        &names,
+        sched_clock.now_ns(),
+        cfg.ptp.is_some(),
+    )?;
     // Also before: its worker thread stays unpinned and SCHED_OTHER.
     let running: control_args::Running = Arc::new(Mutex::new(None));
-    let plane = match &cfg.control {
-        Some(c) => {
-            let report = control_args::report_template(&names, dev, &cfg.backend, clock);
-            Some(control_args::talker_plane(
-                c,
-                schedule,
-                dev,
-                report,
-                Arc::clone(&running),
-            )?)
-        }
+    let mut sidecars = Sidecars::for_talker();
+    if let Some(c) = &cfg.control {
+        let report = control_args::report_template(&names, dev, &cfg.backend, clock);
+        sidecars.set_control(control_args::talker_plane(
+            c,
+            cfg.ptp.as_ref().and_then(|p| p.file.as_ref()),
+            schedule,
+            dev,
+            sched_clock.now_ns(),
+            report,
+            Arc::clone(&running),
+        )?);
+    }
+    // Also before: the PTP port's thread (or ptp4l's watcher).
+    let mut time_sync = match &cfg.ptp {
+        Some(p) => Some(TimeSync::start(
+            &Setup {
+                settings: p,
+                tool: TOOL,
+                spec: &cfg.device,
+                side: Side::Talker,
+                guard_band_ns: cfg.control.as_ref().map_or(0, |c| c.resolved.guard_band_ns),
+            },
+            schedule,
+            &*dev,
+            &sched_clock,
+        )?),
         None => None,
     };
     // On the thread that runs the loop, and before the start is fixed:
     // locking memory takes a while, which must not eat into the lead.
     let rt_guard = cfg.rt.as_ref().map(RtSetup::enter).transpose()?;
-    let sched = schedule.started_at(clock.now_ns() + cfg.lead_ns);
+    if let Some(ts) = &mut time_sync {
+        // A NIC filters destinations in hardware: PTP's groups too.
+        dev.accept_destinations(&takt_stack::ptp::profile::PTP_DESTINATIONS)?;
+        ts.install(&mut sidecars);
+        ts.wait_for_sync(&mut sidecars, dev, schedule, &sched_clock, cfg.talker.wake)?;
+    }
+    let sched = schedule.started_at(sched_clock.now_ns() + cfg.lead_ns);
     let start_ns = sched.oper().base_time_ns();
     let mut opts = cfg.talker;
     opts.until = run::absolute_until(opts.until, start_ns);
     let mut stats = RunStats::new(names.iter().copied());
     stats.rt = rt_guard.as_ref().map(|g| g.report().clone());
 
-    let mut talker = Talker::new(&sched, &*dev, opts);
+    if let Some(plane) = sidecars.control_mut() {
+        plane.set_run_info(start_ns, stats.rt.clone());
+    }
+    let mut talker = Talker::new(&sched, &*dev, opts)
+        .with_clock(sched_clock.clone())
+        .with_sidecars(sidecars);
+    if let Some(ts) = &time_sync {
+        talker = talker.with_sync(ts.sync());
+    }
     if let Some(log) = log {
         talker = talker.with_hist_log(log);
     }
-    if let Some(mut plane) = plane {
-        plane.set_run_info(start_ns, stats.rt.clone());
+    if cfg.control.is_some() {
         *running.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Arc::clone(talker.schedule()), opts.until));
-        talker = talker.with_control(plane);
     }
     let (summary, heap) = rt::count_allocations(|| talker.run(dev, &mut stats.streams, progress));
     if cfg.linger_ns > 0 && !summary.interrupted {
-        let end = clock.now_ns().saturating_add(cfg.linger_ns);
+        let end = sched_clock.now_ns().saturating_add(cfg.linger_ns);
         talker.serve_control_until(dev, &stats.streams, summary.cycles, end);
     }
     if let Some(plane) = talker.take_control() {
         stats.control = Some(plane.finish());
     }
+    if let Some(ts) = time_sync {
+        stats.ptp = Some(ts.finish(talker.take_ptp(), &stats));
+    }
     drop(rt_guard);
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
-    let end_ns = clock.now_ns();
+    let end_ns = sched_clock.now_ns();
     if let Some(log) = talker.take_hist_log() {
         log.finish(end_ns).map_err(takt_stack::StackError::from)?;
     }
@@ -206,7 +261,11 @@ pub fn run_on(
         .last_launch_ns
         .filter(|_| dev.info().caps.launch_time)
     {
-        rt::sleep_until(clock, last + COUNTERS_SETTLE_NS);
+        rt::wait_until(
+            &sched_clock,
+            last + COUNTERS_SETTLE_NS,
+            rt::WakeConfig::default(),
+        );
     }
     stats.device_counters = Some(dev.counters());
     Ok(TalkerRun {
@@ -225,8 +284,17 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
             Err(code) => return code,
         };
     let schedule = loaded.schedule;
+    let ptp = match run::ptp_settings(TOOL, &args.ptp, loaded.ptp.as_ref(), &schedule) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let cfg = TalkerConfig {
         control: args.control.resolve(loaded.control.as_ref()),
+        clock: run::HostClock {
+            skew: args.ptp.host_skew(),
+        },
+        ptp,
+        device: args.device.clone(),
         linger_ns: args.linger.unwrap_or(0),
         talker: TalkerOptions {
             wake: args.rt.wake_config(),

@@ -14,6 +14,7 @@ pub mod plane;
 pub mod queue;
 pub mod service;
 
+use crate::clock::SchedClock;
 use crate::wire::{ETHERTYPE_TAKT, TPID_8021Q};
 use device::RingPhy;
 use gate::BestEffortGate;
@@ -167,6 +168,8 @@ pub struct Iface<'a> {
     /// ahead of now (a device that holds frames until their launch time
     /// and already has the talker's frames queued up to now + lead).
     launch_lead_ns: Option<u64>,
+    /// Maps release times (schedule clock) to the device's launch times.
+    device_clock: Option<SchedClock>,
     /// When this interface's last released frame (with its IFG) is off the
     /// wire: the next one cannot start before.
     wire_free_at_ns: u64,
@@ -247,6 +250,7 @@ impl<'a> Iface<'a> {
             rx,
             out: TxBatch::new(),
             launch_lead_ns: None,
+            device_clock: None,
             wire_free_at_ns: 0,
             counters: ControlCounters::default(),
         })
@@ -254,8 +258,15 @@ impl<'a> Iface<'a> {
 
     /// Give released frames launch times, decided `lead_ns` ahead of now
     /// (for devices that hold frames until their launch time).
-    pub fn set_launch_lead(&mut self, lead_ns: Option<u64>) {
+    /// `clock` maps the release times (schedule clock) to the device's.
+    pub fn set_launch_lead(&mut self, lead_ns: Option<u64>, clock: &SchedClock) {
         self.launch_lead_ns = lead_ns;
+        self.device_clock = Some(clock.clone());
+    }
+
+    /// Another protocol's frame holds the wire until `t_ns`.
+    pub fn wire_busy_until(&mut self, t_ns: u64) {
+        self.wire_free_at_ns = self.wire_free_at_ns.max(t_ns);
     }
 
     /// The interface's ICMP socket (unbound: echo requests to this
@@ -410,7 +421,9 @@ impl<'a> Iface<'a> {
             let _ = self.out.push_back(TxFrame {
                 buf,
                 len,
-                launch_time_ns: self.launch_lead_ns.map(|_| t),
+                launch_time_ns: self
+                    .launch_lead_ns
+                    .map(|_| self.device_clock.as_ref().map_or(t, |c| c.to_device(t))),
                 stamp_tag: None,
             });
             t += gate::wire_time_ns(schedule, len);

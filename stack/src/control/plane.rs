@@ -8,13 +8,15 @@ use super::service::{
     self, Job, RunInfo, ServiceCounters, ServiceEnds, ServiceSetup, ServiceWorker, Stage,
 };
 use super::{ControlConfig, ControlError, ControlStorage, Iface};
+use crate::clock::SchedClock;
 use crate::plan::Plan;
 use crate::stats::{ControlReport, MetricKind, StreamStats};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use takt_drivers::{RingDevice, RxFrame};
 use takt_scheduler::Schedule;
 
-/// While idle, a talker looks for received frames this often.
+/// While idle, a loop looks for received frames and the worker's replies
+/// this often.
 pub const RX_POLL_INTERVAL_NS: u64 = 250_000;
 
 /// Why the control plane could not start.
@@ -38,10 +40,8 @@ pub struct ControlPlane {
     delta: Option<Box<[StreamStats]>>,
     /// A reply whose plan waits for the talker to install it.
     install: Option<Box<Job>>,
-    /// The loop receives from the device itself (a talker) rather than
-    /// feeding frames (a listener).
-    polls_device: bool,
-    next_rx_poll_ns: u64,
+    /// Next look for the worker's replies.
+    next_look_ns: u64,
     svc: ServiceCounters,
     /// Goes to the worker with the next request.
     info: Option<Box<RunInfo>>,
@@ -49,16 +49,14 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     /// Set up on `dev` at `now_ns` and start the service worker (when
-    /// `cfg.udp_port` is set). `polls_device`: the loop leaves receiving to
-    /// the control plane (a talker); otherwise it [`feed`](Self::feed)s
-    /// what is not its own (a listener).
+    /// `cfg.udp_port` is set). The loop receives and [`feed`](Self::feed)s
+    /// what is the control plane's (crate::sidecar does that).
     pub fn new(
         cfg: ControlConfig,
         schedule: &Schedule,
         dev: &mut dyn RingDevice,
         now_ns: u64,
         setup: ServiceSetup,
-        polls_device: bool,
     ) -> Result<Self, PlaneError> {
         let iface = Box::new(Iface::new(
             ControlStorage::leaked(),
@@ -85,8 +83,7 @@ impl ControlPlane {
             free: heapless::Vec::new(),
             delta: Some(first_delta),
             install: None,
-            polls_device,
-            next_rx_poll_ns: 0,
+            next_look_ns: 0,
             svc: ServiceCounters::default(),
             info: None,
         })
@@ -98,9 +95,16 @@ impl ControlPlane {
         self.info = Some(Box::new(RunInfo { started_ns, rt }));
     }
 
-    /// Released frames get launch times, decided `lead_ns` ahead.
-    pub fn set_launch_lead(&mut self, lead_ns: Option<u64>) {
-        self.iface.set_launch_lead(lead_ns);
+    /// Released frames get launch times, decided `lead_ns` ahead, on the
+    /// device's clock as `clock` maps them.
+    pub fn set_launch_lead(&mut self, lead_ns: Option<u64>, clock: &SchedClock) {
+        self.iface.set_launch_lead(lead_ns, clock);
+    }
+
+    /// Another protocol's frame holds the wire until `t_ns`: frames
+    /// released later start after it.
+    pub fn wire_busy_until(&mut self, t_ns: u64) {
+        self.iface.wire_busy_until(t_ns);
     }
 
     /// Record a metric value for the next status reply (the loop records
@@ -118,17 +122,16 @@ impl ControlPlane {
     }
 
     /// When the control plane next wants [`service`](Self::service) called.
-    /// That is smoltcp's next timer, or the next look for received frames
-    /// (talker) and for the worker's replies (both).
+    /// That is smoltcp's next timer, or the next look for the worker's
+    /// replies.
     pub fn next_wake(&mut self, now_ns: u64, schedule: &Schedule) -> u64 {
         let at = self.iface.poll_at(now_ns, schedule).unwrap_or(u64::MAX);
-        at.min(self.next_rx_poll_ns)
+        at.min(self.next_look_ns)
     }
 
-    /// Whether the listener should call `service` now: frames fed, or
-    /// something due.
-    pub fn wants_service(&mut self, now_ns: u64, schedule: &Schedule) -> bool {
-        self.iface.fed() > 0 || self.next_wake(now_ns, schedule) <= now_ns
+    /// Frames fed and not processed yet.
+    pub fn fed(&self) -> usize {
+        self.iface.fed()
     }
 
     /// Receive, process, answer: smoltcp's work, requests to the worker,
@@ -143,12 +146,8 @@ impl ControlPlane {
         cycles: u64,
     ) {
         self.take_from_worker();
-        if self.polls_device {
-            self.iface.poll(now_ns, dev, schedule);
-        } else {
-            self.iface.poll_fed(now_ns, dev, schedule);
-        }
-        self.next_rx_poll_ns = now_ns.saturating_add(RX_POLL_INTERVAL_NS);
+        self.iface.poll_fed(now_ns, dev, schedule);
+        self.next_look_ns = now_ns.saturating_add(RX_POLL_INTERVAL_NS);
         let mut took = false;
         while self.take_request(now_ns, dev, stats, cycles) {
             took = true;

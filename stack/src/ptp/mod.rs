@@ -4,17 +4,20 @@
 
 pub mod clock;
 pub mod core;
+pub mod endpoint;
 pub mod filter;
 pub mod frame;
 pub mod lock;
 pub mod pmc;
 pub mod profile;
 pub mod ptp4l;
+pub mod queue;
 pub mod stamps;
 pub mod status;
 pub mod sync;
 pub mod timers;
 pub mod watch;
+pub mod worker;
 
 pub use self::core::{CoreConfig, PtpCore, Role};
 pub use filter::Servo;

@@ -8,6 +8,9 @@ pub const PEER_DELAY_DST: [u8; 6] = [0x01, 0x80, 0xC2, 0x00, 0x00, 0x0E];
 /// Destination of the 1588 default profile's other messages over L2
 /// (IEEE 1588 Annex F, ptp4l's `ptp_dst_mac`).
 pub const PTP_PRIMARY_DST: [u8; 6] = [0x01, 0x1B, 0x19, 0x00, 0x00, 0x00];
+/// Every multicast group a port receives on (a NIC must be told: it
+/// filters destinations in hardware).
+pub const PTP_DESTINATIONS: [[u8; 6]; 2] = [PEER_DELAY_DST, PTP_PRIMARY_DST];
 
 /// The 802.1AS Follow_Up information TLV (11.4.4.3): organization
 /// extension, length 28, OUI 00-80-C2, subtype 1, then

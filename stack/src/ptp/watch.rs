@@ -179,9 +179,7 @@ impl Reason {
                 PortState::Faulty | PortState::Disabled | PortState::Initializing => {
                     format!("see ptp4l's log (run it with -m) for what is wrong on {iface}")
                 }
-                _ => {
-                    "wait until ptp4l's port settles as SLAVE or MASTER (--sync-wait)".to_string()
-                }
+                _ => "wait until ptp4l's port settles as SLAVE or MASTER (--sync-wait)".to_string(),
             },
             Reason::NoGrandmaster { .. } => {
                 "the grandmaster's Announce messages stopped: check the master and the link"
@@ -299,6 +297,26 @@ pub fn wait_ready(
         }
         std::thread::sleep(POLL_INTERVAL.min(deadline - now));
     }
+}
+
+/// How long [`serves_interface`] waits for ptp4l.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Whether a ptp4l answering at `socket` has a port on `iface`: its port
+/// state, for a quick look before takt starts a PTP port of its own there
+/// (two PTP stacks answering one link's peer-delay requests would break
+/// both). `None` when nothing answers or it has no such port.
+pub fn serves_interface(socket: &Path, iface: &str) -> Option<PortState> {
+    if !socket.exists() {
+        return None;
+    }
+    let opts = Ptp4lOptions {
+        timeout: PROBE_TIMEOUT,
+        ..Ptp4lOptions::default()
+    };
+    let mut client = Ptp4lClient::connect_with(socket, &opts).ok()?;
+    let status = Ptp4lStatus::read(&mut client).ok()?;
+    status.port_on(iface).map(|p| p.port_state)
 }
 
 /// What the watcher knows now.

@@ -21,8 +21,15 @@ pub struct StreamReport {
     pub reordered: u64,
     pub late: u64,
     pub wrong_vlan: u64,
+    /// Frames sent (talker) or measured (listener) while PTP said the
+    /// clock was out of sync.
+    #[serde(default)]
+    pub unsynced: u64,
     pub tx_error_ns: Summary,
     pub latency_ns: Summary,
+    /// Latencies of the frames measured out of sync (not in latency_ns).
+    #[serde(default)]
+    pub latency_unsynced_ns: Summary,
 }
 
 /// The whole `--report json` document.
@@ -48,6 +55,9 @@ pub struct RunReport {
     /// ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control: Option<ControlReport>,
+    /// Time synchronisation, when on (docs/time-sync.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptp: Option<super::ptp::PtpReport>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
 }
@@ -135,8 +145,10 @@ impl From<&StreamStats> for StreamReport {
             reordered: s.reordered,
             late: s.late,
             wrong_vlan: s.wrong_vlan,
+            unsynced: s.unsynced,
             tx_error_ns: s.tx_error_ns.summary(),
             latency_ns: s.latency_ns.summary(),
+            latency_unsynced_ns: s.latency_unsynced_ns.summary(),
         }
     }
 }
@@ -155,6 +167,7 @@ impl From<&RunStats> for RunReport {
             device_counters: run.device_counters.as_ref().map(DeviceCountersReport::from),
             rt: run.rt.as_ref().map(RtReportJson::from),
             control: run.control.clone(),
+            ptp: run.ptp.clone(),
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&run.total()),
         }

@@ -38,7 +38,7 @@ pub struct Metric {
 
 /// The numbers a report shows for one metric. All values in ns; `None`
 /// (JSON `null`) when nothing was recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Smallest value recorded, exact (not clamped).
     pub min: Option<i64>,

@@ -89,6 +89,10 @@ pub struct PtpReport {
     pub tx_dropped: u64,
     /// Event messages whose transmit timestamp never came back.
     pub tx_stamps_missing: u64,
+    /// Offset samples the interval log could not take (its queue was full:
+    /// no `--hist-log`, or the data path too busy to drain it).
+    #[serde(default)]
+    pub offset_samples_dropped: u64,
 }
 
 impl PtpReport {

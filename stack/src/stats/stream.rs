@@ -49,8 +49,13 @@ pub struct StreamStats {
     /// for their stream (frames whose tag the receive path stripped are
     /// not checked).
     pub wrong_vlan: u64,
+    /// Frames sent (talker) or measured (listener) while PTP said the
+    /// clock was out of sync.
+    pub unsynced: u64,
     pub tx_error_ns: Metric,
     pub latency_ns: Metric,
+    /// The listener's latencies of those frames, kept out of `latency_ns`.
+    pub latency_unsynced_ns: Metric,
 }
 
 impl StreamStats {
@@ -65,8 +70,10 @@ impl StreamStats {
             reordered: 0,
             late: 0,
             wrong_vlan: 0,
+            unsynced: 0,
             tx_error_ns: Metric::new(),
             latency_ns: Metric::new(),
+            latency_unsynced_ns: Metric::new(),
         }
     }
 
@@ -93,8 +100,10 @@ impl StreamStats {
         self.reordered += other.reordered;
         self.late += other.late;
         self.wrong_vlan += other.wrong_vlan;
+        self.unsynced += other.unsynced;
         self.tx_error_ns.merge(&other.tx_error_ns);
         self.latency_ns.merge(&other.latency_ns);
+        self.latency_unsynced_ns.merge(&other.latency_unsynced_ns);
     }
 
     /// Zeroes counters and metrics, keeping the memory.
@@ -106,8 +115,10 @@ impl StreamStats {
         self.reordered = 0;
         self.late = 0;
         self.wrong_vlan = 0;
+        self.unsynced = 0;
         self.tx_error_ns.reset();
         self.latency_ns.reset();
+        self.latency_unsynced_ns.reset();
     }
 }
 
@@ -139,6 +150,8 @@ pub struct RunStats {
     pub rt: Option<takt_scheduler::rt::RtReport>,
     /// The control plane's totals, when one ran.
     pub control: Option<super::json::ControlReport>,
+    /// Time synchronisation (the embedded PTP port or ptp4l), when on.
+    pub ptp: Option<super::ptp::PtpReport>,
 }
 
 impl RunStats {

@@ -5,6 +5,7 @@
 use std::fmt::{self, Write};
 
 use super::metric::Metric;
+use super::ptp::PtpReport;
 use super::stream::{MetricKind, RunStats, StreamStats};
 
 /// Writes `ns` as microseconds with 3 decimals ("-12.345"). No allocation.
@@ -55,23 +56,25 @@ fn render(out: &mut String, rows: &[Vec<String>]) {
     }
 }
 
-fn counter_rows(rows: &mut Vec<Vec<String>>, streams: &[&StreamStats]) {
-    rows.push(
-        [
-            "stream",
-            "sent",
-            "received",
-            "lost",
-            "duplicates",
-            "reordered",
-            "late",
-            "wrong_vlan",
-        ]
-        .map(String::from)
-        .to_vec(),
-    );
+/// `unsynced`: add the column of frames taken while out of sync (only
+/// runs with PTP that lost sync have one).
+fn counter_rows(rows: &mut Vec<Vec<String>>, streams: &[&StreamStats], unsynced: bool) {
+    let mut head = vec![
+        "stream",
+        "sent",
+        "received",
+        "lost",
+        "duplicates",
+        "reordered",
+        "late",
+        "wrong_vlan",
+    ];
+    if unsynced {
+        head.push("unsynced");
+    }
+    rows.push(head.into_iter().map(String::from).collect());
     for s in streams {
-        rows.push(vec![
+        let mut row = vec![
             s.name.clone(),
             s.frames_sent.to_string(),
             s.frames_received.to_string(),
@@ -80,12 +83,24 @@ fn counter_rows(rows: &mut Vec<Vec<String>>, streams: &[&StreamStats]) {
             s.reordered.to_string(),
             s.late.to_string(),
             s.wrong_vlan.to_string(),
-        ]);
+        ];
+        if unsynced {
+            row.push(s.unsynced.to_string());
+        }
+        rows.push(row);
     }
 }
 
-fn metric_rows(rows: &mut Vec<Vec<String>>, kind: MetricKind, streams: &[&StreamStats]) {
-    let title = format!("{} (us)", kind.name());
+/// Which metric of a stream a table shows.
+type MetricOf = fn(&StreamStats) -> &Metric;
+
+fn metric_rows(
+    rows: &mut Vec<Vec<String>>,
+    name: &str,
+    metric: MetricOf,
+    streams: &[&StreamStats],
+) {
+    let title = format!("{name} (us)");
     rows.push(
         [
             title.as_str(),
@@ -103,7 +118,7 @@ fn metric_rows(rows: &mut Vec<Vec<String>>, kind: MetricKind, streams: &[&Stream
         .to_vec(),
     );
     for s in streams {
-        let m = s.metric(kind).summary();
+        let m = metric(s).summary();
         let mean = m.mean.map(|x| x.round() as i64);
         rows.push(vec![
             s.name.clone(),
@@ -192,22 +207,87 @@ pub fn text_report(run: &RunStats) -> String {
             c.replies_dropped
         );
     }
+    if let Some(p) = &run.ptp {
+        let _ = writeln!(out, "{}", ptp_line(p));
+    }
     out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");
 
     let mut rows = Vec::new();
-    counter_rows(&mut rows, &streams);
+    counter_rows(&mut rows, &streams, total.unsynced > 0);
     render(&mut out, &rows);
 
-    for kind in MetricKind::ALL {
-        if total.metric(kind).count() == 0 {
+    let metrics: [(&str, MetricOf); 3] = [
+        (MetricKind::TxError.name(), |s| &s.tx_error_ns),
+        (MetricKind::Latency.name(), |s| &s.latency_ns),
+        ("latency_unsynced", |s| &s.latency_unsynced_ns),
+    ];
+    for (name, metric) in metrics {
+        if metric(&total).count() == 0 {
             continue;
         }
         out.push('\n');
         let mut rows = Vec::new();
-        metric_rows(&mut rows, kind, &streams);
+        metric_rows(&mut rows, name, metric, &streams);
         render(&mut out, &rows);
     }
     out
+}
+
+/// `ptp: takt gptp slave, SLAVE, gm 001122.fffe.334455, offset p50 ...`:
+/// one line with what time synchronisation did.
+fn ptp_line(p: &PtpReport) -> String {
+    let mut s = format!("ptp: {}", p.source);
+    if let Some(profile) = &p.profile {
+        let _ = write!(s, " {profile}");
+    }
+    let _ = write!(s, " {}, port {}", p.role, p.port_state);
+    if let Some(gm) = &p.grandmaster {
+        let _ = write!(s, ", grandmaster {gm}");
+    }
+    if let Some(o) = &p.abs_offset_ns {
+        let _ = write!(
+            s,
+            ", |offset| p50 {} p99 {} max {} ns ({} samples)",
+            opt(o.p50),
+            opt(o.p99),
+            opt(o.max),
+            o.count
+        );
+    }
+    if let Some(d) = p.mean_path_delay_ns {
+        let _ = write!(s, ", path delay {d} ns");
+    }
+    if let Some(f) = p.freq_adj_ppb {
+        let _ = write!(s, ", freq {f:+.1} ppb");
+    }
+    match p.time_to_first_lock_ns {
+        Some(t) => {
+            let _ = write!(
+                s,
+                ", locked after {}.{:03} s",
+                t / 1_000_000_000,
+                t % 1_000_000_000 / 1_000_000
+            );
+        }
+        None => s.push_str(", never locked"),
+    }
+    let _ = write!(
+        s,
+        ", {} sync losses, {} unsynced samples, {} clock steps ({} backwards)",
+        p.sync_losses, p.unsynced_samples, p.clock_steps, p.clock_backward_steps
+    );
+    if p.rx_rejected + p.rx_dropped + p.tx_dropped + p.tx_stamps_missing > 0 {
+        let _ = write!(
+            s,
+            ", rejected {} rx, dropped {} rx / {} tx, {} tx stamps missing",
+            p.rx_rejected, p.rx_dropped, p.tx_dropped, p.tx_stamps_missing
+        );
+    }
+    s
+}
+
+fn opt(v: Option<i64>) -> String {
+    v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
 /// Writes `frames N lost L p99 X.Xus max Y.Yus` (values in us, 1 decimal;

@@ -1,0 +1,253 @@
+//! The data path's end of the PTP port: received PTP frames go to the
+//! worker with their receive time moved to the message timestamp point,
+//! frames the worker wants sent leave inside the PTP class's gate windows
+//! (on a talker), and the device's transmit stamps go back to the worker.
+//! Allocation-free after [`PtpEndpoint::new`]; the worker is woken with
+//! `Thread::unpark` (a futex, no lock).
+
+use super::queue::{DataEnds, OffsetSample, PtpFrame, ToWorker};
+use crate::clock::SchedClock;
+use crate::control::gate::{self, BestEffortGate};
+use takt_drivers::{RingDevice, RxFrame, TxBatch, TxFrame, TxStampBatch};
+use takt_scheduler::Schedule;
+
+/// After an event frame is sent, look for its transmit stamp this often
+/// (a software stamp takes microseconds)...
+const STAMP_LOOK_NS: u64 = 50_000;
+/// ... for this long: a stamp the device lost (its `tx_stamps_lost`) never
+/// comes, and the worker counts it missing.
+const STAMP_WAIT_NS: u64 = 10_000_000;
+/// Without anything due, look for the worker's frames this often: its
+/// timers (sync, announce, delay requests) are 1/128 s at the fastest.
+const LOOK_NS: u64 = 250_000;
+/// Bytes the NIC adds that a buffer does not hold (FCS).
+const FCS_BYTES: u64 = 4;
+
+/// Running totals of the data path's side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointCounters {
+    /// PTP frames handed to the worker.
+    pub rx_frames: u64,
+    /// Refused: longer than the longest PTP message.
+    pub rx_oversize: u64,
+    /// Dropped: the worker's queue was full.
+    pub rx_dropped: u64,
+    /// Frames sent.
+    pub tx_frames: u64,
+    /// Frames the device had no buffer or ring room for.
+    pub tx_dropped: u64,
+    /// Transmit stamps handed back to the worker.
+    pub tx_stamps: u64,
+    /// Stamps dropped because the worker's queue was full.
+    pub stamps_dropped: u64,
+}
+
+/// How the endpoint sends.
+#[derive(Clone, Copy, Debug)]
+pub struct EndpointConfig {
+    /// Hold frames to this gate (a talker); `None` sends at once (a
+    /// listener, whose port has no time-critical windows).
+    pub gate: Option<BestEffortGate>,
+}
+
+pub struct PtpEndpoint {
+    ends: DataEnds,
+    worker: std::thread::Thread,
+    clock: SchedClock,
+    gate: Option<BestEffortGate>,
+    link_speed_bps: u64,
+    launch_lead_ns: Option<u64>,
+    wire_free_at_ns: u64,
+    /// Look for transmit stamps until then (an event frame was sent).
+    stamps_until_ns: u64,
+    next_look_ns: u64,
+    out: TxBatch,
+    stamps: TxStampBatch,
+    counters: EndpointCounters,
+}
+
+impl PtpEndpoint {
+    /// On `dev` (for its link speed), talking to the worker `worker`
+    /// through `ends`; times on `clock`.
+    pub fn new(
+        cfg: EndpointConfig,
+        dev: &dyn RingDevice,
+        clock: SchedClock,
+        ends: DataEnds,
+        worker: std::thread::Thread,
+    ) -> Self {
+        PtpEndpoint {
+            ends,
+            worker,
+            clock,
+            gate: cfg.gate,
+            link_speed_bps: dev.info().link_speed_bps.max(1),
+            launch_lead_ns: None,
+            wire_free_at_ns: 0,
+            stamps_until_ns: 0,
+            next_look_ns: 0,
+            out: TxBatch::new(),
+            stamps: TxStampBatch::new(),
+            counters: EndpointCounters::default(),
+        }
+    }
+
+    /// Frames get launch times, decided `lead_ns` ahead (a device that
+    /// holds frames until their launch time).
+    pub fn set_launch_lead(&mut self, lead_ns: Option<u64>) {
+        self.launch_lead_ns = lead_ns;
+    }
+
+    pub fn counters(&self) -> EndpointCounters {
+        self.counters
+    }
+
+    /// When the last frame sent (with its IFG) is off the wire.
+    pub fn wire_free_at_ns(&self) -> u64 {
+        self.wire_free_at_ns
+    }
+
+    /// A received PTP frame; `rx_ns` is its device stamp on the schedule
+    /// clock. The buffer goes back to the device at once.
+    pub fn feed(&mut self, frame: RxFrame, rx_ns: u64, dev: &mut dyn RingDevice) {
+        let len = frame.len.min(dev.info().buf_size);
+        let copied = PtpFrame::copy_of(&dev.buf(&frame.buf)[..len]);
+        dev.free(frame.buf);
+        let Some(copy) = copied else {
+            self.counters.rx_oversize += 1;
+            return;
+        };
+        // Devices stamp a frame once it is all in; PTP's timestamp point
+        // is the end of the SFD, the frame (and its FCS) earlier.
+        let frame_ns = ((len as u64 + FCS_BYTES) * 8 * 1_000_000_000) / self.link_speed_bps;
+        let msg = ToWorker::Frame {
+            frame: copy,
+            rx_ns: rx_ns.saturating_sub(frame_ns),
+        };
+        if self.ends.to_worker.enqueue(msg).is_err() {
+            self.counters.rx_dropped += 1;
+            return;
+        }
+        self.counters.rx_frames += 1;
+        self.worker.unpark();
+    }
+
+    /// Stamps back to the worker, the worker's frames out while the gate
+    /// lets them go. `wire_floor_ns`: another protocol's frame holds the
+    /// wire until then.
+    pub fn service(
+        &mut self,
+        now_ns: u64,
+        dev: &mut dyn RingDevice,
+        schedule: &Schedule,
+        wire_floor_ns: u64,
+    ) {
+        if now_ns < self.stamps_until_ns {
+            self.take_stamps(dev);
+        }
+        self.release(now_ns, dev, schedule, wire_floor_ns);
+        self.next_look_ns = now_ns.saturating_add(if now_ns < self.stamps_until_ns {
+            STAMP_LOOK_NS
+        } else {
+            LOOK_NS
+        });
+    }
+
+    /// When [`service`](Self::service) next has something to do.
+    pub fn next_wake(&self, now_ns: u64, schedule: &Schedule) -> u64 {
+        let release = self.ends.from_worker.peek().map_or(u64::MAX, |f| {
+            let start = self.earliest_start(now_ns);
+            match &self.gate {
+                Some(g) => g
+                    .next_release(schedule, start, f.frame.len)
+                    .map_or(u64::MAX, |t| t.saturating_sub(start - now_ns)),
+                None => now_ns,
+            }
+        });
+        release.min(self.next_look_ns)
+    }
+
+    /// The worker's offset samples since the last call (for the interval
+    /// log).
+    pub fn drain_offsets(&mut self, mut f: impl FnMut(OffsetSample)) {
+        while let Some(s) = self.ends.offsets.dequeue() {
+            f(s);
+        }
+    }
+
+    fn earliest_start(&self, now_ns: u64) -> u64 {
+        now_ns
+            .saturating_add(self.launch_lead_ns.unwrap_or(0))
+            .max(self.wire_free_at_ns)
+    }
+
+    fn take_stamps(&mut self, dev: &mut dyn RingDevice) {
+        dev.tx_stamps(&mut self.stamps);
+        let mut handed = false;
+        while let Some(s) = self.stamps.pop_front() {
+            let msg = ToWorker::Stamp {
+                tag: s.tag,
+                tx_ns: self.clock.from_device(s.time_ns),
+            };
+            if self.ends.to_worker.enqueue(msg).is_err() {
+                self.counters.stamps_dropped += 1;
+            } else {
+                self.counters.tx_stamps += 1;
+                handed = true;
+            }
+        }
+        if handed {
+            self.worker.unpark();
+        }
+    }
+
+    fn release(
+        &mut self,
+        now_ns: u64,
+        dev: &mut dyn RingDevice,
+        schedule: &Schedule,
+        wire_floor_ns: u64,
+    ) {
+        let mut t = self.earliest_start(now_ns).max(wire_floor_ns);
+        let mut stamped = false;
+        while let Some(f) = self.ends.from_worker.peek() {
+            if self.out.is_full() {
+                break;
+            }
+            let len = f.frame.len.min(dev.info().buf_size);
+            if let Some(g) = &self.gate {
+                if !g.may_release(schedule, t, len) {
+                    break;
+                }
+            }
+            let Some(buf) = dev.alloc() else { break };
+            dev.buf_mut(&buf)[..len].copy_from_slice(&f.frame.bytes()[..len]);
+            let stamp_tag = f.stamp_tag;
+            // Checked not full above.
+            let _ = self.out.push_back(TxFrame {
+                buf,
+                len,
+                launch_time_ns: self.launch_lead_ns.map(|_| self.clock.to_device(t)),
+                stamp_tag,
+            });
+            stamped |= stamp_tag.is_some();
+            t += gate::wire_time_ns(schedule, len);
+            self.ends.from_worker.dequeue();
+        }
+        if self.out.is_empty() {
+            return;
+        }
+        self.wire_free_at_ns = t;
+        let sent = dev.tx_burst(&mut self.out);
+        self.counters.tx_frames += sent as u64;
+        // A frame the ring refused would leave later than the gate allowed:
+        // drop it rather than send it into another class's window.
+        while let Some(f) = self.out.pop_front() {
+            dev.free(f.buf);
+            self.counters.tx_dropped += 1;
+        }
+        if stamped {
+            self.stamps_until_ns = now_ns.saturating_add(STAMP_WAIT_NS);
+        }
+    }
+}

@@ -213,7 +213,8 @@ impl Sidecars {
 
     /// Serve only these (before a run: waiting for sync) until
     /// `keep_going(now)` says stop or a stop is requested, sleeping as
-    /// `wake` says between.
+    /// `wake` says between. They receive from the device themselves here,
+    /// a listener's too (its loop is not running yet).
     #[allow(clippy::too_many_arguments)]
     pub fn serve_while(
         &mut self,
@@ -229,9 +230,13 @@ impl Sidecars {
             if !keep_going(now) || rt::stop_requested() {
                 return;
             }
+            if !self.polls_device && now >= self.next_rx_poll_ns {
+                self.poll_device(now, dev, clock);
+            }
             self.service(now, dev, schedule, clock, stats, 0);
             let next = self
                 .next_wake(now, schedule)
+                .min(self.next_rx_poll_ns)
                 .min(now.saturating_add(SERVE_LOOK_MAX_NS));
             rt::wait_until(clock, next, wake);
         }

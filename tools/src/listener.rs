@@ -117,6 +117,8 @@ pub struct ListenerConfig {
     pub ptp: Option<PtpSettings>,
     /// The device as given (for ptp4l: its interface).
     pub device: DeviceSpec,
+    /// No notes on stderr (`-q`).
+    pub quiet: bool,
     /// How the sync phase waits between looks (the `--wake` flags).
     pub wake: rt::WakeConfig,
 }
@@ -134,6 +136,7 @@ impl Default for ListenerConfig {
             clock: run::HostClock::default(),
             ptp: None,
             device: DeviceSpec::Sim,
+            quiet: false,
             wake: rt::WakeConfig::default(),
         }
     }
@@ -206,6 +209,7 @@ pub fn run_on(
                 tool: TOOL,
                 spec: &cfg.device,
                 side: Side::Listener,
+                quiet: cfg.quiet,
                 guard_band_ns: 0,
             },
             schedule,
@@ -299,6 +303,7 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
         },
         ptp,
         device: args.device.clone(),
+        quiet: args.run.quiet,
         wake: args.rt.wake_config(),
         until: args.run.until(),
         hist_log: args.run.hist_log.clone(),

@@ -111,6 +111,8 @@ pub struct TalkerConfig {
     pub ptp: Option<PtpSettings>,
     /// The device as given (for ptp4l: its interface).
     pub device: DeviceSpec,
+    /// No notes on stderr (`-q`).
+    pub quiet: bool,
 }
 
 impl Default for TalkerConfig {
@@ -126,6 +128,7 @@ impl Default for TalkerConfig {
             clock: run::HostClock::default(),
             ptp: None,
             device: DeviceSpec::Sim,
+            quiet: false,
         }
     }
 }
@@ -190,6 +193,7 @@ pub fn run_on(
                 tool: TOOL,
                 spec: &cfg.device,
                 side: Side::Talker,
+                quiet: cfg.quiet,
                 guard_band_ns: cfg.control.as_ref().map_or(0, |c| c.resolved.guard_band_ns),
             },
             schedule,
@@ -295,6 +299,7 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         },
         ptp,
         device: args.device.clone(),
+        quiet: args.run.quiet,
         linger_ns: args.linger.unwrap_or(0),
         talker: TalkerOptions {
             wake: args.rt.wake_config(),

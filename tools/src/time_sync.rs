@@ -47,7 +47,7 @@ pub struct TimeSync {
     source: Source,
     sync: Arc<SyncStatus>,
     section: PtpSection,
-    tool: &'static str,
+    side: Side,
 }
 
 /// What a run asks of time synchronisation.
@@ -60,6 +60,8 @@ pub struct Setup<'a> {
     pub side: Side,
     /// PTP frames end this long before their gate closes (a talker's).
     pub guard_band_ns: u64,
+    /// No line on stderr when sync is reached (`-q`).
+    pub quiet: bool,
 }
 
 /// The interface a kernel-owned device runs on (`packet:IF`, `xdp:IF@Q`).
@@ -93,6 +95,7 @@ impl TimeSync {
             spec,
             side,
             guard_band_ns,
+            quiet,
         } = *setup;
         let mut section = settings.section.clone();
         let sync = SyncStatus::new();
@@ -157,6 +160,7 @@ impl TimeSync {
                     Arc::clone(clock.disciplined()),
                     Arc::clone(&sync),
                     seed,
+                    (!quiet).then_some(tool),
                 )
                 .map_err(|e| {
                     RunError::PtpSetup(format!("cannot start the PTP port's thread: {e}"))
@@ -192,7 +196,7 @@ impl TimeSync {
             source,
             sync,
             section,
-            tool,
+            side,
         })
     }
 
@@ -230,20 +234,28 @@ impl TimeSync {
         let Source::Port { worker, .. } = &self.source else {
             return Ok(()); // ptp4l was judged before the start
         };
-        if self.section.mode == PtpMode::Master {
+        // A master is the reference. A listener hears its master (often
+        // the talker, which may only start sending once it runs) in its
+        // loop: it starts at once and keeps what it measures before the
+        // lock apart.
+        if self.section.mode == PtpMode::Master || self.side == Side::Listener {
             return Ok(());
         }
-        let give_up = clock.now_ns().saturating_add(self.section.sync_wait_ns);
+        let started = clock.now_ns();
+        let give_up = started.saturating_add(self.section.sync_wait_ns);
         let sync = &self.sync;
         sidecars.serve_while(dev, schedule, clock, &[], wake, |now| {
             !sync.is_synced() && now < give_up
         });
-        if self.sync.is_synced() || rt::stop_requested() {
-            return Ok(());
+        if self.sync.is_synced() {
+            return Ok(()); // the worker said so
         }
         let live = worker.live();
+        if rt::stop_requested() {
+            return Ok(());
+        }
         Err(RunError::NotSynced(format!(
-            "no PTP sync within {} (--sync-wait): port {}, {}: {}",
+            "no PTP sync within {} (--sync-wait): port {}, {}; messages: {}: {}",
             takt_scheduler::units::format_ns(self.section.sync_wait_ns),
             if live.port_state.is_empty() {
                 "not started"
@@ -258,6 +270,7 @@ impl TimeSync {
                 ),
                 None => "no offset measured".into(),
             },
+            live.counters,
             "is a grandmaster running on the segment, in the same domain and profile \
              (its port must answer peer-delay requests for gPTP)? raise --sync-wait or \
              --sync-threshold"
@@ -267,7 +280,6 @@ impl TimeSync {
     /// After the run: stop the threads and report, with the endpoint the
     /// loop gives back and the run's unsynced samples.
     pub fn finish(self, endpoint: Option<PtpEndpoint>, stats: &RunStats) -> PtpReport {
-        let _ = self.tool;
         let mut report = match self.source {
             Source::Port { worker, .. } => {
                 let mut r = worker.finish();

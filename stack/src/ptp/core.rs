@@ -236,7 +236,16 @@ impl PtpCore {
         let instance: &'static Instance = Box::leak(Box::new(PtpInstance::new(
             InstanceConfig {
                 clock_identity: ClockIdentity(identity),
-                priority_1: cfg.priority1,
+                // statime 0.4 gives a slave-only clock class 248, not 255
+                // (IEEE 1588 8.2.1.4.2): with a better variance than a
+                // ptp4l grandmaster's it would compare better and never
+                // take it as master. priority1 255 is what 802.1AS gives a
+                // system that is not grandmaster-capable (8.6.2.1).
+                priority_1: if cfg.role == Role::Slave {
+                    u8::MAX
+                } else {
+                    cfg.priority1
+                },
                 priority_2: cfg.priority2,
                 domain_number: cfg.domain,
                 sdo_id: SdoId::try_from(profile.sdo_id()).unwrap_or_default(),

@@ -145,13 +145,19 @@ pub fn master_timescale(kernel_tai_offset_s: i32) -> Timescale {
             current_utc_offset: offset,
             utc_offset_valid: true,
         },
+        // Not valid, and not used for an ARB time; TAI-UTC as it has been
+        // since 2017 only so a ptp4l slave does not warn that the master is
+        // behind its own utc_offset ("running in a temporal vortex").
         _ => Timescale {
             ptp: false,
-            current_utc_offset: 0,
+            current_utc_offset: TAI_UTC_SINCE_2017_S,
             utc_offset_valid: false,
         },
     }
 }
+
+/// TAI - UTC since 2017-01-01, s (ptp4l's default `utc_offset`).
+pub const TAI_UTC_SINCE_2017_S: i16 = 37;
 
 /// The byte-level fixes applied to every message statime serialises,
 /// before it leaves.

@@ -114,6 +114,40 @@ impl CoreCounters {
             .map_or(0, |i| self.rx[i])
     }
 
+    /// One line for a person: what came in by type, what was refused and
+    /// why, what went out ("rx 12 (PDELAY_REQ 12), refused 3
+    /// (wrong_destination 3), tx 24 (PDELAY_REQ 12, PDELAY_RESP 12)").
+    pub fn summary(&self) -> String {
+        let by_type = |counts: &[u64; 16]| {
+            let parts: Vec<String> = counts
+                .iter()
+                .zip(msg_type::NAMES)
+                .filter(|(n, name)| **n > 0 && !name.is_empty())
+                .map(|(n, name)| format!("{name} {n}"))
+                .collect();
+            if parts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", parts.join(", "))
+            }
+        };
+        let refused: Vec<String> = Rejected::ALL
+            .iter()
+            .filter(|r| self.rejected(**r) > 0)
+            .map(|r| format!("{} {}", r.name(), self.rejected(*r)))
+            .collect();
+        let mut s = format!("rx {}{}", self.rx_total(), by_type(&self.rx));
+        if !refused.is_empty() {
+            s.push_str(&format!(
+                ", refused {} ({})",
+                self.rejected_total(),
+                refused.join(", ")
+            ));
+        }
+        s.push_str(&format!(", tx {}{}", self.tx_total(), by_type(&self.tx)));
+        s
+    }
+
     /// Messages sent of one type, by ptp4l's name.
     pub fn tx_of(&self, name: &str) -> u64 {
         msg_type::NAMES

@@ -24,6 +24,8 @@ pub struct Live {
     pub last_offset_ns: Option<i64>,
     pub mean_delay_ns: Option<i64>,
     pub grandmaster: Option<[u8; 8]>,
+    /// What came in and went out (`CoreCounters::summary`).
+    pub counters: String,
 }
 
 /// The running worker.
@@ -36,11 +38,14 @@ pub struct PtpWorker {
 impl PtpWorker {
     /// Start the port's thread: the core is built there (statime's port is
     /// not `Send`). Returns the worker and the data path's queue ends.
+    /// `say`: the tool name to prefix a line on stderr with each time sync
+    /// is reached or lost (`None`: quiet).
     pub fn start(
         cfg: CoreConfig,
         clock: Arc<DisciplinedClock>,
         sync: Arc<SyncStatus>,
         seed: u64,
+        say: Option<&'static str>,
     ) -> std::io::Result<(Self, DataEnds)> {
         let (data, ends) = queue::queues();
         let stop = Arc::new(AtomicBool::new(false));
@@ -49,7 +54,7 @@ impl PtpWorker {
             let (stop, live) = (Arc::clone(&stop), Arc::clone(&live));
             std::thread::Builder::new()
                 .name("takt-ptp".into())
-                .spawn(move || run(cfg, clock, sync, seed, ends, &stop, &live))?
+                .spawn(move || run(cfg, clock, sync, seed, say, ends, &stop, &live))?
         };
         Ok((
             PtpWorker {
@@ -95,19 +100,23 @@ impl Drop for PtpWorker {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     cfg: CoreConfig,
     clock: Arc<DisciplinedClock>,
     sync: Arc<SyncStatus>,
     seed: u64,
+    say: Option<&'static str>,
     mut ends: WorkerEnds,
     stop: &AtomicBool,
     live: &Mutex<Live>,
 ) -> PtpReport {
     let mono = || ClockId::Monotonic.now_ns();
-    let mut core = PtpCore::new(cfg, clock, mono(), seed);
+    let start = mono();
+    let mut core = PtpCore::new(cfg, clock, start, seed);
     // The core publishes each lock verdict to what the data path reads.
-    core.set_sync_status(sync);
+    core.set_sync_status(Arc::clone(&sync));
+    let mut was_synced = false;
     let (mut tx_dropped, mut offsets_dropped) = (0u64, 0u64);
     loop {
         let now = mono();
@@ -136,12 +145,33 @@ fn run(
             }
         });
         let status = core.status();
+        if sync.is_synced() != was_synced {
+            was_synced = !was_synced;
+            if let Some(tool) = say {
+                let offset = status
+                    .last_offset_ns
+                    .map_or_else(|| "-".into(), |o| format!("{o} ns"));
+                let (what, after) = if was_synced {
+                    (
+                        "in sync",
+                        format!(" after {:.3} s", (mono() - start) as f64 / 1e9),
+                    )
+                } else {
+                    ("sync lost", String::new())
+                };
+                eprintln!(
+                    "{tool}: ptp: {what}{after} (port {}, last offset {offset})",
+                    status.port_state
+                );
+            }
+        }
         if let Ok(mut l) = live.lock() {
             l.port_state.clear();
             l.port_state.push_str(status.port_state);
             l.last_offset_ns = status.last_offset_ns;
             l.mean_delay_ns = status.mean_delay_ns;
             l.grandmaster = status.grandmaster;
+            l.counters = core.counters().summary();
         }
         if stop.load(Ordering::Acquire) {
             break;

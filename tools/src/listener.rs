@@ -210,6 +210,7 @@ pub fn run_on(
                 spec: &cfg.device,
                 side: Side::Listener,
                 quiet: cfg.quiet,
+                hist_log: cfg.hist_log.is_some(),
                 guard_band_ns: 0,
             },
             schedule,

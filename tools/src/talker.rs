@@ -194,6 +194,7 @@ pub fn run_on(
                 spec: &cfg.device,
                 side: Side::Talker,
                 quiet: cfg.quiet,
+                hist_log: cfg.hist_log.is_some(),
                 guard_band_ns: cfg.control.as_ref().map_or(0, |c| c.resolved.guard_band_ns),
             },
             schedule,

@@ -62,6 +62,8 @@ pub struct Setup<'a> {
     pub guard_band_ns: u64,
     /// No line on stderr when sync is reached (`-q`).
     pub quiet: bool,
+    /// The run writes an interval log (it takes the offset samples).
+    pub hist_log: bool,
 }
 
 /// The interface a kernel-owned device runs on (`packet:IF`, `xdp:IF@Q`).
@@ -96,6 +98,7 @@ impl TimeSync {
             side,
             guard_band_ns,
             quiet,
+            hist_log,
         } = *setup;
         let mut section = settings.section.clone();
         let sync = SyncStatus::new();
@@ -180,7 +183,10 @@ impl TimeSync {
                     Side::Listener => None,
                 };
                 let endpoint = PtpEndpoint::new(
-                    EndpointConfig { gate },
+                    EndpointConfig {
+                        gate,
+                        log_offsets: hist_log,
+                    },
                     dev,
                     clock.clone(),
                     ends,

@@ -9,8 +9,15 @@
 //! publishes its number, so a writer preempted half-way (a SCHED_OTHER servo
 //! thread under a SCHED_FIFO reader on the same CPU) leaves the last
 //! published slot intact. A reader only retries when the writer went on to
-//! reuse the very slot it was reading, which takes `SLOTS - 1` further
-//! updates during one read.
+//! reuse the very slot it was reading, which takes several further updates
+//! during one read.
+//!
+//! The slots also keep the last few mappings: a device timestamp handed
+//! over late (a PTP receive or transmit stamp read milliseconds after the
+//! frame moved, on a loaded machine) is converted with the mapping that was
+//! in force when it was taken, not with a newer rate or after a step, which
+//! would bend a peer-delay or offset measurement by the change times the
+//! delay.
 //!
 //! Every step is counted (and backwards steps apart), so a clock that
 //! jumped during a run is in its report, never silent.
@@ -19,9 +26,12 @@ use super::ClockId;
 use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Slots of the published mapping. With 4, a read fails only when the
-/// servo updates three times while one `now_ns` runs.
-const SLOTS: usize = 4;
+/// Slots of published mappings: the newest for `now_ns`, the ones before it
+/// as history for `from_system` (SLOTS - 2 of them: the writer may be
+/// filling the one after the newest). A servo updates a few times per
+/// sync interval at most, so 8 covers a stamp read a few sync intervals
+/// late.
+const SLOTS: usize = 8;
 
 /// Rates are in femto (1e-15) parts: integer math, 1e-6 ppb resolution.
 const RATE_ONE: i128 = 1_000_000_000_000_000;
@@ -184,10 +194,11 @@ impl DisciplinedClock {
     }
 
     /// A reading of the system clock (a device timestamp moved onto it)
-    /// as this clock's time.
+    /// as this clock's time, with the mapping in force when it was taken
+    /// (the oldest kept one for older readings).
     #[inline]
     pub fn from_system(&self, sys_ns: u64) -> u64 {
-        self.mapping().apply(sys_ns)
+        self.mapping_at(sys_ns).apply(sys_ns)
     }
 
     /// The system clock's reading when this clock shows `t_ns` (for launch
@@ -272,6 +283,40 @@ impl DisciplinedClock {
             // the published mapping, whole.
             if self.started.load(Ordering::Relaxed) < gen + SLOTS as u64 {
                 return m;
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// The newest published mapping whose reference is at or before
+    /// `sys_ns`, looking back at most SLOTS - 2 generations. Never waits.
+    fn mapping_at(&self, sys_ns: u64) -> Mapping {
+        loop {
+            let gen = self.published.load(Ordering::Acquire);
+            let oldest_back = gen.min(SLOTS as u64 - 2);
+            let mut found = None;
+            let mut back = 0;
+            while back <= oldest_back {
+                let slot = &self.slots[(gen - back) as usize % SLOTS];
+                let m = Mapping {
+                    sys_ref: slot.sys_ref.load(Ordering::Relaxed),
+                    disc_ref: slot.disc_ref.load(Ordering::Relaxed),
+                    rate_fs: slot.rate_fs.load(Ordering::Relaxed),
+                };
+                found = Some(m);
+                if m.sys_ref <= sys_ns {
+                    break;
+                }
+                back += 1;
+            }
+            fence(Ordering::Acquire);
+            // The oldest slot read is reused from generation
+            // gen - back + SLOTS on: not begun yet, so every read was whole.
+            let oldest_read = gen - back.min(oldest_back);
+            if self.started.load(Ordering::Relaxed) < oldest_read + SLOTS as u64 {
+                if let Some(m) = found {
+                    return m;
+                }
             }
             std::hint::spin_loop();
         }
@@ -421,6 +466,29 @@ mod tests {
             "1 s minus 1.6 ns, not the 40 us a wrong sign would give: {}",
             b - a
         );
+    }
+
+    #[test]
+    fn a_stamp_is_converted_with_the_mapping_in_force_when_it_was_taken() {
+        let (t, c) = manual(1_000_000_000, HostSkew::default());
+        let before = 1_000_000_000 + 5_000_000; // 5 ms in, at rate 0
+        t.store(1_010_000_000, Ordering::Release);
+        c.set_frequency_ppb(1_000_000.0); // +1000 ppm from 10 ms in
+        t.store(1_020_000_000, Ordering::Release);
+        c.step(-3_000);
+        t.store(1_030_000_000, Ordering::Release);
+        // Taken before the change, read after it: the old rate, no step.
+        assert_eq!(c.from_system(before), before);
+        // Between the change and the step: +1000 ppm of 5 ms, no step.
+        assert_eq!(c.from_system(1_015_000_000), 1_015_000_000 + 5_000);
+        // After the step: 10 ms at +1000 ppm, and the step.
+        assert_eq!(c.from_system(1_025_000_000), 1_025_000_000 + 15_000 - 3_000);
+        // Older than every mapping kept: the oldest one.
+        for _ in 0..SLOTS {
+            c.step(0);
+        }
+        let old = c.from_system(before);
+        assert_eq!(old, c.mapping_at(0).apply(before));
     }
 
     #[test]

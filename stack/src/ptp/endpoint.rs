@@ -48,6 +48,9 @@ pub struct EndpointConfig {
     /// Hold frames to this gate (a talker); `None` sends at once (a
     /// listener, whose port has no time-critical windows).
     pub gate: Option<BestEffortGate>,
+    /// An interval log takes the offset samples (`drain_offsets`);
+    /// otherwise `service` drops them, so the worker's queue never fills.
+    pub log_offsets: bool,
 }
 
 pub struct PtpEndpoint {
@@ -55,6 +58,7 @@ pub struct PtpEndpoint {
     worker: std::thread::Thread,
     clock: SchedClock,
     gate: Option<BestEffortGate>,
+    log_offsets: bool,
     link_speed_bps: u64,
     launch_lead_ns: Option<u64>,
     wire_free_at_ns: u64,
@@ -81,6 +85,7 @@ impl PtpEndpoint {
             worker,
             clock,
             gate: cfg.gate,
+            log_offsets: cfg.log_offsets,
             link_speed_bps: dev.info().link_speed_bps.max(1),
             launch_lead_ns: None,
             wire_free_at_ns: 0,
@@ -146,6 +151,9 @@ impl PtpEndpoint {
             self.take_stamps(dev);
         }
         self.release(now_ns, dev, schedule, wire_floor_ns);
+        if !self.log_offsets {
+            while self.ends.offsets.dequeue().is_some() {}
+        }
         self.next_look_ns = now_ns.saturating_add(if now_ns < self.stamps_until_ns {
             STAMP_LOOK_NS
         } else {

@@ -25,8 +25,8 @@ use takt_stack::ptp::endpoint::{EndpointConfig, PtpEndpoint};
 use takt_stack::ptp::worker::PtpWorker;
 use takt_stack::ptp::{CoreConfig, Profile, Role, SyncStatus};
 use takt_stack::sidecar::Sidecars;
-use takt_stack::stats::{PtpReport, RunStats};
-use takt_stack::talker::{Talker, TalkerOptions};
+use takt_stack::stats::{stream_tags, IntervalLog, IntervalLogConfig, PtpReport, RunStats};
+use takt_stack::talker::{Talker, TalkerOptions, PTP_OFFSET_TAG};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
@@ -104,7 +104,8 @@ fn end(dev: &SimPort, skew: HostSkew, ptp: Option<Role>, schedule: &Schedule) ->
     let endpoint = PtpEndpoint::new(
         EndpointConfig {
             gate,
-            log_offsets: false,
+            // The listener's interval log takes the offsets.
+            log_offsets: !talker,
         },
         dev,
         clock.clone(),
@@ -130,6 +131,8 @@ struct Outcome {
     ptp: Option<PtpReport>,
     /// Seconds from the start to the listener's lock.
     locked_after_s: Option<f64>,
+    /// The listener's HdrHistogram interval log.
+    hist_log: String,
 }
 
 /// Talker on port a (PTP grandmaster when `ptp`), listener on port b (its
@@ -204,8 +207,23 @@ fn run(ptp: bool) -> Outcome {
     if let Some(s) = &ta.sync {
         talker = talker.with_sync(Arc::clone(s));
     }
+    let log_path = std::env::temp_dir().join(format!(
+        "takt-ptp-sim-{}-{}.hlog",
+        std::process::id(),
+        u8::from(ptp)
+    ));
+    let mut tags = stream_tags(&["sensor", "actuator"]);
+    tags.push(PTP_OFFSET_TAG.to_string());
+    let log = IntervalLog::create(
+        &log_path,
+        &tags,
+        lb.clock.now_ns(),
+        &IntervalLogConfig::new(std::time::SystemTime::now()),
+    )
+    .expect("interval log");
     let mut listener = Listener::new(&sched_b, lb.clock.clone())
         .stop_on_signal(false)
+        .with_hist_log(log)
         .with_sidecars(std::mem::replace(
             &mut lb.sidecars,
             Sidecars::for_listener(),
@@ -237,6 +255,11 @@ fn run(ptp: bool) -> Outcome {
         )
     });
     drop(talker.take_ptp());
+    if let Some(log) = listener.take_hist_log() {
+        log.finish(lb.clock.now_ns()).expect("interval log written");
+    }
+    let hist_log = std::fs::read_to_string(&log_path).expect("interval log");
+    let _ = std::fs::remove_file(&log_path);
     let ptp_report = lb.worker.take().map(|w| {
         let _ = listener.take_ptp();
         w.finish()
@@ -253,6 +276,7 @@ fn run(ptp: bool) -> Outcome {
         heap,
         ptp: ptp_report,
         locked_after_s,
+        hist_log,
     }
 }
 

@@ -51,6 +51,12 @@ Example:
   takt-listener --schedule s.toml --device packet:eth1 --ip 10.77.0.2/24
       Also answer ARP, ping and `takt control status 10.77.0.2` with the
       frames that are not stream frames (docs/control-plane.md).
+  takt-listener --schedule docs/examples/time-sync.toml --device packet:eth1 --ptp slave --duration 70s --hist-log rx.hlog
+      Lock this host's clock to the grandmaster (gPTP, e.g. the talker
+      with --ptp master) and measure latency on it. Frames measured before
+      the lock (or after a loss of sync) are counted apart (unsynced,
+      latency_unsynced_ns); rx.hlog also gets the offset from the master
+      (tag ptp.offset). The report's ptp line says when it locked.
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface
@@ -287,16 +293,22 @@ pub fn run_on(
 
 /// `takt-listener` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
 pub fn main(args: &ListenerArgs) -> ExitCode {
-    let (loaded, mut dev) =
-        match run::prepare(TOOL, &args.schedule, &args.device, &args.run, &args.rt) {
-            Ok(ready) => ready,
-            Err(code) => return code,
-        };
-    let schedule = loaded.schedule;
-    let ptp = match run::ptp_settings(TOOL, &args.ptp, loaded.ptp.as_ref(), &schedule) {
-        Ok(p) => p,
+    let run::Prepared {
+        loaded,
+        ptp,
+        mut dev,
+    } = match run::prepare(
+        TOOL,
+        &args.schedule,
+        &args.device,
+        &args.run,
+        &args.rt,
+        &args.ptp,
+    ) {
+        Ok(ready) => ready,
         Err(code) => return code,
     };
+    let schedule = loaded.schedule;
     let cfg = ListenerConfig {
         control: args.control.resolve(loaded.control.as_ref()),
         clock: run::HostClock {

@@ -251,24 +251,35 @@ pub fn open_device(tool: &str, spec: &DeviceSpec) -> Result<Box<dyn RingDevice>,
     })
 }
 
+/// What takt-talker and takt-listener have before running.
+pub struct Prepared {
+    pub loaded: config::Loaded,
+    /// Time synchronisation (`None`: off).
+    pub ptp: Option<crate::ptp_args::PtpSettings>,
+    pub dev: Box<dyn RingDevice>,
+}
+
 /// What takt-talker and takt-listener do before running, in the order that
-/// gives the most useful error first: load the schedule, try the real-time
-/// set-up's CPU and priority, open the device, catch SIGINT/SIGTERM.
+/// gives the most useful error first: load the schedule, check the PTP
+/// settings against it, try the real-time set-up's CPU and priority, open
+/// the device, catch SIGINT/SIGTERM.
 pub fn prepare(
     tool: &str,
     schedule: &Path,
     device: &DeviceSpec,
     args: &RunArgs,
     rt_args: &RtArgs,
-) -> Result<(config::Loaded, Box<dyn RingDevice>), ExitCode> {
-    let schedule = load_schedule_file(schedule, args.allow_overbooking)?;
+    ptp_args: &crate::ptp_args::PtpArgs,
+) -> Result<Prepared, ExitCode> {
+    let loaded = load_schedule_file(schedule, args.allow_overbooking)?;
+    let ptp = ptp_settings(tool, ptp_args, loaded.ptp.as_ref(), &loaded.schedule)?;
     if let Err(e) = crate::rt_args::check(&rt_args.config()) {
         eprintln!("{tool}: {e}");
         return Err(ExitCode::from(EXIT_RUNTIME));
     }
     let dev = open_device(tool, device)?;
     catch_signals()?;
-    Ok((schedule, dev))
+    Ok(Prepared { loaded, ptp, dev })
 }
 
 /// The PTP settings from the flags over the file's `[ptp]`, checked

@@ -48,6 +48,15 @@ Example:
       service on port 9700 (`takt control status 10.77.0.1`, `takt control
       schedule 10.77.0.1 new.toml`), sending only inside best-effort gate
       windows; keep answering for 5 s after the run (docs/control-plane.md).
+  takt-talker --schedule docs/examples/time-sync.toml --device packet:eth0 --ptp master --duration 60s
+      Also be the gPTP grandmaster on eth0 (PTP frames only in the [ptp]
+      class's windows): a takt-listener --ptp slave or a ptp4l on the other
+      host locks to this clock (docs/time-sync.md).
+  takt-talker --schedule docs/examples/time-sync.toml --device xdp:eth0@0 --ptp linuxptp --sync-threshold 1us --sync-wait 30s
+      ptp4l owns eth0's time: start once its port is SLAVE with |offset|
+      <= 1 us (or MASTER), waiting up to 30 s, else exit 1 saying why; a
+      loss of sync during the run is counted and what was sent meanwhile
+      is marked (unsynced).
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface
@@ -283,16 +292,22 @@ pub fn run_on(
 
 /// `takt-talker` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
 pub fn main(args: &TalkerArgs) -> ExitCode {
-    let (loaded, mut dev) =
-        match run::prepare(TOOL, &args.schedule, &args.device, &args.run, &args.rt) {
-            Ok(ready) => ready,
-            Err(code) => return code,
-        };
-    let schedule = loaded.schedule;
-    let ptp = match run::ptp_settings(TOOL, &args.ptp, loaded.ptp.as_ref(), &schedule) {
-        Ok(p) => p,
+    let run::Prepared {
+        loaded,
+        ptp,
+        mut dev,
+    } = match run::prepare(
+        TOOL,
+        &args.schedule,
+        &args.device,
+        &args.run,
+        &args.rt,
+        &args.ptp,
+    ) {
+        Ok(ready) => ready,
         Err(code) => return code,
     };
+    let schedule = loaded.schedule;
     let cfg = TalkerConfig {
         control: args.control.resolve(loaded.control.as_ref()),
         clock: run::HostClock {

@@ -414,3 +414,57 @@ fn a_best_effort_class_that_never_opens_exits_2_naming_it() {
         );
     }
 }
+
+#[test]
+fn bad_ptp_settings_exit_2_before_the_device_is_opened() {
+    let schedule = example("time-sync.toml");
+    // The device does not exist: a PTP error must come first (exit 2,
+    // naming what to change), and nothing about the device.
+    for bin in BOTH {
+        for (flags, says) in [
+            (
+                &["--ptp", "slave", "--ptp-class", "7"][..],
+                "stream \"sensor\"",
+            ),
+            (&["--ptp", "sometimes"][..], "sometimes"),
+            (&["--ptp-profile", "ieee1588v3"][..], "ieee1588v3"),
+            (&["--clock-offset", "soon"][..], "--clock-offset"),
+            (&["--clock-drift", "5000"][..], "--clock-drift"),
+            (&["--sync-threshold", "fast"][..], "--sync-threshold"),
+        ] {
+            let mut args = vec!["--schedule", &schedule, "--device", "packet:takt-none0"];
+            args.extend_from_slice(flags);
+            let out = run(bin, &args);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{} {flags:?}: {err}", name(bin));
+            assert!(
+                err.contains(says),
+                "{} {flags:?} should name {says}: {err}",
+                name(bin)
+            );
+            assert!(
+                !err.contains("takt-none0"),
+                "{} {flags:?}: {err}",
+                name(bin)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_help_explains_time_synchronisation() {
+    for bin in BOTH {
+        let help = text(&run(bin, &["--help"]).stdout);
+        for flag in [
+            "--ptp <",
+            "--ptp-profile",
+            "--sync-threshold",
+            "--sync-wait",
+            "--clock-offset",
+            "--ptp4l-socket",
+        ] {
+            assert!(help.contains(flag), "{}: no {flag} in --help", name(bin));
+        }
+        assert!(help.contains("--ptp slave"), "{}: a PTP example", name(bin));
+    }
+}

@@ -330,4 +330,19 @@ fn ptp_takes_the_listeners_latency_from_the_clocks_offset_to_the_wire_time() {
         (0, 0),
         "heap operations on the data paths (talker, listener)"
     );
+    // The offset series is in the interval log, beside the latencies.
+    let offset_lines = on
+        .hist_log
+        .lines()
+        .filter(|l| l.starts_with("Tag=ptp.offset"))
+        .count();
+    assert!(
+        offset_lines >= 2,
+        "ptp.offset intervals in the log:\n{}",
+        on.hist_log
+    );
+    assert!(
+        !off.hist_log.contains("Tag=ptp.offset,"),
+        "no PTP, no offsets"
+    );
 }

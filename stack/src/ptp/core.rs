@@ -327,8 +327,8 @@ impl PtpCore {
             .timers
             .set(Timer::Bmca, now_mono_ns, instance.bmca_interval());
         if profile.peer_delay() {
-            // Every 802.1AS port measures its link from the start (and a
-            // ptp4l peer answers before it is asCapable).
+            // Every 802.1AS port measures its link from the start, in any
+            // state (statime itself only starts on becoming SLAVE).
             core.io
                 .timers
                 .set(Timer::DelayRequest, now_mono_ns, core::time::Duration::ZERO);

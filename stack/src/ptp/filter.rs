@@ -230,3 +230,54 @@ impl statime::filters::Filter for RecordingFilter {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use statime::filters::Filter;
+    use statime::time::Duration;
+
+    fn filter() -> (RecordingFilter, SharedSink) {
+        let sink = SharedSink::default();
+        let f = RecordingFilter::new(FilterConfig {
+            servo: Servo::Kalman,
+            sink: Arc::clone(&sink),
+        });
+        (f, sink)
+    }
+
+    #[test]
+    fn a_servo_that_breaks_down_is_started_afresh_and_counted() {
+        let (mut f, sink) = filter();
+        let update = f.guarded(|_| panic!("NaN"));
+        assert_eq!(update, FilterUpdate::default());
+        assert_eq!(sink.lock().unwrap().servo_resets, 1);
+        // An absurd mean delay never reaches the port.
+        let update = f.guarded(|_| FilterUpdate {
+            next_update: None,
+            mean_delay: Some(Duration::from_secs(5)),
+        });
+        assert_eq!(update.mean_delay, None);
+    }
+
+    #[test]
+    fn measurements_from_a_master_near_the_epoch_are_kept_from_the_servo() {
+        let at = Time::from_nanos(1_700_000_000_000_000_000);
+        let m = |offset_ns: i64| Measurement {
+            event_time: at,
+            raw_sync_offset: Some(Duration::from_nanos(offset_ns)),
+            ..Measurement::default()
+        };
+        assert!(plausible(&m(3_700_000)));
+        assert!(
+            !plausible(&m(1_700_000_000_000_000_000)),
+            "master at the epoch"
+        );
+        let delay = Measurement {
+            event_time: at,
+            peer_delay: Some(Duration::from_secs(2)),
+            ..Measurement::default()
+        };
+        assert!(!plausible(&delay));
+    }
+}

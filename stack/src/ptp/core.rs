@@ -115,6 +115,8 @@ const LOG_INTERVAL_RANGE: std::ops::RangeInclusive<i8> = -10..=10;
 const TX_QUEUE: usize = 16;
 /// Offsets waiting for `take_offsets` (two minutes at 8 syncs a second).
 const OFFSET_BACKLOG: usize = 1024;
+/// How long a Sync waits, each time, for the last Sync's stamp.
+const SYNC_HOLD: core::time::Duration = core::time::Duration::from_millis(1);
 /// Sync intervals a transmit stamp may take.
 const STAMP_TIMEOUT_SYNCS: u64 = 4;
 /// Timers run by one `on_timers` call at most (a zero-length timer that
@@ -136,6 +138,8 @@ pub struct PtpCore {
     own: PortId,
     io: Io,
     stamp_timeout_ns: u64,
+    /// How long a Sync waits for the last one's stamp at most.
+    sync_hold_ns: u64,
     sink: SharedSink,
     refused_steps: Arc<AtomicU64>,
     offsets: heapless::Deque<Sample, OFFSET_BACKLOG>,
@@ -185,7 +189,8 @@ impl Io {
                     data,
                     link_local,
                 } => {
-                    let tag = self.stamps.insert(context, now);
+                    let sync = data.first().is_some_and(|b| b & 0x0F == msg_type::SYNC);
+                    let tag = self.stamps.insert(context, now, sync);
                     if !self.send(data, link_local, Some(tag)) {
                         // It never leaves: no stamp to wait for.
                         let _ = self.stamps.take(tag);
@@ -309,6 +314,7 @@ impl PtpCore {
                 counters: CoreCounters::default(),
             },
             stamp_timeout_ns,
+            sync_hold_ns: stamp_timeout_ns / STAMP_TIMEOUT_SYNCS * 2,
             sink,
             refused_steps,
             offsets: heapless::Deque::new(),
@@ -458,6 +464,19 @@ impl PtpCore {
     fn fire(&mut self, timer: Timer, now: u64) {
         if timer == Timer::Bmca {
             return self.run_bmca(now);
+        }
+        let held = self
+            .io
+            .stamps
+            .sync_waiting_since()
+            .is_some_and(|t| now.saturating_sub(t) < self.sync_hold_ns);
+        if timer == Timer::Sync && held {
+            // The last Sync's Follow_Up is not out yet (its stamp comes
+            // late from a stalled data path): send this one after it, for
+            // up to two sync intervals (a stamp that never comes is not
+            // waited for longer).
+            self.io.counters.syncs_held += 1;
+            return self.io.timers.set(Timer::Sync, now, SYNC_HOLD);
         }
         let Some(port) = self.port.as_mut() else {
             return;

@@ -14,8 +14,8 @@ use takt_scheduler::Schedule;
 /// After an event frame is sent, look for its transmit stamp this often
 /// (a software stamp takes microseconds)...
 const STAMP_LOOK_NS: u64 = 50_000;
-/// ... for this long: a stamp the device lost (its `tx_stamps_lost`) never
-/// comes, and the worker counts it missing.
+/// ... for this long, and once more after (a stamp the device lost, its
+/// `tx_stamps_lost`, never comes, and the worker counts it missing).
 const STAMP_WAIT_NS: u64 = 10_000_000;
 /// Without anything due, look for the worker's frames this often: its
 /// timers (sync, announce, delay requests) are 1/128 s at the fastest.
@@ -62,8 +62,10 @@ pub struct PtpEndpoint {
     link_speed_bps: u64,
     launch_lead_ns: Option<u64>,
     wire_free_at_ns: u64,
-    /// Look for transmit stamps until then (an event frame was sent).
+    /// Look for transmit stamps until then (an event frame was sent)...
     stamps_until_ns: u64,
+    /// ... and until a look at or after it: the last look.
+    looked_ns: u64,
     next_look_ns: u64,
     out: TxBatch,
     stamps: TxStampBatch,
@@ -90,6 +92,7 @@ impl PtpEndpoint {
             launch_lead_ns: None,
             wire_free_at_ns: 0,
             stamps_until_ns: 0,
+            looked_ns: 0,
             next_look_ns: 0,
             out: TxBatch::new(),
             stamps: TxStampBatch::new(),
@@ -147,14 +150,21 @@ impl PtpEndpoint {
         schedule: &Schedule,
         wire_floor_ns: u64,
     ) {
-        if now_ns < self.stamps_until_ns {
+        // Until one look at or after the window's end, not just while in
+        // it: a data path that stalled through the window (a loaded host, a
+        // TCG guest) hands over the stamp the device took meanwhile at its
+        // next service, not when the next event frame reopens the window
+        // (a Follow_Up would then leave after the next Sync, and ptp4l
+        // drops both).
+        if self.looked_ns < self.stamps_until_ns {
             self.take_stamps(dev);
+            self.looked_ns = now_ns;
         }
         self.release(now_ns, dev, schedule, wire_floor_ns);
         if !self.log_offsets {
             while self.ends.offsets.dequeue().is_some() {}
         }
-        self.next_look_ns = now_ns.saturating_add(if now_ns < self.stamps_until_ns {
+        self.next_look_ns = now_ns.saturating_add(if self.looked_ns < self.stamps_until_ns {
             STAMP_LOOK_NS
         } else {
             LOOK_NS
@@ -257,5 +267,69 @@ impl PtpEndpoint {
         if stamped {
             self.stamps_until_ns = now_ns.saturating_add(STAMP_WAIT_NS);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ptp::queue::{self, PtpFrame, ToSend};
+    use takt_drivers::sim::{self, SimConfig};
+    use takt_scheduler::{ClockId, GateControlList, GateEntry, LinkConfig};
+
+    fn schedule() -> Schedule {
+        let gcl = GateControlList::new(
+            0,
+            None,
+            0,
+            vec![GateEntry {
+                gate_mask: 0x01,
+                interval_ns: 1_000_000,
+            }],
+        )
+        .unwrap();
+        let link = LinkConfig {
+            speed_bps: 1_000_000_000,
+            tc_to_pcp: LinkConfig::IDENTITY_TC_TO_PCP,
+        };
+        Schedule::new(ClockId::Tai, link, gcl, None, vec![]).unwrap()
+    }
+
+    #[test]
+    fn a_stamp_taken_while_the_data_path_stalled_past_the_window_is_handed_over_next() {
+        let sched = schedule();
+        let (mut dev, _peer, _link) = sim::pair(SimConfig::default());
+        let (data, mut worker) = queue::queues();
+        let mut ep = PtpEndpoint::new(
+            EndpointConfig {
+                gate: None,
+                log_offsets: false,
+            },
+            &dev,
+            SchedClock::system(ClockId::Tai),
+            data,
+            std::thread::current(),
+        );
+        let sync = ToSend {
+            frame: PtpFrame::copy_of(&[0x5a; 60]).unwrap(),
+            stamp_tag: Some(7),
+        };
+        assert!(worker.to_data.enqueue(sync).is_ok());
+        let t0 = 1_000_000_000;
+        ep.service(t0, &mut dev, &sched, 0);
+        assert_eq!(ep.counters().tx_frames, 1);
+        assert_eq!(ep.next_wake(t0, &sched), t0 + STAMP_LOOK_NS);
+        // The next service comes only after the window (the thread was
+        // not scheduled): the stamp the device has goes to the worker.
+        let late = t0 + 3 * STAMP_WAIT_NS;
+        ep.service(late, &mut dev, &sched, 0);
+        match worker.from_data.dequeue() {
+            Some(ToWorker::Stamp { tag, .. }) => assert_eq!(tag, 7),
+            Some(ToWorker::Frame { .. }) => panic!("a frame, not the stamp"),
+            None => panic!("the stamp stayed with the device"),
+        }
+        assert_eq!(ep.counters().tx_stamps, 1);
+        // That was the look after the window: back to the slow pace.
+        assert_eq!(ep.next_wake(late, &sched), late + LOOK_NS);
     }
 }

@@ -13,6 +13,8 @@ struct Pending {
     tag: u32,
     context: TimestampContext,
     sent_mono_ns: u64,
+    /// A Sync: its Follow_Up waits for this stamp.
+    sync: bool,
 }
 
 pub struct StampTable {
@@ -33,8 +35,8 @@ impl Default for StampTable {
 }
 
 impl StampTable {
-    /// Keeps `context` under a new tag.
-    pub fn insert(&mut self, context: TimestampContext, now_mono_ns: u64) -> u32 {
+    /// Keeps `context` (of a Sync when `sync`) under a new tag.
+    pub fn insert(&mut self, context: TimestampContext, now_mono_ns: u64, sync: bool) -> u32 {
         let tag = self.next_tag;
         self.next_tag = self.next_tag.wrapping_add(1);
         let slot = match self.slots.iter().position(Option::is_none) {
@@ -52,8 +54,21 @@ impl StampTable {
             tag,
             context,
             sent_mono_ns: now_mono_ns,
+            sync,
         });
         tag
+    }
+
+    /// When the newest Sync whose stamp (and so whose Follow_Up) has not
+    /// come yet was sent: the next Sync should wait, or it would reach the
+    /// slave before that Follow_Up (ptp4l then drops both).
+    pub fn sync_waiting_since(&self) -> Option<u64> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|p| p.sync)
+            .map(|p| p.sent_mono_ns)
+            .max()
     }
 
     /// The context of `tag`, if it is still waiting.

@@ -84,6 +84,8 @@ pub struct CoreCounters {
     /// Clock steps the servo asked for and the clock refused (to before
     /// 1970-01-01T00:00:01 or past u64 ns).
     pub refused_steps: u64,
+    /// Syncs held back because the last Sync's Follow_Up was not out.
+    pub syncs_held: u64,
     /// Times the servo broke down (NaN or overflow inside statime's
     /// filter, from forged measurements) and was started afresh.
     pub servo_resets: u64,

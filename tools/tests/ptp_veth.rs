@@ -118,6 +118,13 @@ impl Lab {
         cfg += "free_running\t1\n";
         if role == Role::Slave {
             cfg += "slaveOnly\t1\nsyncReceiptTimeout\t0\nannounceReceiptTimeout\t10\n";
+            // Entering UNCALIBRATED, ptp4l forgets its Pdelay_Req in
+            // flight; the answer that arrives next is "rogue" and makes
+            // the port FAULTY, for 16 s by default. takt answers in the
+            // data path's idle time, 0.5-1.6 ms after the request (ptp4l:
+            // 50-330 us), a wider window: should it happen, start over
+            // at once.
+            cfg += "fault_reset_interval\tASAP\n";
         }
         let path = self.dir.write(&format!("{who}.cfg"), &cfg);
         let log = std::fs::File::create(self.dir.path().join(format!("{who}.log"))).unwrap();
@@ -135,6 +142,12 @@ impl Lab {
             .spawn()
             .expect("start ptp4l");
         self.ptp4ls.borrow_mut().push((who.to_string(), child));
+    }
+
+    /// Lines of ptp4l `who`'s log that contain `needle`.
+    fn log_count(&self, who: &str, needle: &str) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join(format!("{who}.log")));
+        log.unwrap_or_default().matches(needle).count()
     }
 
     fn kill(&self, who: &str) {
@@ -214,6 +227,12 @@ fn us(ns: i64) -> String {
     format!("{:.1} us", ns as f64 / 1e3)
 }
 
+/// The highest-numbered CPU this process may use (the listener's).
+fn last_cpu() -> String {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (n - 1).to_string()
+}
+
 /// What one talker -> listener run gave.
 struct Pair {
     talker: Value,
@@ -237,17 +256,35 @@ fn run_pair(
 ) -> Pair {
     let schedule = schedule();
     let common = ["--schedule", &schedule, "--report", "json"];
+    // Both real time, as a user runs them, on CPUs of their own, so that
+    // what is judged is takt, not a loaded machine's other work: the
+    // listener busy-polls a ring that holds some 64 ms of frames, and as
+    // SCHED_OTHER beside builds it is now and then starved longer than
+    // that (the kernel drops frames: rx_drops); the talker's xdp: tx
+    // stamp is the clock read before its kick, as early as a preemption
+    // in between is long.
+    let cpu = last_cpu();
     let mut listener = lab.start(
         End::B,
         LISTENER,
-        &[&common[..], &["--device", rx_dev], rx_flags].concat(),
+        &[
+            &common[..],
+            &["--device", rx_dev, "--cpu", &cpu, "--priority", "80"],
+            rx_flags,
+        ]
+        .concat(),
     );
     // The listener opens its device and starts polling well within this.
     std::thread::sleep(Duration::from_millis(700));
     let talker = lab.start(
         End::A,
         TALKER,
-        &[&common[..], &["--device", tx_dev, "-q"], tx_flags].concat(),
+        &[
+            &common[..],
+            &["--device", tx_dev, "-q", "--cpu", "0", "--priority", "70"],
+            tx_flags,
+        ]
+        .concat(),
     );
     meanwhile();
     let lock = lock.then(|| {
@@ -473,6 +510,12 @@ fn ptp4l_slave_measures_a_takt_talker_grandmaster_and_its_3ms_offset() {
     for (n, (offset, offset_ns)) in [("0", 0i64), ("+3ms", 3_000_000)].into_iter().enumerate() {
         let who = format!("slave{n}");
         lab.ptp4l(&who, Role::Slave, End::B);
+        // Started together, ptp4l's Pdelay_Req and takt's Announce fall
+        // due together every second; the Announce that makes ptp4l
+        // UNCALIBRATED then lands while takt's answer to that request is
+        // on its way, which ptp4l calls rogue (see `Lab::ptp4l`).
+        lab.wait_state(&who, PortState::Listening);
+        std::thread::sleep(Duration::from_millis(400));
         let mut talker = lab.start(
             End::A,
             TALKER,
@@ -520,11 +563,13 @@ fn ptp4l_slave_measures_a_takt_talker_grandmaster_and_its_3ms_offset() {
         let mut raw = last_10s.clone();
         eprintln!(
             "talker GM --clock-offset {offset}: ptp4l master_offset p50 {} over {} samples \
-             of the last 10 s; |offset - expected| p50 {} p99 {}",
+             of the last 10 s; |offset - expected| p50 {} p99 {}; {} rogue peer delay \
+             responses",
             us(percentile(&mut raw, 50)),
             err.len(),
             us(p50),
-            us(p99)
+            us(p99),
+            lab.log_count(&who, "rogue peer delay response")
         );
         assert!(
             p99 < OFFSET_P99_NS,

@@ -1,14 +1,17 @@
 //! Two network namespaces joined by a veth pair, for the tests that run
 //! the real binaries across it: who may run them, one at a time, tcpdump
-//! on the far end, and reading the JSON reports.
+//! on the far end, a program whose stderr is read while it runs, and
+//! reading the JSON reports.
 
 use super::{text, wait_at_most};
 use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use takt_drivers::link::{self, VethPair};
 
 /// True when the test should run; false (after saying why) when it skips.
@@ -115,7 +118,6 @@ impl Capture {
         let mut err = child.stderr.take().expect("tcpdump stderr");
         let mut seen = Vec::new();
         let mut byte = [0u8; 1];
-        use std::io::Read;
         while !String::from_utf8_lossy(&seen).contains("listening on") {
             match err.read(&mut byte) {
                 Ok(1) => seen.push(byte[0]),
@@ -153,4 +155,124 @@ pub fn u(v: &Value, path: &[&str]) -> u64 {
     }
     x.as_u64()
         .unwrap_or_else(|| panic!("{} is not a number in {v}", path.join(".")))
+}
+
+/// A program running in a namespace whose stderr is read as it comes (to
+/// wait for a line it prints), stdout too (a pipe left unread would stop
+/// it once full); killed on drop if it still runs, so a failed assertion
+/// leaves nothing behind.
+pub struct Running {
+    who: String,
+    child: Option<Child>,
+    stderr: Arc<Mutex<String>>,
+    readers: Option<(JoinHandle<Vec<u8>>, JoinHandle<()>)>,
+}
+
+impl Running {
+    /// `ip netns exec NS PROGRAM ARGS...`; `who` names it in messages.
+    pub fn start(wire: &Wire, ns: &str, who: &str, program: &str, args: &[&str]) -> Running {
+        let mut child = wire.spawn(ns, program, args);
+        let mut out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        let stdout = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = out.read_to_end(&mut bytes);
+            bytes
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        let lines = std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Running {
+            who: who.to_string(),
+            child: Some(child),
+            stderr,
+            readers: Some((stdout, lines)),
+        }
+    }
+
+    /// What it printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// True while it runs.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().expect("wait for child").is_none())
+    }
+
+    /// The first stderr line containing `needle`; fails when the program
+    /// ends without printing it or `cap` passes (a cap on a hang, never a
+    /// pass criterion).
+    pub fn wait_for_line(&mut self, needle: &str, cap: Duration) -> String {
+        let give_up = Instant::now() + cap;
+        loop {
+            if let Some(l) = self.stderr().lines().find(|l| l.contains(needle)) {
+                return l.to_string();
+            }
+            let ended = !self.running();
+            assert!(
+                !ended && Instant::now() < give_up,
+                "{}: no line with {needle:?} ({}); stderr:\n{}",
+                self.who,
+                if ended { "it ended" } else { "gave up waiting" },
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGINT (a clean stop: the report is still written), then its output.
+    pub fn interrupt(self, cap: Duration) -> Output {
+        if let Some(c) = &self.child {
+            let pid = nix::unistd::Pid::from_raw(c.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        }
+        self.finish(cap)
+    }
+
+    /// Wait for it to end (at most `cap`: then it is killed and the test
+    /// fails); its output, stderr included.
+    pub fn finish(mut self, cap: Duration) -> Output {
+        let give_up = Instant::now() + cap;
+        while self.running() {
+            assert!(
+                Instant::now() < give_up,
+                "{}: still running after {cap:?} (killed); stderr:\n{}",
+                self.who,
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut child = self.child.take().expect("still there");
+        let status = child.wait().expect("collect the exit status");
+        let (stdout, lines) = self.readers.take().expect("read once");
+        let stdout = stdout.join().unwrap_or_default();
+        let _ = lines.join();
+        Output {
+            status,
+            stdout,
+            stderr: self.stderr().into_bytes(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

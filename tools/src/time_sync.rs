@@ -129,12 +129,16 @@ impl TimeSync {
                     section.sync_wait_ns,
                 )
                 .map_err(|e| RunError::NotSynced(e.to_string()))?;
-                let watch = Ptp4lWatch::start(
+                // In sync now (the gate said so): the watcher's first poll
+                // is a quarter second away.
+                sync.set(true, clock.now_ns());
+                let watch = Ptp4lWatch::start_saying(
                     &section.ptp4l_socket,
                     ifname,
                     section.sync_threshold_ns,
                     Arc::clone(&sync),
                     Arc::clone(clock.disciplined()),
+                    (!quiet).then_some(tool),
                 )
                 .map_err(|e| RunError::NotSynced(e.to_string()))?;
                 Source::Linuxptp { watch }

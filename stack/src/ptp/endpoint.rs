@@ -20,6 +20,12 @@ const STAMP_WAIT_NS: u64 = 10_000_000;
 /// Without anything due, look for the worker's frames this often: its
 /// timers (sync, announce, delay requests) are 1/128 s at the fastest.
 const LOOK_NS: u64 = 250_000;
+/// After a received frame, look for the worker's answer this often ...
+const ANSWER_LOOK_NS: u64 = 50_000;
+/// ... for this long: a peer waits for a Pdelay_Resp (ptp4l forgets its
+/// request when its port changes state meanwhile and then calls the late
+/// answer rogue).
+const ANSWER_WAIT_NS: u64 = 2_000_000;
 /// Bytes the NIC adds that a buffer does not hold (FCS).
 const FCS_BYTES: u64 = 4;
 
@@ -66,6 +72,8 @@ pub struct PtpEndpoint {
     stamps_until_ns: u64,
     /// ... and until a look at or after it: the last look.
     looked_ns: u64,
+    /// Look for the worker's answer often until then (a frame was fed).
+    answers_until_ns: u64,
     next_look_ns: u64,
     out: TxBatch,
     stamps: TxStampBatch,
@@ -92,6 +100,7 @@ impl PtpEndpoint {
             launch_lead_ns: None,
             wire_free_at_ns: 0,
             stamps_until_ns: 0,
+            answers_until_ns: 0,
             looked_ns: 0,
             next_look_ns: 0,
             out: TxBatch::new(),
@@ -137,6 +146,8 @@ impl PtpEndpoint {
             return;
         }
         self.counters.rx_frames += 1;
+        self.answers_until_ns = rx_ns.saturating_add(ANSWER_WAIT_NS);
+        self.next_look_ns = self.next_look_ns.min(rx_ns.saturating_add(ANSWER_LOOK_NS));
         self.worker.unpark();
     }
 
@@ -164,8 +175,9 @@ impl PtpEndpoint {
         if !self.log_offsets {
             while self.ends.offsets.dequeue().is_some() {}
         }
-        self.next_look_ns = now_ns.saturating_add(if self.looked_ns < self.stamps_until_ns {
-            STAMP_LOOK_NS
+        let eager = self.looked_ns < self.stamps_until_ns || now_ns < self.answers_until_ns;
+        self.next_look_ns = now_ns.saturating_add(if eager {
+            STAMP_LOOK_NS.min(ANSWER_LOOK_NS)
         } else {
             LOOK_NS
         });

@@ -377,6 +377,19 @@ impl Ptp4lWatch {
         sync: Arc<SyncStatus>,
         clock: C,
     ) -> Result<Ptp4lWatch, Ptp4lError> {
+        Self::start_saying(socket, iface, threshold_ns, sync, clock, None)
+    }
+
+    /// As [`start`](Self::start), and print `TOOL: ptp: in sync (...)` /
+    /// `ptp: sync lost (...)` on stderr when the verdict changes.
+    pub fn start_saying<C: Timebase + Send + 'static>(
+        socket: &Path,
+        iface: &str,
+        threshold_ns: u64,
+        sync: Arc<SyncStatus>,
+        clock: C,
+        say: Option<&'static str>,
+    ) -> Result<Ptp4lWatch, Ptp4lError> {
         let mut client = Ptp4lClient::connect(socket)?;
         client.set_timeout(WATCH_ANSWER_TIMEOUT);
         let start_ns = clock.now_ns();
@@ -403,6 +416,8 @@ impl Ptp4lWatch {
             socket: socket.to_path_buf(),
             iface: iface.to_string(),
             threshold_ns,
+            say,
+            offsets_over: 0,
             sync: Arc::clone(&sync),
             clock,
             shared: Arc::clone(&shared),
@@ -519,6 +534,10 @@ struct Watcher<C> {
     socket: PathBuf,
     iface: String,
     threshold_ns: u64,
+    /// Prefix of the stderr line when sync is reached or lost (None: quiet).
+    say: Option<&'static str>,
+    /// New offset samples over the threshold in a row.
+    offsets_over: u32,
     sync: Arc<SyncStatus>,
     clock: C,
     shared: Arc<Shared>,
@@ -543,7 +562,7 @@ impl<C: Timebase> Watcher<C> {
                     self.client = None;
                     let silent = last_answer.elapsed() > SILENCE_LIMIT;
                     if silent {
-                        self.sync.set(false, self.clock.now_ns());
+                        self.set_sync(false, "ptp4l stopped answering");
                     }
                     let mut w = self.shared.lock();
                     w.last_error = Some(e.to_string());
@@ -578,16 +597,54 @@ impl<C: Timebase> Watcher<C> {
         Ptp4lStatus::read(client)
     }
 
+    /// The verdict to the data path (and stderr, when it changes).
+    fn set_sync(&mut self, in_sync: bool, why: &str) {
+        if in_sync != self.sync.is_synced() {
+            if let Some(tool) = self.say {
+                let what = if in_sync { "in sync" } else { "sync lost" };
+                eprintln!("{tool}: ptp: {what} ({why})");
+            }
+        }
+        self.sync.set(in_sync, self.clock.now_ns());
+    }
+
     fn judged(&mut self, status: Ptp4lStatus, last_ingress: &mut Option<i64>) {
         let verdict = judge(&status, &self.iface, self.threshold_ns);
         let now = self.clock.now_ns();
-        self.sync.set(verdict.in_sync(), now);
         let port_state = status.port_on(&self.iface).map(|p| p.port_state);
         // A new sample: ptp4l's ingress time moved (0: no sample, a master).
         let sample = status
             .time_status
             .filter(|t| t.ingress_time_ns != 0 && Some(t.ingress_time_ns) != *last_ingress)
             .filter(|_| matches!(port_state, Some(PortState::Slave | PortState::Uncalibrated)));
+        // An offset over the threshold loses sync only when LOCK_RUN new
+        // samples in a row are (software stamps cross a tight threshold
+        // now and then); a port that is no longer SLAVE or MASTER, at once.
+        match &verdict {
+            Verdict::InSync { .. } => {
+                self.offsets_over = 0;
+                self.set_sync(
+                    true,
+                    &format!(
+                        "ptp4l's port on {} is {}",
+                        self.iface,
+                        port_state.map_or("?", |p| p.name())
+                    ),
+                );
+            }
+            Verdict::NotInSync(reason @ Reason::Offset { .. }) => {
+                if sample.is_some() {
+                    self.offsets_over += 1;
+                }
+                if self.offsets_over >= super::lock::LOCK_RUN {
+                    self.set_sync(false, &reason.to_string());
+                }
+            }
+            Verdict::NotInSync(reason) => {
+                self.offsets_over = 0;
+                self.set_sync(false, &reason.to_string());
+            }
+        }
         if let Some(t) = sample {
             *last_ingress = Some(t.ingress_time_ns);
             if self.producer.enqueue((now, t.master_offset_ns)).is_err() {

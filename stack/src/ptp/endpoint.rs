@@ -3,9 +3,11 @@
 //! frames the worker wants sent leave inside the PTP class's gate windows
 //! (on a talker), and the device's transmit stamps go back to the worker.
 //! Allocation-free after [`PtpEndpoint::new`]; the worker is woken with
-//! `Thread::unpark` (a futex, no lock).
+//! `Thread::unpark` (a futex, no lock) once per batch of received frames,
+//! not per frame: waking a parked thread on another CPU is an IPI, which
+//! costs a VM an exit, and a flood would pay it for every frame.
 
-use super::queue::{DataEnds, OffsetSample, PtpFrame, ToWorker};
+use super::queue::{DataEnds, OffsetSample, PtpFrame, ToWorker, TO_WORKER};
 use crate::clock::SchedClock;
 use crate::control::gate::{self, BestEffortGate};
 use takt_drivers::{RingDevice, RxFrame, TxBatch, TxFrame, TxStampBatch};
@@ -22,6 +24,17 @@ const STAMP_WAIT_NS: u64 = 10_000_000;
 const LOOK_NS: u64 = 250_000;
 /// Bytes the NIC adds that a buffer does not hold (FCS).
 const FCS_BYTES: u64 = 4;
+/// Frames released to the device per [`PtpEndpoint::service`] call at
+/// most. A stamped frame is a send call of its own (several us on a
+/// software backend, more in a VM): a full queue of 31 Pdelay answers in
+/// one call took up to 150 us under a Pdelay flood, three times the
+/// talker's idle-time budget (`talker::CONTROL_BUDGET_NS`), so its next
+/// stream frame left late. The rest go in the next calls.
+pub const RELEASE_PER_CALL: usize = 2;
+/// Received frames waiting for the worker before it is woken within a
+/// batch (otherwise at the end of the batch): it drains them before the
+/// queue fills.
+const WAKE_AT: usize = TO_WORKER / 2;
 
 /// Running totals of the data path's side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,6 +77,8 @@ pub struct PtpEndpoint {
     out: TxBatch,
     stamps: TxStampBatch,
     counters: EndpointCounters,
+    /// Frames were queued for the worker since it was last woken.
+    fed_unwoken: bool,
 }
 
 impl PtpEndpoint {
@@ -89,6 +104,7 @@ impl PtpEndpoint {
             out: TxBatch::new(),
             stamps: TxStampBatch::new(),
             counters: EndpointCounters::default(),
+            fed_unwoken: false,
         }
     }
 
@@ -108,7 +124,9 @@ impl PtpEndpoint {
     }
 
     /// A received PTP frame; `rx_ns` is its device stamp on the schedule
-    /// clock. The buffer goes back to the device at once.
+    /// clock. The buffer goes back to the device at once. The worker is
+    /// woken by [`wake_worker`](Self::wake_worker) (or `service`) after the
+    /// batch, or here once half its queue is taken.
     pub fn feed(&mut self, frame: RxFrame, rx_ns: u64, dev: &mut dyn RingDevice) {
         let len = frame.len.min(dev.info().buf_size);
         let copied = PtpFrame::copy_of(&dev.buf(&frame.buf)[..len]);
@@ -129,7 +147,18 @@ impl PtpEndpoint {
             return;
         }
         self.counters.rx_frames += 1;
-        self.worker.unpark();
+        self.fed_unwoken = true;
+        if self.ends.to_worker.len() >= WAKE_AT {
+            self.wake_worker();
+        }
+    }
+
+    /// Wake the worker if frames were queued for it since it was last
+    /// woken (after a batch of [`feed`](Self::feed)s).
+    pub fn wake_worker(&mut self) {
+        if std::mem::take(&mut self.fed_unwoken) {
+            self.worker.unpark();
+        }
     }
 
     /// Stamps back to the worker, the worker's frames out while the gate
@@ -142,6 +171,7 @@ impl PtpEndpoint {
         schedule: &Schedule,
         wire_floor_ns: u64,
     ) {
+        self.wake_worker();
         if now_ns < self.stamps_until_ns {
             self.take_stamps(dev);
         }
@@ -155,6 +185,9 @@ impl PtpEndpoint {
 
     /// When [`service`](Self::service) next has something to do.
     pub fn next_wake(&self, now_ns: u64, schedule: &Schedule) -> u64 {
+        if self.fed_unwoken {
+            return now_ns;
+        }
         let release = self.ends.from_worker.peek().map_or(u64::MAX, |f| {
             let start = self.earliest_start(now_ns);
             match &self.gate {
@@ -211,7 +244,7 @@ impl PtpEndpoint {
         let mut t = self.earliest_start(now_ns).max(wire_floor_ns);
         let mut stamped = false;
         while let Some(f) = self.ends.from_worker.peek() {
-            if self.out.is_full() {
+            if self.out.len() >= RELEASE_PER_CALL {
                 break;
             }
             let len = f.frame.len.min(dev.info().buf_size);
@@ -249,5 +282,131 @@ impl PtpEndpoint {
         if stamped {
             self.stamps_until_ns = now_ns.saturating_add(STAMP_WAIT_NS);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ptp::queue::{self, ToSend, WorkerEnds};
+    use takt_drivers::sim::{self, SimConfig, SimPort};
+    use takt_drivers::RxBatch;
+    use takt_scheduler::{ClockId, GateControlList, GateEntry, LinkConfig};
+
+    fn schedule() -> Schedule {
+        let gcl = GateControlList::new(
+            0,
+            None,
+            0,
+            vec![GateEntry {
+                gate_mask: 0x01,
+                interval_ns: 1_000_000,
+            }],
+        )
+        .unwrap();
+        let link = LinkConfig {
+            speed_bps: 1_000_000_000,
+            tc_to_pcp: LinkConfig::IDENTITY_TC_TO_PCP,
+        };
+        Schedule::new(ClockId::Tai, link, gcl, None, vec![]).unwrap()
+    }
+
+    /// A listener's endpoint (no gate) on one end of a simulated wire.
+    fn endpoint() -> (PtpEndpoint, WorkerEnds, SimPort, SimPort) {
+        let (a, b, _link) = sim::pair(SimConfig::default());
+        let (data, worker) = queue::queues();
+        let ep = PtpEndpoint::new(
+            EndpointConfig { gate: None },
+            &a,
+            SchedClock::system(ClockId::Tai),
+            data,
+            std::thread::current(),
+        );
+        (ep, worker, a, b)
+    }
+
+    fn ptp_frame(n: u8) -> PtpFrame {
+        let mut f = [0u8; 60];
+        f[12..14].copy_from_slice(&[0x88, 0xF7]);
+        f[14] = n;
+        PtpFrame::copy_of(&f).unwrap()
+    }
+
+    #[test]
+    fn a_service_call_releases_a_few_frames_and_the_next_calls_the_rest() {
+        let (mut ep, mut worker, mut a, mut b) = endpoint();
+        let s = schedule();
+        for n in 0..10 {
+            let sent = worker.to_data.enqueue(ToSend {
+                frame: ptp_frame(n),
+                stamp_tag: None,
+            });
+            assert!(sent.is_ok());
+        }
+        let clock = SchedClock::system(ClockId::Tai);
+        let now = clock.now_ns();
+        ep.service(now, &mut a, &s, 0);
+        assert_eq!(ep.counters().tx_frames, RELEASE_PER_CALL as u64);
+        assert!(ep.next_wake(now, &s) <= now, "the rest is due at once");
+        while ep.counters().tx_frames < 10 {
+            let before = ep.counters().tx_frames;
+            ep.service(clock.now_ns(), &mut a, &s, 0);
+            assert!(ep.counters().tx_frames - before <= RELEASE_PER_CALL as u64);
+            assert!(ep.counters().tx_frames > before, "each call sends some");
+        }
+        let mut rx = RxBatch::new();
+        let mut order = Vec::new();
+        // The simulated wire delivers each frame after its wire time.
+        while order.len() < 10 {
+            b.rx_burst(&mut rx);
+            while let Some(f) = rx.pop_front() {
+                order.push(b.buf(&f.buf)[14]);
+                b.free(f.buf);
+            }
+        }
+        assert_eq!(order, (0..10).collect::<Vec<u8>>(), "all, in order");
+        assert_eq!(ep.counters().tx_dropped, 0);
+    }
+
+    #[test]
+    fn received_frames_reach_the_worker_and_it_is_woken_once_per_batch() {
+        let (mut ep, mut worker, mut a, mut b) = endpoint();
+        let s = schedule();
+        let mut out = TxBatch::new();
+        for n in 0..3 {
+            let buf = b.alloc().unwrap();
+            let f = ptp_frame(n);
+            b.buf_mut(&buf)[..f.len].copy_from_slice(f.bytes());
+            let _ = out.push_back(TxFrame {
+                buf,
+                len: f.len,
+                launch_time_ns: None,
+                stamp_tag: None,
+            });
+        }
+        assert_eq!(b.tx_burst(&mut out), 3);
+        let clock = SchedClock::system(ClockId::Tai);
+        let now = clock.now_ns();
+        ep.service(now, &mut a, &s, 0);
+        assert!(ep.next_wake(now, &s) > now, "nothing to do yet");
+        let mut rx = RxBatch::new();
+        let mut fed = 0;
+        while fed < 3 {
+            a.rx_burst(&mut rx);
+            while let Some(f) = rx.pop_front() {
+                ep.feed(f, now, &mut a);
+                fed += 1;
+            }
+        }
+        // The loop must serve (wake the worker) before it sleeps.
+        assert_eq!(ep.next_wake(now, &s), now);
+        ep.wake_worker();
+        assert!(ep.next_wake(now, &s) > now, "woken: nothing left to do");
+        let mut seen = Vec::new();
+        while let Some(ToWorker::Frame { frame, .. }) = worker.from_data.dequeue() {
+            seen.push(frame.bytes()[14]);
+        }
+        assert_eq!(seen, vec![0, 1, 2]);
+        assert_eq!(ep.counters().rx_frames, 3);
     }
 }

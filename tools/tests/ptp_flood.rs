@@ -118,13 +118,17 @@ fn flood(wire: &Wire, ns: &str, ifname: &str, kind: &str, rate: u32, secs: &str)
 }
 
 fn talker(wire: &Wire, sched: &str, duration: &str) -> Child {
+    talker_as(wire, sched, duration, "master")
+}
+
+fn talker_as(wire: &Wire, sched: &str, duration: &str, mode: &str) -> Child {
     let mut args = vec![
         "--schedule",
         sched,
         "--device",
         "packet:tk-a",
         "--ptp",
-        "master",
+        mode,
         "--duration",
         duration,
         "-q",
@@ -415,6 +419,57 @@ fn pdelay_run() -> u64 {
     u(&rep, &["total", "late"])
 }
 
+#[test]
+fn announces_from_a_worse_foreign_clock_leave_an_auto_talker_grandmaster() {
+    if !ready("announce flood into an auto talker", &TOOLS) {
+        return;
+    }
+    flooder();
+    let _serial = one_at_a_time();
+    in_a_run_without_late_frames("announce flood", announce_run);
+}
+
+/// `--ptp auto`: the best master clock algorithm decides, with the flood's
+/// Announces (priority1 255 against the talker's 248) there from before
+/// its first decision to the end of its run.
+fn announce_run() -> u64 {
+    let wire = Wire::new();
+    let dir = TempDir::new("ptpflood");
+    let sched = dir.write("s.toml", SCHEDULE);
+    let t = talker_as(&wire, &sched, "4s", "auto");
+    std::thread::sleep(Duration::from_millis(300));
+    let fl = flood(&wire, &wire.b, "tk-b", "announce", 500, "5");
+    let rep = report(&wait_at_most(t, Duration::from_secs(60)), "takt-talker");
+    let p = &rep["ptp"];
+    let mac = wire
+        .pair
+        .ns_a()
+        .run(|| takt_drivers::link::mac("tk-a"))
+        .unwrap()
+        .unwrap();
+    let own = format!(
+        "{:02x}{:02x}{:02x}.fffe.{:02x}{:02x}{:02x}",
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+    );
+    eprintln!(
+        "announce flood: {} sent; talker {} with grandmaster {}, received {}",
+        fl["announce"], p["port_state"], p["grandmaster"], p["rx_by_type"]
+    );
+    assert_eq!(p["port_state"], "MASTER", "{p}");
+    assert_eq!(
+        p["grandmaster"],
+        own.as_str(),
+        "its own clock, not the flood's: {p}"
+    );
+    assert_eq!(n(p, "sync_losses"), 0, "{p}");
+    assert_eq!(n(p, "clock_steps"), 0, "{p}");
+    assert!(
+        n(&p["rx_by_type"], "ANNOUNCE") >= 1000,
+        "the flood reached it: {p}"
+    );
+    u(&rep, &["total", "late"])
+}
+
 /// One talker + listener run, `--clock-offset +3ms` on the listener (its
 /// clock starts 3 ms off: the servo steps it once, at its first lock), with
 /// forged Sync/Follow_Up sent to the listener from the talker's side when
@@ -464,9 +519,11 @@ fn a_synced_listener_takes_no_forged_sync_and_steps_only_at_its_first_lock() {
     }
     flooder();
     let _serial = one_at_a_time();
-    let (quiet, _, _, _) = listener_run(false);
-    let quiet_p50 = u(&quiet, &["total", "latency_ns", "p50"]);
+    // A flood-free run next to each flooded one, so both see the machine
+    // as it is then.
     in_a_run_without_late_frames("forged sync", || {
+        let (quiet, _, _, quiet_late) = listener_run(false);
+        let quiet_p50 = u(&quiet, &["total", "latency_ns", "p50"]);
         let (l, stderr, fl, late) = listener_run(true);
         let fl = fl.expect("flooded");
         let p = &l["ptp"];
@@ -494,11 +551,16 @@ fn a_synced_listener_takes_no_forged_sync_and_steps_only_at_its_first_lock() {
         // Every forgery that reached the port was refused as such.
         assert!(forged >= 4000, "{fl}");
         assert!(refused + slack >= forged, "{p}");
-        // The latency measured in sync is the flood-free one.
-        assert!(
-            p50.abs_diff(quiet_p50) <= 20_000,
-            "latency p50 {p50} ns vs {quiet_p50} ns without the flood"
-        );
-        late
+        // The latency measured in sync is the flood-free one. (A VM stall
+        // that made a frame late may have moved one run's median too: then
+        // both run again.)
+        let same = p50.abs_diff(quiet_p50) <= 20_000;
+        if late + quiet_late == 0 {
+            assert!(
+                same,
+                "latency p50 {p50} ns vs {quiet_p50} ns without the flood"
+            );
+        }
+        late + quiet_late
     });
 }

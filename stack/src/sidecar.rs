@@ -159,6 +159,9 @@ impl Sidecars {
                 dev.free(f.buf);
             }
         }
+        if let Some(p) = &mut self.ptp {
+            p.wake_worker();
+        }
     }
 
     /// Idle-time work: receive (a talker), let each protocol process what

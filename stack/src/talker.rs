@@ -31,6 +31,32 @@ pub const CONTROL_BUDGET_NS: u64 = 50_000;
 /// Interval-log tag of the PTP port's offset from its master.
 pub const PTP_OFFSET_TAG: &str = "ptp.offset";
 
+/// How the talker waits for its protocols' next work (`wake`) before a
+/// frame's wake-up time `deadline`: that work is not time-critical, so a
+/// hybrid wait sleeps all the way instead of spinning its margin, and ends
+/// a margin earlier, so a late wake-up costs no more than the frame's own
+/// hybrid wait would. Under a PTP flood the port asks for service every
+/// 50 us (transmit stamps); spinning those waits kept the thread busy all
+/// the time, and the kernel's RT throttling then stopped it for 50 ms
+/// every second (docs/latency.md, "PTP flood"). Spin mode spins, as asked.
+pub fn idle_wait(wake: rt::WakeConfig, at_ns: u64, deadline_ns: u64) -> (u64, rt::WakeConfig) {
+    match wake.mode {
+        rt::Wake::Hybrid => {
+            let latest = deadline_ns
+                .saturating_sub(CONTROL_BUDGET_NS)
+                .saturating_sub(wake.margin_ns);
+            (
+                at_ns.min(latest),
+                rt::WakeConfig {
+                    mode: rt::Wake::Nanosleep,
+                    ..wake
+                },
+            )
+        }
+        _ => (at_ns, wake),
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct TalkerOptions {
     /// Wake this long before a frame's launch time to build and queue it.
@@ -388,7 +414,11 @@ impl Talker {
                 return false;
             }
             if wake > now {
-                rt::wait_until(&self.clock, wake, self.opts.wake);
+                let (until, how) = idle_wait(self.opts.wake, wake, deadline);
+                if until <= now {
+                    return false; // the frame's own wait from here
+                }
+                rt::wait_until(&self.clock, until, how);
             }
             if rt::stop_requested() {
                 return false;
@@ -475,6 +505,36 @@ impl Talker {
         }
         while let Some(f) = pending.pop_front() {
             dev.free(f.buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use takt_scheduler::rt::{Wake, WakeConfig};
+
+    #[test]
+    fn idle_waits_sleep_instead_of_spinning_and_end_before_the_budget() {
+        let hybrid = WakeConfig {
+            mode: Wake::Hybrid,
+            margin_ns: 50_000,
+        };
+        let deadline = 1_000_000;
+        // Work due well before the frame: slept for, not spun.
+        let (until, how) = idle_wait(hybrid, 300_000, deadline);
+        assert_eq!((until, how.mode), (300_000, Wake::Nanosleep));
+        // Work due near the frame: the sleep ends a margin before the
+        // budget, where the frame's own hybrid wait takes over.
+        let (until, _) = idle_wait(hybrid, 990_000, deadline);
+        assert_eq!(until, deadline - CONTROL_BUDGET_NS - 50_000);
+        for mode in [Wake::Nanosleep, Wake::Spin] {
+            let w = WakeConfig {
+                mode,
+                margin_ns: 50_000,
+            };
+            let (until, how) = idle_wait(w, 990_000, deadline);
+            assert_eq!((until, how.mode), (990_000, mode), "as asked");
         }
     }
 }

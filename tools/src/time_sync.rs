@@ -296,6 +296,10 @@ impl TimeSync {
                 if let Some(e) = endpoint {
                     let c = e.counters();
                     r.rx_rejected += c.rx_oversize;
+                    if c.rx_oversize > 0 {
+                        r.rx_rejected_by_reason
+                            .insert("oversize".into(), c.rx_oversize);
+                    }
                     r.rx_dropped += c.rx_dropped;
                     r.tx_dropped += c.tx_dropped + c.stamps_dropped;
                 }

@@ -680,6 +680,13 @@ impl PtpCore {
             rx_rejected: counters.rejected_total(),
             tx_dropped: counters.tx_dropped,
             tx_stamps_missing: counters.tx_stamps_missing,
+            rx_rejected_by_reason: Rejected::ALL
+                .iter()
+                .filter(|r| counters.rejected(**r) > 0)
+                .map(|r| (r.name().to_owned(), counters.rejected(*r)))
+                .collect(),
+            rx_by_type: by_type(&counters.rx),
+            tx_by_type: by_type(&counters.tx),
             ..PtpReport::default()
         };
         report.set_offsets(&self.offset_stats);
@@ -691,4 +698,14 @@ impl PtpCore {
         let e = self.port.as_ref()?.port_current_ds_contribution()?;
         Some((duration_ns(e.offset_from_master), duration_ns(e.mean_delay)))
     }
+}
+
+/// Counts by messageType as ptp4l names them; types with none left out.
+fn by_type(counts: &[u64; 16]) -> std::collections::BTreeMap<String, u64> {
+    counts
+        .iter()
+        .zip(msg_type::NAMES)
+        .filter(|(n, name)| **n > 0 && !name.is_empty())
+        .map(|(n, name)| (name.to_owned(), *n))
+        .collect()
 }

@@ -3,9 +3,11 @@
 //! frames the worker wants sent leave inside the PTP class's gate windows
 //! (on a talker), and the device's transmit stamps go back to the worker.
 //! Allocation-free after [`PtpEndpoint::new`]; the worker is woken with
-//! `Thread::unpark` (a futex, no lock).
+//! `Thread::unpark` (a futex, no lock) once per batch of received frames,
+//! not per frame: waking a parked thread on another CPU is an IPI, which
+//! costs a VM an exit, and a flood would pay it for every frame.
 
-use super::queue::{DataEnds, OffsetSample, PtpFrame, ToWorker};
+use super::queue::{DataEnds, OffsetSample, PtpFrame, ToWorker, TO_WORKER};
 use crate::clock::SchedClock;
 use crate::control::gate::{self, BestEffortGate};
 use takt_drivers::{RingDevice, RxFrame, TxBatch, TxFrame, TxStampBatch};
@@ -28,6 +30,17 @@ const ANSWER_LOOK_NS: u64 = 50_000;
 const ANSWER_WAIT_NS: u64 = 2_000_000;
 /// Bytes the NIC adds that a buffer does not hold (FCS).
 const FCS_BYTES: u64 = 4;
+/// Frames released to the device per [`PtpEndpoint::service`] call at
+/// most. A stamped frame is a send call of its own (several us on a
+/// software backend, more in a VM): a full queue of 31 Pdelay answers in
+/// one call took up to 150 us under a Pdelay flood, three times the
+/// talker's idle-time budget (`talker::CONTROL_BUDGET_NS`), so its next
+/// stream frame left late. The rest go in the next calls.
+pub const RELEASE_PER_CALL: usize = 2;
+/// Received frames waiting for the worker before it is woken within a
+/// batch (otherwise at the end of the batch): it drains them before the
+/// queue fills.
+const WAKE_AT: usize = TO_WORKER / 2;
 
 /// Running totals of the data path's side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -78,6 +91,8 @@ pub struct PtpEndpoint {
     out: TxBatch,
     stamps: TxStampBatch,
     counters: EndpointCounters,
+    /// Frames were queued for the worker since it was last woken.
+    fed_unwoken: bool,
 }
 
 impl PtpEndpoint {
@@ -106,6 +121,7 @@ impl PtpEndpoint {
             out: TxBatch::new(),
             stamps: TxStampBatch::new(),
             counters: EndpointCounters::default(),
+            fed_unwoken: false,
         }
     }
 
@@ -125,7 +141,9 @@ impl PtpEndpoint {
     }
 
     /// A received PTP frame; `rx_ns` is its device stamp on the schedule
-    /// clock. The buffer goes back to the device at once.
+    /// clock. The buffer goes back to the device at once. The worker is
+    /// woken by [`wake_worker`](Self::wake_worker) (or `service`) after the
+    /// batch, or here once half its queue is taken.
     pub fn feed(&mut self, frame: RxFrame, rx_ns: u64, dev: &mut dyn RingDevice) {
         let len = frame.len.min(dev.info().buf_size);
         let copied = PtpFrame::copy_of(&dev.buf(&frame.buf)[..len]);
@@ -148,7 +166,18 @@ impl PtpEndpoint {
         self.counters.rx_frames += 1;
         self.answers_until_ns = rx_ns.saturating_add(ANSWER_WAIT_NS);
         self.next_look_ns = self.next_look_ns.min(rx_ns.saturating_add(ANSWER_LOOK_NS));
-        self.worker.unpark();
+        self.fed_unwoken = true;
+        if self.ends.to_worker.len() >= WAKE_AT {
+            self.wake_worker();
+        }
+    }
+
+    /// Wake the worker if frames were queued for it since it was last
+    /// woken (after a batch of [`feed`](Self::feed)s).
+    pub fn wake_worker(&mut self) {
+        if std::mem::take(&mut self.fed_unwoken) {
+            self.worker.unpark();
+        }
     }
 
     /// Stamps back to the worker, the worker's frames out while the gate
@@ -167,6 +196,7 @@ impl PtpEndpoint {
         // next service, not when the next event frame reopens the window
         // (a Follow_Up would then leave after the next Sync, and ptp4l
         // drops both).
+        self.wake_worker();
         if self.looked_ns < self.stamps_until_ns {
             self.take_stamps(dev);
             self.looked_ns = now_ns;
@@ -185,6 +215,9 @@ impl PtpEndpoint {
 
     /// When [`service`](Self::service) next has something to do.
     pub fn next_wake(&self, now_ns: u64, schedule: &Schedule) -> u64 {
+        if self.fed_unwoken {
+            return now_ns;
+        }
         let release = self.ends.from_worker.peek().map_or(u64::MAX, |f| {
             let start = self.earliest_start(now_ns);
             match &self.gate {
@@ -241,7 +274,7 @@ impl PtpEndpoint {
         let mut t = self.earliest_start(now_ns).max(wire_floor_ns);
         let mut stamped = false;
         while let Some(f) = self.ends.from_worker.peek() {
-            if self.out.is_full() {
+            if self.out.len() >= RELEASE_PER_CALL {
                 break;
             }
             let len = f.frame.len.min(dev.info().buf_size);
@@ -285,8 +318,9 @@ impl PtpEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ptp::queue::{self, PtpFrame, ToSend};
-    use takt_drivers::sim::{self, SimConfig};
+    use crate::ptp::queue::{self, PtpFrame, ToSend, WorkerEnds};
+    use takt_drivers::sim::{self, SimConfig, SimPort};
+    use takt_drivers::RxBatch;
     use takt_scheduler::{ClockId, GateControlList, GateEntry, LinkConfig};
 
     fn schedule() -> Schedule {
@@ -307,21 +341,112 @@ mod tests {
         Schedule::new(ClockId::Tai, link, gcl, None, vec![]).unwrap()
     }
 
-    #[test]
-    fn a_stamp_taken_while_the_data_path_stalled_past_the_window_is_handed_over_next() {
-        let sched = schedule();
-        let (mut dev, _peer, _link) = sim::pair(SimConfig::default());
-        let (data, mut worker) = queue::queues();
-        let mut ep = PtpEndpoint::new(
+    /// A listener's endpoint (no gate) on one end of a simulated wire.
+    fn endpoint() -> (PtpEndpoint, WorkerEnds, SimPort, SimPort) {
+        let (a, b, _link) = sim::pair(SimConfig::default());
+        let (data, worker) = queue::queues();
+        let ep = PtpEndpoint::new(
             EndpointConfig {
                 gate: None,
                 log_offsets: false,
             },
-            &dev,
+            &a,
             SchedClock::system(ClockId::Tai),
             data,
             std::thread::current(),
         );
+        (ep, worker, a, b)
+    }
+
+    fn ptp_frame(n: u8) -> PtpFrame {
+        let mut f = [0u8; 60];
+        f[12..14].copy_from_slice(&[0x88, 0xF7]);
+        f[14] = n;
+        PtpFrame::copy_of(&f).unwrap()
+    }
+
+    #[test]
+    fn a_service_call_releases_a_few_frames_and_the_next_calls_the_rest() {
+        let (mut ep, mut worker, mut a, mut b) = endpoint();
+        let s = schedule();
+        for n in 0..10 {
+            let sent = worker.to_data.enqueue(ToSend {
+                frame: ptp_frame(n),
+                stamp_tag: None,
+            });
+            assert!(sent.is_ok());
+        }
+        let clock = SchedClock::system(ClockId::Tai);
+        let now = clock.now_ns();
+        ep.service(now, &mut a, &s, 0);
+        assert_eq!(ep.counters().tx_frames, RELEASE_PER_CALL as u64);
+        assert!(ep.next_wake(now, &s) <= now, "the rest is due at once");
+        while ep.counters().tx_frames < 10 {
+            let before = ep.counters().tx_frames;
+            ep.service(clock.now_ns(), &mut a, &s, 0);
+            assert!(ep.counters().tx_frames - before <= RELEASE_PER_CALL as u64);
+            assert!(ep.counters().tx_frames > before, "each call sends some");
+        }
+        let mut rx = RxBatch::new();
+        let mut order = Vec::new();
+        // The simulated wire delivers each frame after its wire time.
+        while order.len() < 10 {
+            b.rx_burst(&mut rx);
+            while let Some(f) = rx.pop_front() {
+                order.push(b.buf(&f.buf)[14]);
+                b.free(f.buf);
+            }
+        }
+        assert_eq!(order, (0..10).collect::<Vec<u8>>(), "all, in order");
+        assert_eq!(ep.counters().tx_dropped, 0);
+    }
+
+    #[test]
+    fn received_frames_reach_the_worker_and_it_is_woken_once_per_batch() {
+        let (mut ep, mut worker, mut a, mut b) = endpoint();
+        let s = schedule();
+        let mut out = TxBatch::new();
+        for n in 0..3 {
+            let buf = b.alloc().unwrap();
+            let f = ptp_frame(n);
+            b.buf_mut(&buf)[..f.len].copy_from_slice(f.bytes());
+            let _ = out.push_back(TxFrame {
+                buf,
+                len: f.len,
+                launch_time_ns: None,
+                stamp_tag: None,
+            });
+        }
+        assert_eq!(b.tx_burst(&mut out), 3);
+        let clock = SchedClock::system(ClockId::Tai);
+        let now = clock.now_ns();
+        ep.service(now, &mut a, &s, 0);
+        assert!(ep.next_wake(now, &s) > now, "nothing to do yet");
+        let mut rx = RxBatch::new();
+        let mut fed = 0;
+        while fed < 3 {
+            a.rx_burst(&mut rx);
+            while let Some(f) = rx.pop_front() {
+                ep.feed(f, now, &mut a);
+                fed += 1;
+            }
+        }
+        // The loop must serve (wake the worker) before it sleeps.
+        assert_eq!(ep.next_wake(now, &s), now);
+        ep.wake_worker();
+        assert!(ep.next_wake(now, &s) > now, "woken: nothing left to do");
+        let mut seen = Vec::new();
+        while let Some(ToWorker::Frame { frame, .. }) = worker.from_data.dequeue() {
+            seen.push(frame.bytes()[14]);
+        }
+        assert_eq!(seen, vec![0, 1, 2]);
+        assert_eq!(ep.counters().rx_frames, 3);
+    }
+
+    #[test]
+    fn a_stamp_taken_while_the_data_path_stalled_past_the_window_is_handed_over_next() {
+        let sched = schedule();
+        let (mut ep, mut worker, mut dev, _peer) = endpoint();
         let sync = ToSend {
             frame: PtpFrame::copy_of(&[0x5a; 60]).unwrap(),
             stamp_tag: Some(7),

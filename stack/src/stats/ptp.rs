@@ -1,6 +1,8 @@
 //! The `ptp` object of a run's report: what time synchronisation did,
 //! from the embedded port or from ptp4l (docs/reports.md).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::metric::{Metric, Summary};
@@ -82,6 +84,17 @@ pub struct PtpReport {
     /// Received PTP frames refused before the port saw them (malformed,
     /// wrong length, wrong version or domain).
     pub rx_rejected: u64,
+    /// `rx_rejected` by reason (takt's port: `ptp::Rejected::name`, e.g.
+    /// "not_from_master", and "oversize": longer than any PTP message);
+    /// reasons with none are left out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rx_rejected_by_reason: BTreeMap<String, u64>,
+    /// `rx_messages` by messageType, as ptp4l names them ("PDELAY_REQ").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rx_by_type: BTreeMap<String, u64>,
+    /// `tx_messages` by messageType.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tx_by_type: BTreeMap<String, u64>,
     /// Received PTP frames dropped because the port's queue was full.
     pub rx_dropped: u64,
     /// PTP frames the port wanted sent that were dropped (gate queue full,

@@ -9,6 +9,7 @@ pub mod flood;
 pub mod flood_udp;
 pub mod payload;
 pub mod percentiles;
+pub mod ptp_flood;
 pub mod report;
 pub mod sock;
 pub mod udp_listener;

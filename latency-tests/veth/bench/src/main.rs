@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 use takt_drivers::DeviceSpec;
 use takt_scheduler::units;
 use takt_veth_bench::{
-    flood, flood_udp, load_schedule, percentiles, report, sock, udp_listener, udp_talker,
-    BenchError, EXIT_OK,
+    flood, flood_udp, load_schedule, percentiles, ptp_flood, report, sock, udp_listener,
+    udp_talker, BenchError, EXIT_OK,
 };
 
 // Counts heap use on the data path, reported as data_path_allocations.
@@ -126,6 +126,30 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// Send gPTP frames from a foreign port at --rate per second: Pdelay_Req
+    /// (pdelay), random bytes after a PTP header (garbage), Sync +
+    /// Follow_Up from a port that is not the master (forged-sync), Announce
+    /// with the worst priority1 (announce), or all four in turn (mixed)
+    PtpFlood {
+        #[arg(long, value_name = "SPEC", value_parser = device_arg)]
+        device: DeviceSpec,
+        #[arg(long, value_enum)]
+        kind: ptp_flood::Kind,
+        /// Frames per second, all kinds together; 0 = as fast as the ring
+        /// takes them
+        #[arg(long, value_name = "N")]
+        rate: u64,
+        #[arg(long, alias = "secs", value_name = "S", default_value_t = 5.0)]
+        seconds: f64,
+        /// PTP domain of the messages
+        #[arg(long, default_value_t = 0)]
+        domain: u8,
+        /// Seed of the garbage (default: from the clock)
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Keep a socket with SO_TIMESTAMPNS open until SIGINT/SIGTERM (or
     /// --secs): while any socket asks for timestamps the kernel stamps every
     /// frame when it enters the receive backlog, so all rows of a run get
@@ -223,6 +247,27 @@ fn run(cmd: Cmd) -> Result<(), BenchError> {
         } => {
             stop_on_signals()?;
             let r = flood_udp::rx(bind, secs, batch, idle_ms * 1_000_000)?;
+            report::emit_json(opt(&json).as_deref(), &r)
+        }
+        Cmd::PtpFlood {
+            device,
+            kind,
+            rate,
+            seconds,
+            domain,
+            seed,
+            json,
+        } => {
+            let mut dev = flood::open(&device)?;
+            stop_on_signals()?;
+            let cfg = ptp_flood::FloodConfig {
+                kind,
+                rate,
+                seconds,
+                domain,
+                seed: seed.unwrap_or_else(|| takt_scheduler::ClockId::Monotonic.now_ns()),
+            };
+            let r = ptp_flood::run(dev.as_mut(), &device, &cfg)?;
             report::emit_json(opt(&json).as_deref(), &r)
         }
         Cmd::HoldTimestamps { secs } => {

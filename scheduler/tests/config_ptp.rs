@@ -55,6 +55,7 @@ log_delay_interval = 2
 announce_receipt_timeout = 5
 sync_threshold = "1.5us"
 sync_wait = "2s"
+guard_band = "30us"
 ptp4l_socket = "/run/ptp4l-eth0"
 "#,
     );
@@ -73,6 +74,7 @@ ptp4l_socket = "/run/ptp4l-eth0"
             announce_receipt_timeout: 5,
             sync_threshold_ns: 1_500,
             sync_wait_ns: 2_000_000_000,
+            guard_band_ns: 30_000,
             ptp4l_socket: PathBuf::from("/run/ptp4l-eth0"),
         })
     );
@@ -448,7 +450,7 @@ fn unknown_key_in_ptp_suggests_the_spelling() {
         &with_ptp("domian = 0\n"),
         14,
         1,
-        "unknown key `domian` in [ptp] (did you mean `domain`?): the keys allowed there are mode, profile, domain, priority1, priority2, class, log_sync_interval, log_announce_interval, log_delay_interval, announce_receipt_timeout, sync_threshold, sync_wait, ptp4l_socket",
+        "unknown key `domian` in [ptp] (did you mean `domain`?): the keys allowed there are mode, profile, domain, priority1, priority2, class, log_sync_interval, log_announce_interval, log_delay_interval, announce_receipt_timeout, sync_threshold, sync_wait, guard_band, ptp4l_socket",
     );
 }
 

@@ -54,6 +54,11 @@ pub struct PtpArgs {
     /// (default: [ptp] sync_wait, else 30s)
     #[arg(long, value_name = "DURATION", value_parser = units::parse_duration_ns)]
     pub sync_wait: Option<u64>,
+    /// A talker's PTP frame must end this long before its gate closes,
+    /// e.g. 30us (default: [ptp] guard_band, else 0; the control plane's
+    /// guard band, if larger, applies too)
+    #[arg(long, value_name = "DURATION", value_parser = units::parse_duration_ns)]
+    pub ptp_guard_band: Option<u64>,
     /// --ptp linuxptp: ptp4l's UNIX socket (its uds_address) (default:
     /// [ptp] ptp4l_socket, else /var/run/ptp4l)
     #[arg(long = "ptp4l-socket", value_name = "PATH", value_parser = socket_arg)]
@@ -158,6 +163,9 @@ impl PtpArgs {
         }
         if let Some(w) = self.sync_wait {
             s.sync_wait_ns = w;
+        }
+        if let Some(g) = self.ptp_guard_band {
+            s.guard_band_ns = g;
         }
         if let Some(p) = &self.ptp4l_socket {
             s.ptp4l_socket = p.clone();

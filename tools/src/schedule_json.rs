@@ -79,6 +79,7 @@ pub struct PtpJson {
     pub announce_receipt_timeout: u8,
     pub sync_threshold: u64,
     pub sync_wait: u64,
+    pub guard_band: u64,
     pub ptp4l_socket: String,
 }
 
@@ -251,6 +252,7 @@ impl ScheduleJson {
                 announce_receipt_timeout: p.announce_receipt_timeout,
                 sync_threshold: p.sync_threshold_ns,
                 sync_wait: p.sync_wait_ns,
+                guard_band: p.guard_band_ns,
                 ptp4l_socket: p.ptp4l_socket.display().to_string(),
             }
         });
@@ -426,7 +428,7 @@ mod tests {
                    "log_announce_interval": 1, "announce_interval": 2_000_000_000u64,
                    "log_delay_interval": 0, "delay_interval": 1_000_000_000,
                    "delay_mechanism": "delay_req", "announce_receipt_timeout": 3,
-                   "sync_threshold": 100_000, "sync_wait": 30_000_000_000u64,
+                   "sync_threshold": 100_000, "sync_wait": 30_000_000_000u64, "guard_band": 0,
                    "ptp4l_socket": "/var/run/ptp4l"})
         );
         // Without an admin list there are no admin windows; the gPTP

@@ -182,7 +182,7 @@ impl TimeSync {
                                         .into(),
                                 )
                             })?
-                            .with_guard_band(guard_band_ns),
+                            .with_guard_band(guard_band_ns.max(section.guard_band_ns)),
                     ),
                     Side::Listener => None,
                 };

@@ -147,12 +147,16 @@ pub fn ptp_lines(p: &PtpSection, schedule: &Schedule) -> String {
         // A loaded [ptp] that is not off always has a class that opens.
         (None, None) => "- (none opens)".to_owned(),
     };
+    let guard = match p.guard_band_ns {
+        0 => String::new(),
+        g => format!(", guard band {}", format_ns(g)),
+    };
     let socket = match p.mode {
         PtpMode::Linuxptp => format!(", ptp4l socket {}", p.ptp4l_socket.display()),
         _ => String::new(),
     };
     format!(
-        "ptp: {}, {} ({}), domain {}, priority1 {}, priority2 {}, class {class}{socket}\n     \
+        "ptp: {}, {} ({}), domain {}, priority1 {}, priority2 {}, class {class}{guard}{socket}\n     \
          sync every {}, announce every {} (timeout {}), {} every {}; a run starts once |offset| < {}, waiting up to {}",
         p.mode,
         p.profile,

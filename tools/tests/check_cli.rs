@@ -334,7 +334,7 @@ fn the_time_sync_example_shows_its_ptp_section() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("\nptp: auto, gptp (IEEE 802.1AS), domain 0, priority1 248, priority2 248, class 0 (open 100us..1ms)\n     sync every 125ms, announce every 1s (timeout 3), pdelay every 1s; a run starts once |offset| < 100us, waiting up to 30s\n"),
+        stdout.contains("\nptp: auto, gptp (IEEE 802.1AS), domain 0, priority1 248, priority2 248, class 0 (open 100us..1ms), guard band 30us\n     sync every 125ms, announce every 1s (timeout 3), pdelay every 1s; a run starts once |offset| < 100us, waiting up to 30s\n"),
         "{stdout}"
     );
     // Files without [ptp] show no ptp line, and null in JSON.
@@ -356,7 +356,7 @@ fn the_time_sync_example_shows_its_ptp_section() {
             "log_announce_interval": 0, "announce_interval": 1_000_000_000,
             "log_delay_interval": 0, "delay_interval": 1_000_000_000,
             "delay_mechanism": "pdelay", "announce_receipt_timeout": 3,
-            "sync_threshold": 100_000, "sync_wait": 30_000_000_000u64,
+            "sync_threshold": 100_000, "sync_wait": 30_000_000_000u64, "guard_band": 30_000,
             "ptp4l_socket": "/var/run/ptp4l"})
     );
 }

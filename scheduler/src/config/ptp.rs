@@ -164,6 +164,10 @@ pub struct PtpSection {
     pub sync_threshold_ns: u64,
     /// How long a run waits for sync before refusing to start.
     pub sync_wait_ns: u64,
+    /// A talker's PTP frame must end this long before its gate closes
+    /// (as `[control] guard_band`: software backends hand a frame to the
+    /// wire some microseconds after the decision).
+    pub guard_band_ns: u64,
     /// ptp4l's UNIX socket (mode `linuxptp`).
     pub ptp4l_socket: PathBuf,
 }
@@ -189,6 +193,7 @@ impl PtpSection {
             announce_receipt_timeout: 3,
             sync_threshold_ns: 100_000,
             sync_wait_ns: 30_000_000_000,
+            guard_band_ns: 0,
             ptp4l_socket: PathBuf::from(DEFAULT_PTP4L_SOCKET),
         }
     }
@@ -347,6 +352,9 @@ pub(super) fn ptp(raw: &Tab<RawPtp>, schedule: &Schedule) -> Result<PtpSection, 
     }
     if let Some(v) = &r.sync_wait {
         s.sync_wait_ns = duration(v, "sync_wait")?;
+    }
+    if let Some(v) = &r.guard_band {
+        s.guard_band_ns = duration(v, "guard_band")?;
     }
     if let Some(v) = &r.ptp4l_socket {
         s.ptp4l_socket = socket(v)?;

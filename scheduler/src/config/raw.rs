@@ -94,6 +94,7 @@ pub(super) struct RawPtp {
     pub announce_receipt_timeout: Option<Spanned<Int>>,
     pub sync_threshold: Option<Spanned<Duration>>,
     pub sync_wait: Option<Spanned<Duration>>,
+    pub guard_band: Option<Spanned<Duration>>,
     pub ptp4l_socket: Option<Spanned<String>>,
 }
 
@@ -163,6 +164,7 @@ pub(super) const PTP_KEYS: &[&str] = &[
     "announce_receipt_timeout",
     "sync_threshold",
     "sync_wait",
+    "guard_band",
     "ptp4l_socket",
 ];
 pub(super) const STREAM_KEYS: &[&str] = &[

@@ -368,6 +368,11 @@ fn ptp_difference(n: &PtpSection, o: &PtpSection) -> Option<(&'static str, Strin
             format_ns(n.sync_wait_ns),
             format_ns(o.sync_wait_ns),
         ),
+        (
+            "guard_band",
+            format_ns(n.guard_band_ns),
+            format_ns(o.guard_band_ns),
+        ),
         ("ptp4l_socket", socket(n), socket(o)),
     ];
     fields.into_iter().find(|(_, here, there)| here != there)
@@ -387,6 +392,7 @@ fn ptp_key_span(r: &RawPtp, key: &str) -> Option<Range<usize>> {
         "announce_receipt_timeout" => r.announce_receipt_timeout.as_ref().map(|v| v.span()),
         "sync_threshold" => r.sync_threshold.as_ref().map(|v| v.span()),
         "sync_wait" => r.sync_wait.as_ref().map(|v| v.span()),
+        "guard_band" => r.guard_band.as_ref().map(|v| v.span()),
         "ptp4l_socket" => r.ptp4l_socket.as_ref().map(|v| v.span()),
         _ => None,
     }

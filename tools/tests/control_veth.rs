@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::veth::{json, one_at_a_time, ready, u, Capture, Wire};
+use common::veth::{json, one_at_a_time, ready, u, wide_schedule as schedule, Capture, Wire, RT};
 use common::{pcap_records, text, wait_at_most, TempDir};
 use serde_json::Value;
 use std::path::Path;
@@ -29,49 +29,11 @@ const TAKT_A: &str = "10.80.0.11";
 const TAKT_B: &str = "10.80.0.12";
 const TOOLS: [&str; 4] = ["ip", "tcpdump", "ping", "arping"];
 
-/// A cycle of `cycle_us`: class 7 open for the first `class7_us` with one
-/// frame at 10 us, best effort for the rest. The tests use wide windows so
-/// that a noisy VM's wake-ups do not make frames late on their own, and
-/// "no late frame" is about the control plane.
-fn schedule(cycle_us: u64, class7_us: u64, control: &str) -> String {
-    format!(
-        r#"[schedule]
-clock = "tai"
-base_time = 0
-cycle_time = "{cycle_us}us"
-
-[[schedule.entry]]
-gates = [7]
-interval = "{class7_us}us"
-
-[[schedule.entry]]
-gates = [0, 1, 2, 3]
-interval = "{be}us"
-
-[link]
-speed = "1Gbps"
-
-[[stream]]
-name = "sensor"
-traffic_class = 7
-vlan_id = 100
-dst_mac = "91:e0:f0:00:fe:00"
-frame_size = 128
-offset = "10us"
-{control}"#,
-        be = cycle_us - class7_us
-    )
-}
-
 fn write(dir: &TempDir, name: &str, text: &str) -> String {
     let p = dir.path().join(name);
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
 }
-
-/// Real-time flags when the test may use them (root: always here), so a
-/// 2-vCPU VM's scheduling does not decide whether frames are late.
-const RT: [&str; 6] = ["--cpu", "1", "--priority", "80", "--wake", "hybrid"];
 
 fn talker(wire: &Wire, sched: &str, dev: &str, extra: &[&str]) -> Child {
     let mut args = vec![

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::veth::{json, one_at_a_time, ready, u, Capture, Wire};
+use common::veth::{json, one_at_a_time, ready, u, wide_schedule, Capture, Wire, RT};
 use common::{assert_no_panic, pcap_frames, text, wait_at_most, TempDir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -27,37 +27,6 @@ use std::time::Duration;
 const TALKER: &str = env!("CARGO_BIN_EXE_takt-talker");
 const LISTENER: &str = env!("CARGO_BIN_EXE_takt-listener");
 const TOOLS: [&str; 2] = ["ip", "tcpdump"];
-
-/// Real-time flags for the talker, as control_veth.rs uses them.
-const RT: [&str; 6] = ["--cpu", "1", "--priority", "80", "--wake", "hybrid"];
-
-/// 20 ms cycle: class 7 for 0..10 ms with one frame at 10 us, best effort
-/// (PTP's class 0) for 10..20 ms. A window wider than all but the longest
-/// of this VM's stalls: "no late frame" is about PTP, not the VM.
-const SCHEDULE: &str = r#"[schedule]
-clock = "tai"
-base_time = 0
-cycle_time = "20ms"
-
-[[schedule.entry]]
-gates = [7]
-interval = "10ms"
-
-[[schedule.entry]]
-gates = [0, 1, 2, 3]
-interval = "10ms"
-
-[link]
-speed = "1Gbps"
-
-[[stream]]
-name = "sensor"
-traffic_class = 7
-vlan_id = 100
-dst_mac = "91:e0:f0:00:fe:00"
-frame_size = 128
-offset = "10us"
-"#;
 
 /// takt-veth-bench, the flooder: another package of the workspace, built
 /// here once, in this test's profile and target directory.
@@ -215,7 +184,7 @@ const MALFORMED: [&str; 9] = [
 fn mixed_flood_run() -> u64 {
     let wire = Wire::new();
     let dir = TempDir::new("ptpflood");
-    let sched = dir.write("s.toml", SCHEDULE);
+    let sched = dir.write("s.toml", &wide_schedule(20_000, 10_000, ""));
     let t = talker(&wire, &sched, "6s");
     std::thread::sleep(Duration::from_millis(1500));
     let fl = flood(&wire, &wire.b, "tk-b", "mixed", 5000, "3");
@@ -294,7 +263,7 @@ fn garbage_alone_is_refused_frame_by_frame_and_never_panics_the_talker() {
 fn garbage_run() -> u64 {
     let wire = Wire::new();
     let dir = TempDir::new("ptpflood");
-    let sched = dir.write("s.toml", SCHEDULE);
+    let sched = dir.write("s.toml", &wide_schedule(20_000, 10_000, ""));
     let t = talker(&wire, &sched, "4s");
     std::thread::sleep(Duration::from_millis(1500));
     let fl = flood(&wire, &wire.b, "tk-b", "garbage", 3000, "1.5");
@@ -367,7 +336,7 @@ fn port_identity(s: &str) -> [u8; 10] {
 fn pdelay_run() -> u64 {
     let wire = Wire::new();
     let dir = TempDir::new("ptpflood");
-    let sched = dir.write("s.toml", SCHEDULE);
+    let sched = dir.write("s.toml", &wide_schedule(20_000, 10_000, ""));
     let pcap = dir.path().join("wire.pcap");
     let cap = Capture::start(&wire, &pcap);
     let t = talker(&wire, &sched, "5s");
@@ -435,7 +404,7 @@ fn announces_from_a_worse_foreign_clock_leave_an_auto_talker_grandmaster() {
 fn announce_run() -> u64 {
     let wire = Wire::new();
     let dir = TempDir::new("ptpflood");
-    let sched = dir.write("s.toml", SCHEDULE);
+    let sched = dir.write("s.toml", &wide_schedule(20_000, 10_000, ""));
     let t = talker_as(&wire, &sched, "4s", "auto");
     std::thread::sleep(Duration::from_millis(300));
     let fl = flood(&wire, &wire.b, "tk-b", "announce", 500, "5");
@@ -478,7 +447,7 @@ fn announce_run() -> u64 {
 fn listener_run(forge: bool) -> (Value, String, Option<Value>, u64) {
     let wire = Wire::new();
     let dir = TempDir::new("ptpflood");
-    let sched = dir.write("s.toml", SCHEDULE);
+    let sched = dir.write("s.toml", &wide_schedule(20_000, 10_000, ""));
     let l = wire.spawn(
         &wire.b,
         LISTENER,

@@ -276,3 +276,41 @@ impl Drop for Running {
         }
     }
 }
+
+/// Real-time flags for a talker whose frames must not be late.
+pub const RT: [&str; 6] = ["--cpu", "1", "--priority", "80", "--wake", "hybrid"];
+
+/// A cycle of `cycle_us`: class 7 open for the first `class7_us` with one
+/// frame at 10 us, best effort for the rest. The tests use wide windows so
+/// that a noisy VM's wake-ups do not make frames late on their own, and
+/// "no late frame" is about the protocol sharing the ring (control
+/// plane, PTP). `extra`: sections appended (e.g. `[control]`).
+pub fn wide_schedule(cycle_us: u64, class7_us: u64, extra: &str) -> String {
+    format!(
+        r#"[schedule]
+clock = "tai"
+base_time = 0
+cycle_time = "{cycle_us}us"
+
+[[schedule.entry]]
+gates = [7]
+interval = "{class7_us}us"
+
+[[schedule.entry]]
+gates = [0, 1, 2, 3]
+interval = "{be}us"
+
+[link]
+speed = "1Gbps"
+
+[[stream]]
+name = "sensor"
+traffic_class = 7
+vlan_id = 100
+dst_mac = "91:e0:f0:00:fe:00"
+frame_size = 128
+offset = "10us"
+{extra}"#,
+        be = cycle_us - class7_us
+    )
+}

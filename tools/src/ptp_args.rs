@@ -13,8 +13,11 @@ Time synchronisation (--ptp, [ptp] in the schedule file):
   --ptp slave|master|auto runs a PTP port on the device (auto: the best
   master clock algorithm decides), --ptp linuxptp reads the offset of a
   ptp4l running beside takt (--ptp4l-socket), --ptp off turns a file's
-  [ptp] off. A run starts only once |offset| < --sync-threshold, waiting
-  at most --sync-wait. Each --ptp-* flag overrides its [ptp] key.
+  [ptp] off. A talker (slave/auto port, or linuxptp) starts only once
+  |offset| < --sync-threshold, waiting at most --sync-wait, else exits 1;
+  a listener with its own port starts at once. What is sent or measured
+  out of sync is counted apart (unsynced). Each --ptp-* flag overrides
+  its [ptp] key; the report has a ptp line (JSON: ptp).
   --clock-offset / --clock-drift run takt's clock off the system clock, as
   a second host's would be, to test synchronisation on one machine.
   e.g. --ptp slave --ptp-class 0 --sync-threshold 50us --clock-offset +5ms";

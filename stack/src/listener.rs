@@ -361,6 +361,10 @@ mod tests {
     }
 
     fn frame(seq: u64, vlan: Option<Vlan>) -> Vec<u8> {
+        forged(seq, vlan, 1, 1_000)
+    }
+
+    fn forged(seq: u64, vlan: Option<Vlan>, epoch: u64, tx_ns: u64) -> Vec<u8> {
         let mut buf = vec![0; 60];
         let fields = StreamFrameFields {
             dst: [0x91, 0xe0, 0xf0, 0, 0xfe, 0],
@@ -369,9 +373,9 @@ mod tests {
             stream_id: 0,
             sequence: seq,
             launch_ns: 1_000,
-            tx_ns: 1_000,
+            tx_ns,
             tx_hw_timestamp: false,
-            epoch: 1,
+            epoch,
         };
         encode(&mut buf, &fields, 60).unwrap();
         buf
@@ -406,5 +410,97 @@ mod tests {
         assert_eq!(stats[0].latency_ns.max(), Some(1_000));
         l.on_frame(&[0u8; 60], 0, &mut stats, &mut summary);
         assert_eq!(summary.other_frames, 1);
+    }
+
+    /// Real frames 0..1140 at one per cycle (100 µs), with `inject` after
+    /// frame 1100 (past the reorder window, so that a forged 0 is not a
+    /// number the window still judges): what the stream's counters and the
+    /// summary say.
+    fn with_forgeries(inject: &[Vec<u8>]) -> (crate::stats::StreamStats, ListenerSummary) {
+        let sched = schedule();
+        let mut l = Listener::new(&sched, SchedClock::system(sched.clock()));
+        let mut stats = vec![crate::stats::StreamStats::new("s")];
+        let mut summary = ListenerSummary::default();
+        for seq in 0..1140u64 {
+            let rx = 2_000 + seq as i64 * 100_000;
+            let real = forged(seq, None, 1, rx as u64 - 1_000);
+            l.on_frame(&real, rx, &mut stats, &mut summary);
+            if seq == 1100 {
+                for f in inject {
+                    l.on_frame(f, rx, &mut stats, &mut summary);
+                }
+            }
+        }
+        (stats.remove(0), summary)
+    }
+
+    #[test]
+    fn each_forgery_is_counted_by_reason_and_moves_nothing() {
+        let bad_pad = {
+            let mut f = forged(1101, None, 1, 1_000);
+            f[crate::wire::HEADER_LEN_UNTAGGED] ^= 1;
+            f
+        };
+        let v1 = {
+            let mut f = forged(1101, None, 1, 1_000);
+            f[16] = 1;
+            f
+        };
+        let cases: [(&str, Vec<Vec<u8>>, [u64; 4]); 9] = [
+            (
+                "seq 2^63",
+                vec![forged(1 << 63, None, 1, 1_000)],
+                [1, 0, 0, 0],
+            ),
+            (
+                "seq u64::MAX",
+                vec![forged(u64::MAX, None, 1, 1_000)],
+                [1, 0, 0, 0],
+            ),
+            (
+                "wraparound",
+                vec![forged(u64::MAX, None, 1, 1_000), forged(0, None, 1, 1_000)],
+                [2, 0, 0, 0],
+            ),
+            (
+                "tx_ns 2^63",
+                vec![forged(1101, None, 1, 1 << 63)],
+                [1, 0, 0, 0],
+            ),
+            (
+                "tx_ns an hour late",
+                vec![forged(1101, None, 1, 3_600_000_000_000)],
+                [1, 0, 0, 0],
+            ),
+            ("bad padding", vec![bad_pad], [0, 1, 0, 0]),
+            (
+                "truncated",
+                vec![forged(1101, None, 1, 1_000)[..59].to_vec()],
+                [0, 0, 1, 0],
+            ),
+            ("version 1", vec![v1], [0, 0, 0, 1]),
+            (
+                "foreign epoch",
+                vec![forged(0, None, 77, 1_000)],
+                [1, 0, 0, 0],
+            ),
+        ];
+        for (name, inject, [rogue, bad_padding, truncated, other]) in cases {
+            let (st, summary) = with_forgeries(&inject);
+            assert_eq!(
+                (st.frames_received, st.lost, st.duplicates, st.reordered),
+                (1140, 0, 0, 0),
+                "{name}"
+            );
+            assert_eq!(st.latency_ns.max(), Some(1_000), "{name}");
+            assert_eq!(st.latency_ns.count(), 1140, "{name}");
+            assert_eq!(
+                (st.bad_padding, summary.truncated, summary.other_frames),
+                (bad_padding, truncated, other),
+                "{name}"
+            );
+            assert_eq!(st.rogue, rogue, "{name}");
+            assert_eq!((st.restarts, st.resyncs), (0, 0), "{name}");
+        }
     }
 }

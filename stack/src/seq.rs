@@ -221,9 +221,9 @@ impl SeqTracker {
         };
         let continues = h.epoch == epoch
             && seq != u64::MAX
-            && seq.checked_sub(h.seq).is_some_and(|d| {
-                d >= 1 && d <= self.bound.allowed(rx_ns.saturating_sub(h.rx_ns))
-            });
+            && seq
+                .checked_sub(h.seq)
+                .is_some_and(|d| d >= 1 && d <= self.bound.allowed(rx_ns.saturating_sub(h.rx_ns)));
         if !continues {
             self.rogue = self.rogue.saturating_add(1);
             return Arrival::Held;
@@ -331,10 +331,19 @@ mod tests {
                 skipped: WINDOW * 3 - 2
             }
         );
-        assert_eq!(t.record_frame(7, 5 + WINDOW * 2 + 1, later), Arrival::Reordered);
-        assert_eq!(t.record_frame(7, 5 + WINDOW * 2 + 1, later), Arrival::Duplicate);
+        assert_eq!(
+            t.record_frame(7, 5 + WINDOW * 2 + 1, later),
+            Arrival::Reordered
+        );
+        assert_eq!(
+            t.record_frame(7, 5 + WINDOW * 2 + 1, later),
+            Arrival::Duplicate
+        );
         // Just past the window, within the bound: reordered, not rogue.
-        assert_eq!(t.record_frame(7, 5 + WINDOW * 2 - 1, later), Arrival::TooOld);
+        assert_eq!(
+            t.record_frame(7, 5 + WINDOW * 2 - 1, later),
+            Arrival::TooOld
+        );
         assert_eq!((t.reordered, t.rogue), (2, 0));
     }
 
@@ -360,7 +369,14 @@ mod tests {
                 );
             }
             assert_eq!(
-                (t.unique, t.lost, t.duplicates, t.reordered, t.rogue, t.resyncs),
+                (
+                    t.unique,
+                    t.lost,
+                    t.duplicates,
+                    t.reordered,
+                    t.rogue,
+                    t.resyncs
+                ),
                 (100, 0, 0, 0, 1, 0),
                 "forged {forged}"
             );
@@ -372,12 +388,18 @@ mod tests {
         let mut t = started(5000);
         // Far behind the window and the bound (a wrapped or stale number).
         assert_eq!(t.record_frame(1, 3, 5_000_000), Arrival::Held);
-        assert_eq!(t.record_frame(1, 5000, 5_000_000), Arrival::Ahead { skipped: 0 });
+        assert_eq!(
+            t.record_frame(1, 5000, 5_000_000),
+            Arrival::Ahead { skipped: 0 }
+        );
         assert_eq!((t.rogue, t.reordered, t.lost), (1, 0, 0));
         // u64::MAX then 0: a wrap is not a continuation.
         assert_eq!(t.record_frame(1, u64::MAX, 5_001_000), Arrival::Held);
         assert_eq!(t.record_frame(1, 0, 5_001_000), Arrival::Held);
-        assert_eq!(t.record_frame(1, 5001, 5_001_000), Arrival::Ahead { skipped: 0 });
+        assert_eq!(
+            t.record_frame(1, 5001, 5_001_000),
+            Arrival::Ahead { skipped: 0 }
+        );
         assert_eq!((t.rogue, t.reordered, t.lost, t.unique), (3, 0, 0, 5002));
     }
 
@@ -393,7 +415,14 @@ mod tests {
             t.record_frame(2, s, 10_000_000 + s * 1000);
         }
         assert_eq!(
-            (t.unique, t.lost, t.duplicates, t.reordered, t.restarts, t.rogue),
+            (
+                t.unique,
+                t.lost,
+                t.duplicates,
+                t.reordered,
+                t.restarts,
+                t.rogue
+            ),
             (4474 + 4600, 0, 0, 0, 1, 0)
         );
         assert_eq!(t.epoch(), Some(2));
@@ -404,7 +433,10 @@ mod tests {
         let mut t = started(10);
         assert_eq!(t.record_frame(99, 0, 10_000), Arrival::Held);
         assert_eq!(t.record_frame(1, 10, 10_000), Arrival::Ahead { skipped: 0 });
-        assert_eq!((t.restarts, t.rogue, t.unique, t.epoch()), (0, 1, 11, Some(1)));
+        assert_eq!(
+            (t.restarts, t.rogue, t.unique, t.epoch()),
+            (0, 1, 11, Some(1))
+        );
     }
 
     #[test]

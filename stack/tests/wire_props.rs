@@ -41,8 +41,19 @@ fn fields() -> impl Strategy<Value = StreamFrameFields> {
 /// Touch every accessor of a view that passed `new_checked`.
 fn read_everything<T: AsRef<[u8]>>(f: &StreamFrame<T>) {
     let _ = (f.dst(), f.src(), f.vlan(), f.is_tagged(), f.version());
-    let _ = (f.flags(), f.tx_hw_timestamp(), f.stream_id(), f.declared_len());
-    let _ = (f.sequence(), f.launch_ns(), f.tx_ns(), f.epoch(), f.fields());
+    let _ = (
+        f.flags(),
+        f.tx_hw_timestamp(),
+        f.stream_id(),
+        f.declared_len(),
+    );
+    let _ = (
+        f.sequence(),
+        f.launch_ns(),
+        f.tx_ns(),
+        f.epoch(),
+        f.fields(),
+    );
     assert!(f.header_len() <= f.frame_len());
     assert_eq!(f.payload().len(), f.payload_len());
     assert_eq!(f.padding_ok(), f.padding_mismatch().is_none());

@@ -98,9 +98,7 @@ fn counter_rows(
             row.push(s.unsynced.to_string());
         }
         if checks {
-            row.extend(
-                [s.rogue, s.bad_padding, s.restarts, s.resyncs].map(|n| n.to_string()),
-            );
+            row.extend([s.rogue, s.bad_padding, s.restarts, s.resyncs].map(|n| n.to_string()));
         }
         rows.push(row);
     }
@@ -230,12 +228,7 @@ pub fn text_report(run: &RunStats) -> String {
             out,
             "rejected frames: rogue {}, bad padding {}, truncated {}, other {}; \
              talker restarts {}, resyncs {}",
-            total.rogue,
-            total.bad_padding,
-            r.truncated,
-            r.other,
-            total.restarts,
-            total.resyncs
+            total.rogue, total.bad_padding, r.truncated, r.other, total.restarts, total.resyncs
         );
     }
     out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");

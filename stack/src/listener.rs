@@ -446,7 +446,9 @@ mod tests {
             f[16] = 1;
             f
         };
-        let cases: [(&str, Vec<Vec<u8>>, [u64; 4]); 9] = [
+        // Name, frames injected, expected [rogue, bad_padding, truncated, other].
+        type Case = (&'static str, Vec<Vec<u8>>, [u64; 4]);
+        let cases: [Case; 9] = [
             (
                 "seq 2^63",
                 vec![forged(1 << 63, None, 1, 1_000)],

@@ -2,7 +2,8 @@
 //! `listener::run_on` on the two ends of the simulated wire): forged stream
 //! frames injected among the talker's, and a talker restarted while one
 //! listener runs. Each leaves the run intact (every real frame received,
-//! none lost, duplicate or reordered) and shows in the report by reason.
+//! none lost, duplicate or reordered) and shows in the report by reason,
+//! and the listener's loop makes no heap operation while judging them.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -21,6 +22,9 @@ use takt_tools::listener::{self, ListenerConfig, ListenerRun};
 use takt_tools::talker::{self, TalkerConfig, TalkerRun};
 
 const CYCLES: u64 = 400;
+
+#[global_allocator]
+static GLOBAL: takt_scheduler::rt::CountingAllocator = takt_scheduler::rt::CountingAllocator;
 
 fn example(name: &str) -> Schedule {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -222,7 +226,8 @@ fn run(schedule: &Schedule, script: Vec<(u64, Forgery)>) -> (TalkerRun, Listener
                 inner: &mut b,
                 script,
                 stream0_seen: 0,
-                pending: VecDeque::new(),
+                // Sized now: the forger runs inside the counted loop.
+                pending: VecDeque::with_capacity(4096),
             };
             listener::run_on(&mut dev, schedule, &rx_cfg, &Progress::default())
         });
@@ -271,6 +276,7 @@ fn forged_stream_frames_leave_the_counts_intact_and_are_counted_by_reason() {
     let (tx, rx) = run(&schedule, script);
     assert_intact(&tx, &rx);
 
+    assert_eq!(rx.stats.data_path_allocations, Some(0), "heap operations");
     let s0 = &rx.stats.streams[0];
     // 2^63, u64::MAX, the wrap (u64::MAX, then 0), far behind, tx_ns 2^63,
     // the foreign epoch.

@@ -105,6 +105,7 @@ impl Loop {
             launch_ns: 0,
             tx_ns: 0,
             tx_hw_timestamp: false,
+            epoch: 1,
         };
         Loop {
             a,

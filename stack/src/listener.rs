@@ -2,6 +2,12 @@
 //! one-way latency (rx time - tx time) per stream, and count lost,
 //! duplicate and reordered frames from the sequence numbers.
 //!
+//! Every frame is checked before it counts: a frame cut short
+//! (`truncated`), with broken padding (`bad_padding`), an implausible
+//! transmit time or a sequence number that does not fit (`rogue`, see
+//! seq.rs), or that is no stream frame of this schedule (`other`) is
+//! counted by reason and moves nothing else.
+//!
 //! Allocation-free once `Listener::new` has run.
 
 use crate::clock::SchedClock;
@@ -10,11 +16,11 @@ use crate::control::plane::ControlPlane;
 use crate::progress::Progress;
 use crate::ptp::endpoint::PtpEndpoint;
 use crate::ptp::SyncStatus;
-use crate::seq::{Arrival, SeqTracker};
+use crate::seq::{Arrival, JumpBound, SeqTracker};
 use crate::sidecar::Sidecars;
-use crate::stats::{IntervalLog, MetricKind, StreamStats};
+use crate::stats::{IntervalLog, MetricKind, StreamStats, METRIC_MAX_NS};
 use crate::talker::PTP_OFFSET_TAG;
-use crate::wire::StreamFrame;
+use crate::wire::{StreamFrame, WireError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use takt_drivers::{RingDevice, RxBatch};
@@ -22,20 +28,29 @@ use takt_scheduler::{rt, Schedule};
 
 /// Publish the progress figures (incl. a percentile) this often.
 const PROGRESS_EVERY_NS: u64 = 1_000_000_000;
+/// A transmit time further than this from the receive time is not
+/// believed (the frame is rogue): the latency metric cannot hold it
+/// either, and a forged `tx_ns` must not become the run's maximum.
+pub const MAX_PLAUSIBLE_LATENCY_NS: u64 = METRIC_MAX_NS;
 
 /// What the run saw besides the per-stream statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ListenerSummary {
-    /// Frames that were not takt stream frames of this schedule.
+    /// Frames that were not takt stream frames of this schedule (another
+    /// EtherType, magic or header version, a declared length shorter than
+    /// the header, an unknown stream id).
     pub other_frames: u64,
-    /// Stream frames whose padding did not check out (corrupted).
-    pub bad_padding: u64,
+    /// Stream frames shorter than their headers or declared length.
+    pub truncated: u64,
     /// Stopped by SIGINT/SIGTERM.
     pub interrupted: bool,
 }
 
 pub struct Listener {
     trackers: Vec<SeqTracker>,
+    /// Per stream: the latency of the frame its tracker holds, recorded
+    /// only if a second frame confirms it.
+    held_latency: Vec<Option<i64>>,
     /// Per stream: the (VLAN id, PCP) the schedule gives it.
     vlans: Vec<(u16, u8)>,
     /// The schedule clock, and the device's timestamps moved onto it.
@@ -55,8 +70,22 @@ impl Listener {
     /// device's timestamps onto the schedule clock).
     pub fn new(schedule: &Schedule, clock: SchedClock) -> Self {
         let streams = schedule.streams();
+        // The shorter cycle of the two lists bounds how fast numbers move.
+        let cycle_ns = schedule
+            .oper()
+            .cycle_time_ns()
+            .min(schedule.admin().map_or(u64::MAX, |a| a.cycle_time_ns()));
         Listener {
-            trackers: vec![SeqTracker::new(); streams.len()],
+            trackers: streams
+                .iter()
+                .map(|s| {
+                    SeqTracker::with_bound(JumpBound::per_cycle(
+                        u64::from(s.frames_per_cycle),
+                        cycle_ns,
+                    ))
+                })
+                .collect(),
+            held_latency: vec![None; streams.len()],
             vlans: streams.iter().map(|s| (s.vlan_id, s.pcp)).collect(),
             clock,
             hist_log: None,
@@ -190,9 +219,16 @@ impl Listener {
         stats: &mut [StreamStats],
         summary: &mut ListenerSummary,
     ) {
-        let Ok(frame) = StreamFrame::new_checked(bytes) else {
-            summary.other_frames += 1;
-            return;
+        let frame = match StreamFrame::new_checked(bytes) {
+            Ok(f) => f,
+            Err(WireError::Truncated { .. }) => {
+                summary.truncated += 1;
+                return;
+            }
+            Err(_) => {
+                summary.other_frames += 1;
+                return;
+            }
         };
         let id = frame.stream_id() as usize;
         let (Some(tracker), Some(st)) = (self.trackers.get_mut(id), stats.get_mut(id)) else {
@@ -200,31 +236,51 @@ impl Listener {
             return;
         };
         if !frame.padding_ok() {
-            summary.bad_padding += 1;
+            // Corrupted: none of its fields can be believed.
+            st.bad_padding += 1;
+            return;
         }
+        let Some(latency) = plausible_latency(rx_ns, frame.tx_ns()) else {
+            tracker.rogue += 1;
+            return self.count(id, stats);
+        };
         if let Some(v) = frame.vlan() {
             if (v.vid, v.pcp) != self.vlans[id] {
                 st.wrong_vlan += 1;
             }
         }
-        if tracker.record(frame.sequence()) != Arrival::Duplicate {
-            let latency = rx_ns.saturating_sub(frame.tx_ns() as i64);
-            if self.sync.as_ref().is_some_and(|s| !s.is_synced()) {
-                // Out of sync: a number off by the clocks' disagreement,
-                // kept apart from the true ones.
-                st.unsynced += 1;
-                st.latency_unsynced_ns.record(latency);
-                return self.count(id, stats);
+        let rx = u64::try_from(rx_ns).unwrap_or(0);
+        match tracker.record_frame(frame.epoch(), frame.sequence(), rx) {
+            Arrival::Duplicate => {}
+            Arrival::Held => self.held_latency[id] = Some(latency),
+            Arrival::Confirmed { .. } => {
+                if let Some(held) = self.held_latency[id].take() {
+                    self.record_latency(id, st, held);
+                }
+                self.record_latency(id, st, latency);
             }
-            st.latency_ns.record(latency);
-            if let Some(ctl) = self.sidecars.control_mut() {
-                ctl.record(id, MetricKind::Latency, latency);
-            }
-            if let Some(log) = &mut self.hist_log {
-                log.record_stream(id, MetricKind::Latency, latency);
+            Arrival::Ahead { .. } | Arrival::Reordered | Arrival::TooOld => {
+                self.record_latency(id, st, latency)
             }
         }
         self.count(id, stats);
+    }
+
+    fn record_latency(&mut self, id: usize, st: &mut StreamStats, latency: i64) {
+        if self.sync.as_ref().is_some_and(|s| !s.is_synced()) {
+            // Out of sync: a number off by the clocks' disagreement,
+            // kept apart from the true ones.
+            st.unsynced += 1;
+            st.latency_unsynced_ns.record(latency);
+            return;
+        }
+        st.latency_ns.record(latency);
+        if let Some(ctl) = self.sidecars.control_mut() {
+            ctl.record(id, MetricKind::Latency, latency);
+        }
+        if let Some(log) = &mut self.hist_log {
+            log.record_stream(id, MetricKind::Latency, latency);
+        }
     }
 
     /// The sequence counters of stream `id` into its statistics.
@@ -234,6 +290,9 @@ impl Listener {
             st.lost = t.lost;
             st.duplicates = t.duplicates;
             st.reordered = t.reordered;
+            st.rogue = t.rogue_including_held();
+            st.restarts = t.restarts;
+            st.resyncs = t.resyncs;
         }
     }
 
@@ -257,6 +316,13 @@ impl Listener {
         progress.set_counts(frames, lost, 0);
         progress.set_latency(p99, max);
     }
+}
+
+/// `rx_ns - tx_ns` if the transmit time is believable: representable, and
+/// within `MAX_PLAUSIBLE_LATENCY_NS` of the receive time.
+fn plausible_latency(rx_ns: i64, tx_ns: u64) -> Option<i64> {
+    let latency = rx_ns.checked_sub(i64::try_from(tx_ns).ok()?)?;
+    (latency.unsigned_abs() <= MAX_PLAUSIBLE_LATENCY_NS).then_some(latency)
 }
 
 #[cfg(test)]
@@ -295,6 +361,10 @@ mod tests {
     }
 
     fn frame(seq: u64, vlan: Option<Vlan>) -> Vec<u8> {
+        forged(seq, vlan, 1, 1_000)
+    }
+
+    fn forged(seq: u64, vlan: Option<Vlan>, epoch: u64, tx_ns: u64) -> Vec<u8> {
         let mut buf = vec![0; 60];
         let fields = StreamFrameFields {
             dst: [0x91, 0xe0, 0xf0, 0, 0xfe, 0],
@@ -303,8 +373,9 @@ mod tests {
             stream_id: 0,
             sequence: seq,
             launch_ns: 1_000,
-            tx_ns: 1_000,
+            tx_ns,
             tx_hw_timestamp: false,
+            epoch,
         };
         encode(&mut buf, &fields, 60).unwrap();
         buf
@@ -339,5 +410,99 @@ mod tests {
         assert_eq!(stats[0].latency_ns.max(), Some(1_000));
         l.on_frame(&[0u8; 60], 0, &mut stats, &mut summary);
         assert_eq!(summary.other_frames, 1);
+    }
+
+    /// Real frames 0..1140 at one per cycle (100 µs), with `inject` after
+    /// frame 1100 (past the reorder window, so that a forged 0 is not a
+    /// number the window still judges): what the stream's counters and the
+    /// summary say.
+    fn with_forgeries(inject: &[Vec<u8>]) -> (crate::stats::StreamStats, ListenerSummary) {
+        let sched = schedule();
+        let mut l = Listener::new(&sched, SchedClock::system(sched.clock()));
+        let mut stats = vec![crate::stats::StreamStats::new("s")];
+        let mut summary = ListenerSummary::default();
+        for seq in 0..1140u64 {
+            let rx = 2_000 + seq as i64 * 100_000;
+            let real = forged(seq, None, 1, rx as u64 - 1_000);
+            l.on_frame(&real, rx, &mut stats, &mut summary);
+            if seq == 1100 {
+                for f in inject {
+                    l.on_frame(f, rx, &mut stats, &mut summary);
+                }
+            }
+        }
+        (stats.remove(0), summary)
+    }
+
+    #[test]
+    fn each_forgery_is_counted_by_reason_and_moves_nothing() {
+        let bad_pad = {
+            let mut f = forged(1101, None, 1, 1_000);
+            f[crate::wire::HEADER_LEN_UNTAGGED] ^= 1;
+            f
+        };
+        let v1 = {
+            let mut f = forged(1101, None, 1, 1_000);
+            f[16] = 1;
+            f
+        };
+        // Name, frames injected, expected [rogue, bad_padding, truncated, other].
+        type Case = (&'static str, Vec<Vec<u8>>, [u64; 4]);
+        let cases: [Case; 9] = [
+            (
+                "seq 2^63",
+                vec![forged(1 << 63, None, 1, 1_000)],
+                [1, 0, 0, 0],
+            ),
+            (
+                "seq u64::MAX",
+                vec![forged(u64::MAX, None, 1, 1_000)],
+                [1, 0, 0, 0],
+            ),
+            (
+                "wraparound",
+                vec![forged(u64::MAX, None, 1, 1_000), forged(0, None, 1, 1_000)],
+                [2, 0, 0, 0],
+            ),
+            (
+                "tx_ns 2^63",
+                vec![forged(1101, None, 1, 1 << 63)],
+                [1, 0, 0, 0],
+            ),
+            (
+                "tx_ns an hour late",
+                vec![forged(1101, None, 1, 3_600_000_000_000)],
+                [1, 0, 0, 0],
+            ),
+            ("bad padding", vec![bad_pad], [0, 1, 0, 0]),
+            (
+                "truncated",
+                vec![forged(1101, None, 1, 1_000)[..59].to_vec()],
+                [0, 0, 1, 0],
+            ),
+            ("version 1", vec![v1], [0, 0, 0, 1]),
+            (
+                "foreign epoch",
+                vec![forged(0, None, 77, 1_000)],
+                [1, 0, 0, 0],
+            ),
+        ];
+        for (name, inject, [rogue, bad_padding, truncated, other]) in cases {
+            let (st, summary) = with_forgeries(&inject);
+            assert_eq!(
+                (st.frames_received, st.lost, st.duplicates, st.reordered),
+                (1140, 0, 0, 0),
+                "{name}"
+            );
+            assert_eq!(st.latency_ns.max(), Some(1_000), "{name}");
+            assert_eq!(st.latency_ns.count(), 1140, "{name}");
+            assert_eq!(
+                (st.bad_padding, summary.truncated, summary.other_frames),
+                (bad_padding, truncated, other),
+                "{name}"
+            );
+            assert_eq!(st.rogue, rogue, "{name}");
+            assert_eq!((st.restarts, st.resyncs), (0, 0), "{name}");
+        }
     }
 }

@@ -149,6 +149,10 @@ pub fn run(
     stats.cycles = talker_summary.cycles;
     stats.device = format!("{} -> {}", a.info().name, b.info().name);
     stats.backend = "sim".into();
+    stats.rx_rejected = Some(crate::stats::RxRejected {
+        truncated: listener_summary.truncated,
+        other: listener_summary.other_frames,
+    });
     stats.clock = clock.as_str().into();
     stats.data_path_allocations = rt::allocation_counting_active()
         .then(|| tx_heap.unwrap_or(0) + rx_stats.data_path_allocations.unwrap_or(0));

@@ -132,6 +132,9 @@ impl Talker {
     /// in the future. The device must use the schedule's clock.
     pub fn new(schedule: &Schedule, dev: &dyn RingDevice, opts: TalkerOptions) -> Self {
         let info = dev.info();
+        // One instance id for all streams of this run: a listener tells a
+        // restart from a forged or stale frame by it.
+        let epoch = wire::fresh_epoch();
         let templates: Vec<Template> = schedule
             .streams()
             .iter()
@@ -150,6 +153,7 @@ impl Talker {
                     launch_ns: 0,
                     tx_ns: 0,
                     tx_hw_timestamp: false,
+                    epoch,
                 },
                 len: (s.frame_size as usize - FCS_LEN).min(info.buf_size),
                 wire_ns: schedule.link().wire_time_ns(s.frame_size),
@@ -435,6 +439,11 @@ impl Talker {
     /// The interval log, to `finish` it after the run.
     pub fn take_hist_log(&mut self) -> Option<IntervalLog> {
         self.hist_log.take()
+    }
+
+    /// This talker's instance id (in every frame's header).
+    pub fn epoch(&self) -> u64 {
+        self.templates.first().map_or(0, |t| t.fields.epoch)
     }
 
     /// Frames sent so far per stream.

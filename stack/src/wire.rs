@@ -8,11 +8,17 @@
 //! 12  TPID 0x8100 (2)      -- absent on an untagged frame
 //! 14  TCI (2): PCP(3) DEI(1) VID(12)
 //! 16  EtherType 0x88B5 (2)
-//! 18  stream header (32): "TK", version 1, flags, stream_id u16,
-//!     reserved u16 = 0, sequence u64, launch_ns u64, tx_ns u64
-//! 50  padding to the end of the buffer:
+//! 18  stream header (40): "TK", version 2, flags, stream_id u16,
+//!     length u16, sequence u64, launch_ns u64, tx_ns u64, epoch u64
+//! 58  padding to the end of the frame:
 //!     padding byte i = (i as u8) ^ (sequence as u8)
 //! ```
+//!
+//! `length` is the frame's length without an 802.1Q tag and without FCS,
+//! so a receiver sees truncation (a cut frame keeps a valid-looking
+//! padding prefix) whether or not the tag was stripped on the way. `epoch`
+//! is the talker instance: a restarted talker starts its sequence again
+//! under a new epoch.
 //!
 //! All multi-byte fields are big-endian. The buffer holds the frame without
 //! its FCS (the NIC appends it): a buffer of `n` bytes is an `n + 4` byte
@@ -35,7 +41,7 @@ pub const ETH_HEADER_LEN: usize = 14;
 /// TPID + TCI.
 pub const VLAN_TAG_LEN: usize = 4;
 /// The takt stream header after the EtherType.
-pub const STREAM_HEADER_LEN: usize = 32;
+pub const STREAM_HEADER_LEN: usize = 40;
 /// Ethernet + 802.1Q tag + stream header: where the padding starts on a
 /// tagged frame.
 pub const HEADER_LEN: usize = ETH_HEADER_LEN + VLAN_TAG_LEN + STREAM_HEADER_LEN;
@@ -52,8 +58,9 @@ pub const MIN_BUFFER_LEN: usize = 64 - FCS_LEN;
 pub const MAX_BUFFER_LEN: usize = 1522 - FCS_LEN;
 /// First two bytes of every stream header: "TK".
 pub const MAGIC: [u8; 2] = *b"TK";
-/// The stream header version this code writes and reads.
-pub const VERSION: u8 = 1;
+/// The stream header version this code writes and reads. Version 1 (a
+/// 32-byte header without length and epoch) is refused as `BadVersion`.
+pub const VERSION: u8 = 2;
 /// Flags bit 0: `tx_ns` is a hardware transmit timestamp (else software).
 pub const FLAG_TX_HW_TIMESTAMP: u8 = 0x01;
 /// Largest VLAN id [`encode`] accepts (4095 is reserved by 802.1Q).
@@ -67,18 +74,23 @@ mod field {
     pub const VERSION: usize = 2;
     pub const FLAGS: usize = 3;
     pub const STREAM_ID: usize = 4;
-    pub const RESERVED: usize = 6;
+    pub const LENGTH: usize = 6;
     pub const SEQUENCE: usize = 8;
     pub const LAUNCH_NS: usize = 16;
     pub const TX_NS: usize = 24;
+    pub const EPOCH: usize = 32;
 }
 
 /// Why a buffer is not a takt stream frame, or why a frame cannot be encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
-    /// Decoding: the buffer ends before the headers do.
-    #[error("truncated frame: {have} bytes, but a takt stream frame needs at least {need} (is the capture snap length too short?)")]
+    /// Decoding: the buffer ends before the headers do, or before the
+    /// length the header declares.
+    #[error("truncated frame: {have} bytes, but this takt stream frame needs {need} (is the capture snap length or the receive buffer too short?)")]
     Truncated { need: usize, have: usize },
+    /// Decoding: the header declares a length shorter than the headers.
+    #[error("stream header declares a frame of {declared} bytes, shorter than its own headers: a damaged or forged frame")]
+    BadDeclaredLength { declared: u16 },
     /// Decoding: the EtherType (after the 802.1Q tag, if any) is not 0x88B5.
     #[error("not a takt stream frame: EtherType {ethertype:#06x}, takt stream frames use 0x88b5")]
     NotTakt { ethertype: u16 },
@@ -87,7 +99,7 @@ pub enum WireError {
     #[error("bad magic {found:02x?}: a takt stream header starts with \"TK\" [54, 4b]; this is another protocol on the experimental EtherType 0x88b5")]
     BadMagic { found: [u8; 2] },
     /// Decoding: a stream header version this code does not read.
-    #[error("stream header version {0} is not supported: this build reads version 1; run the same takt version on talker and listener")]
+    #[error("stream header version {0} is not supported: this build reads version 2; run the same takt version on talker and listener")]
     BadVersion(u8),
     /// Encoding: the requested frame length is outside 60..=1518.
     #[error("frame length {len} bytes (without FCS) is out of range: use 60..=1518, i.e. a frame_size of 64..=1522 bytes with FCS")]
@@ -151,6 +163,27 @@ pub struct StreamFrameFields {
     pub tx_ns: u64,
     /// `tx_ns` is a hardware timestamp (flags bit 0).
     pub tx_hw_timestamp: bool,
+    /// Talker instance: fresh at every talker start ([`fresh_epoch`]).
+    pub epoch: u64,
+}
+
+/// A talker instance id for this start: the realtime clock and the process
+/// id through a 64-bit mixer, plus a per-process counter so that two
+/// talkers in one process differ too. Never 0. Not secret: it tells
+/// restarts apart, it does not authenticate.
+pub fn fresh_epoch() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STARTS: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = STARTS.fetch_add(1, Ordering::Relaxed);
+    let mut z = now ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // splitmix64's finaliser: nearby inputs give unrelated outputs.
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    z.max(1)
 }
 
 /// Byte `i` of the padding of a frame with this sequence number.
@@ -270,10 +303,12 @@ pub fn encode(
         0
     };
     write_u16(h, field::STREAM_ID, fields.stream_id);
-    write_u16(h, field::RESERVED, 0);
+    // frame_len <= 1518: fits; the tag is not counted (see module doc).
+    write_u16(h, field::LENGTH, (frame_len + ETH_HEADER_LEN - off) as u16);
     write_u64(h, field::SEQUENCE, fields.sequence);
     write_u64(h, field::LAUNCH_NS, fields.launch_ns);
     write_u64(h, field::TX_NS, fields.tx_ns);
+    write_u64(h, field::EPOCH, fields.epoch);
     fill_padding(pad, fields.sequence);
     Ok(frame_len)
 }
@@ -334,6 +369,18 @@ fn check(buf: &[u8]) -> Result<usize, WireError> {
     if version != VERSION {
         return Err(WireError::BadVersion(version));
     }
+    let declared = read_u16(buf, off + field::LENGTH);
+    if usize::from(declared) < HEADER_LEN_UNTAGGED {
+        return Err(WireError::BadDeclaredLength { declared });
+    }
+    // The declared length excludes the tag: add it back if it is here.
+    let need = usize::from(declared) + off - ETH_HEADER_LEN;
+    if buf.len() < need {
+        return Err(WireError::Truncated {
+            need,
+            have: buf.len(),
+        });
+    }
     Ok(off)
 }
 
@@ -379,9 +426,10 @@ pub fn set_tx_ns(buf: &mut [u8], tx_ns: u64) -> Result<(), WireError> {
 /// [`new_checked`](Self::new_checked), then read (and, over `&mut [u8]`,
 /// patch) fields without further checks.
 ///
-/// The buffer is the frame without FCS, tagged or untagged, and ends where
-/// the frame ends (the padding runs to its end). `T::as_ref` must return
-/// the same slice every time, as for any smoltcp-style view.
+/// The buffer is the frame without FCS, tagged or untagged, at least as
+/// long as the header declares; bytes after that (a receive path that
+/// appends some) are not part of the frame. `T::as_ref` must return the
+/// same slice every time, as for any smoltcp-style view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamFrame<T: AsRef<[u8]>> {
     buffer: T,
@@ -395,8 +443,8 @@ pub struct StreamFrame<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> StreamFrame<T> {
     /// Validate `buffer` as a stream frame: long enough for its headers,
     /// EtherType 0x88B5 (directly or after an 802.1Q tag), magic "TK",
-    /// version 1. Any length from the end of the header on is accepted (a
-    /// received frame whose tag was stripped can be 56 bytes).
+    /// version 2, and at least the declared length (counted without the
+    /// tag, so a frame whose tag was stripped on receive still passes).
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         let off = check(buffer.as_ref())?;
         Ok(StreamFrame {
@@ -471,9 +519,14 @@ impl<T: AsRef<[u8]>> StreamFrame<T> {
         read_u16(self.header(), field::STREAM_ID)
     }
 
-    /// Reserved, 0 from this encoder; not checked on receive.
-    pub fn reserved(&self) -> u16 {
-        read_u16(self.header(), field::RESERVED)
+    /// The frame length the talker wrote, without tag and FCS.
+    pub fn declared_len(&self) -> u16 {
+        read_u16(self.header(), field::LENGTH)
+    }
+
+    /// The talker instance that sent this frame.
+    pub fn epoch(&self) -> u64 {
+        read_u64(self.header(), field::EPOCH)
     }
 
     pub fn sequence(&self) -> u64 {
@@ -493,14 +546,16 @@ impl<T: AsRef<[u8]>> StreamFrame<T> {
         self.off + STREAM_HEADER_LEN
     }
 
-    /// Bytes in the buffer (the frame without FCS).
+    /// Bytes of the frame in the buffer (without FCS): the declared
+    /// length, plus the tag when it is in the buffer.
     pub fn frame_len(&self) -> usize {
-        self.buffer.as_ref().len()
+        // new_checked made sure the buffer holds this much.
+        usize::from(self.declared_len()) + self.off - ETH_HEADER_LEN
     }
 
     /// The padding after the stream header.
     pub fn payload(&self) -> &[u8] {
-        &self.buffer.as_ref()[self.header_len()..]
+        &self.buffer.as_ref()[self.header_len()..self.frame_len()]
     }
 
     pub fn payload_len(&self) -> usize {
@@ -535,6 +590,7 @@ impl<T: AsRef<[u8]>> StreamFrame<T> {
             launch_ns: self.launch_ns(),
             tx_ns: self.tx_ns(),
             tx_hw_timestamp: self.tx_hw_timestamp(),
+            epoch: self.epoch(),
         }
     }
 }
@@ -550,8 +606,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> StreamFrame<T> {
     /// frame size).
     pub fn set_sequence(&mut self, sequence: u64) {
         write_u64(self.header_mut(), field::SEQUENCE, sequence);
-        let start = self.header_len();
-        fill_padding(&mut self.buffer.as_mut()[start..], sequence);
+        let (start, end) = (self.header_len(), self.frame_len());
+        fill_padding(&mut self.buffer.as_mut()[start..end], sequence);
+    }
+
+    pub fn set_epoch(&mut self, epoch: u64) {
+        write_u64(self.header_mut(), field::EPOCH, epoch);
     }
 
     pub fn set_launch_ns(&mut self, launch_ns: u64) {

@@ -310,6 +310,7 @@ fn a_reply_to_a_request_inside_the_class_7_window_waits_for_best_effort() {
             launch_ns: next + 1_000,
             tx_ns: next + 1_000,
             tx_hw_timestamp: false,
+            epoch: 1,
         };
         wire::encode(buf, &fields, 124).unwrap()
     });

@@ -18,6 +18,7 @@ fn fields(vlan: Option<Vlan>) -> StreamFrameFields {
         launch_ns: 0x1112_1314_1516_1718,
         tx_ns: 0x2122_2324_2526_2728,
         tx_hw_timestamp: true,
+        epoch: 0x3132_3334_3536_3738,
     }
 }
 
@@ -47,7 +48,7 @@ fn check_round_trip(f: StreamFrameFields, len: usize) {
     assert_eq!(frame.tx_hw_timestamp(), f.tx_hw_timestamp);
     assert_eq!(frame.flags(), u8::from(f.tx_hw_timestamp));
     assert_eq!(frame.version(), wire::VERSION);
-    assert_eq!(frame.reserved(), 0);
+    assert_eq!(frame.epoch(), f.epoch);
     let header = if f.vlan.is_some() {
         HEADER_LEN
     } else {
@@ -55,6 +56,8 @@ fn check_round_trip(f: StreamFrameFields, len: usize) {
     };
     assert_eq!(frame.header_len(), header);
     assert_eq!(frame.frame_len(), len);
+    let tag = if f.vlan.is_some() { 4 } else { 0 };
+    assert_eq!(usize::from(frame.declared_len()), len - tag);
     assert_eq!(frame.payload_len(), len - header);
     assert_eq!(frame.payload().len(), len - header);
     assert!(frame.padding_ok());
@@ -103,6 +106,7 @@ fn round_trip_extreme_field_values() {
             launch_ns: v,
             tx_ns: !v,
             tx_hw_timestamp: false,
+            epoch: v,
         };
         check_round_trip(f, MIN_BUFFER_LEN);
     }
@@ -112,8 +116,8 @@ fn round_trip_extreme_field_values() {
 fn buffer_and_frame_lengths_follow_the_fcs_rule() {
     assert_eq!(MIN_BUFFER_LEN + FCS_LEN, 64);
     assert_eq!(MAX_BUFFER_LEN + FCS_LEN, 1522);
-    assert_eq!(HEADER_LEN, 50);
-    assert_eq!(HEADER_LEN_UNTAGGED, 46);
+    assert_eq!(HEADER_LEN, 58);
+    assert_eq!(HEADER_LEN_UNTAGGED, 54);
 }
 
 #[test]
@@ -126,10 +130,11 @@ fn encode_layout_matches_the_documented_offsets() {
     assert_eq!(buf[14..16], [0xBA, 0xBC]);
     assert_eq!(buf[16..18], ETHERTYPE_TAKT.to_be_bytes());
     assert_eq!(buf[18..20], *b"TK");
-    assert_eq!(buf[20], 1);
+    assert_eq!(buf[20], 2);
     assert_eq!(buf[21], 0x01);
     assert_eq!(buf[22..24], [0xA1, 0xB2]);
-    assert_eq!(buf[24..26], [0, 0]);
+    // Declared length: 64 bytes without the tag's 4.
+    assert_eq!(buf[24..26], [0, 60]);
     assert_eq!(buf[26..34], [1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(
         buf[34..42],
@@ -139,14 +144,19 @@ fn encode_layout_matches_the_documented_offsets() {
         buf[42..50],
         [0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28]
     );
+    assert_eq!(
+        buf[50..58],
+        [0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38]
+    );
     // padding byte i = i ^ (sequence as u8) = i ^ 0x08
-    let expect: Vec<u8> = (0..14u8).map(|i| i ^ 0x08).collect();
-    assert_eq!(buf[50..64], expect[..]);
+    let expect: Vec<u8> = (0..6u8).map(|i| i ^ 0x08).collect();
+    assert_eq!(buf[58..64], expect[..]);
 
     let untagged = encoded(&fields(None), 64);
     assert_eq!(untagged[12..14], [0x88, 0xB5]);
     assert_eq!(untagged[14..16], *b"TK");
-    assert_eq!(untagged[46..50], [0x08, 0x09, 0x0A, 0x0B]);
+    assert_eq!(untagged[20..22], [0, 64]);
+    assert_eq!(untagged[54..58], [0x08, 0x09, 0x0A, 0x0B]);
 }
 
 #[test]
@@ -248,7 +258,6 @@ fn error_truncated_inside_the_stream_header() {
             })
         );
     }
-    assert!(wire::decode(&tagged[..HEADER_LEN]).is_ok());
     let untagged = encoded(&fields(None), 60);
     assert_eq!(
         wire::decode(&untagged[..45]),
@@ -258,7 +267,51 @@ fn error_truncated_inside_the_stream_header() {
         })
     );
     let e = wire::decode(&untagged[..45]).unwrap_err().to_string();
-    assert!(e.contains("45 bytes") && e.contains("46"), "{e}");
+    assert!(e.contains("45 bytes") && e.contains("54"), "{e}");
+}
+
+/// A frame cut after its header keeps a valid-looking padding prefix: the
+/// declared length still tells it was cut, tagged or with the tag stripped.
+#[test]
+fn error_truncated_before_the_declared_length() {
+    let tagged = encoded(&fields(Some(TAG)), 200);
+    for len in HEADER_LEN..200 {
+        assert_eq!(
+            wire::decode(&tagged[..len]),
+            Err(WireError::Truncated {
+                need: 200,
+                have: len
+            })
+        );
+    }
+    assert!(wire::decode(&tagged).is_ok());
+    let mut stripped = tagged[..12].to_vec();
+    stripped.extend_from_slice(&tagged[16..150]);
+    assert_eq!(
+        wire::decode(&stripped),
+        Err(WireError::Truncated {
+            need: 196,
+            have: 146
+        })
+    );
+    // Bytes after the declared end are not part of the frame.
+    let mut longer = tagged.clone();
+    longer.extend_from_slice(&[0xEE; 10]);
+    let frame = StreamFrame::new_checked(&longer[..]).unwrap();
+    assert_eq!(frame.frame_len(), 200);
+    assert!(frame.padding_ok());
+}
+
+#[test]
+fn error_declared_length_shorter_than_the_header() {
+    let mut buf = encoded(&fields(None), 60);
+    for declared in [0u16, 1, 53] {
+        buf[20..22].copy_from_slice(&declared.to_be_bytes());
+        assert_eq!(
+            wire::decode(&buf),
+            Err(WireError::BadDeclaredLength { declared })
+        );
+    }
 }
 
 #[test]
@@ -304,13 +357,13 @@ fn error_bad_magic() {
 
 #[test]
 fn error_bad_version() {
-    for v in [0u8, 2, 255] {
+    for v in [0u8, 1, 3, 255] {
         let mut buf = encoded(&fields(None), 60);
         buf[16] = v;
         assert_eq!(wire::decode(&buf), Err(WireError::BadVersion(v)));
     }
-    let e = WireError::BadVersion(2).to_string();
-    assert!(e.contains("version 2") && e.contains("version 1"), "{e}");
+    let e = WireError::BadVersion(1).to_string();
+    assert!(e.contains("version 1") && e.contains("version 2"), "{e}");
 }
 
 #[test]
@@ -464,10 +517,10 @@ fn is_takt_frame_demultiplexes() {
     other[18] = b'X';
     assert!(!wire::is_takt_frame(&other));
     // A takt frame of another version is ours (to be counted as bad).
-    let mut v2 = encoded(&fields(Some(TAG)), 60);
-    v2[20] = 2;
-    assert!(wire::is_takt_frame(&v2));
-    assert!(StreamFrame::new_checked(&v2[..]).is_err());
+    let mut v1 = encoded(&fields(Some(TAG)), 60);
+    v1[20] = 1;
+    assert!(wire::is_takt_frame(&v1));
+    assert!(StreamFrame::new_checked(&v1[..]).is_err());
     // Cut short after the magic.
     assert!(wire::is_takt_frame(&encoded(&fields(None), 60)[..16]));
     assert!(!wire::is_takt_frame(&encoded(&fields(None), 60)[..15]));
@@ -517,6 +570,7 @@ fn example_frame_in_docs_matches_the_encoder() {
         launch_ns: 1_000_000_010_000,
         tx_ns: 1_000_000_010_312,
         tx_hw_timestamp: false,
+        epoch: 0x0123_4567_89ab_cdef,
     };
     let mut buf = [0u8; 64 - FCS_LEN];
     let len = buf.len();

@@ -32,6 +32,7 @@ fn fields() -> impl Strategy<Value = StreamFrameFields> {
                     launch_ns,
                     tx_ns,
                     tx_hw_timestamp,
+                    epoch: sequence.rotate_left(17) ^ launch_ns,
                 }
             },
         )
@@ -40,8 +41,19 @@ fn fields() -> impl Strategy<Value = StreamFrameFields> {
 /// Touch every accessor of a view that passed `new_checked`.
 fn read_everything<T: AsRef<[u8]>>(f: &StreamFrame<T>) {
     let _ = (f.dst(), f.src(), f.vlan(), f.is_tagged(), f.version());
-    let _ = (f.flags(), f.tx_hw_timestamp(), f.stream_id(), f.reserved());
-    let _ = (f.sequence(), f.launch_ns(), f.tx_ns(), f.fields());
+    let _ = (
+        f.flags(),
+        f.tx_hw_timestamp(),
+        f.stream_id(),
+        f.declared_len(),
+    );
+    let _ = (
+        f.sequence(),
+        f.launch_ns(),
+        f.tx_ns(),
+        f.epoch(),
+        f.fields(),
+    );
     assert!(f.header_len() <= f.frame_len());
     assert_eq!(f.payload().len(), f.payload_len());
     assert_eq!(f.padding_ok(), f.padding_mismatch().is_none());
@@ -57,9 +69,9 @@ fn frame_like_bytes() -> impl Strategy<Value = Vec<u8>> {
     )
         .prop_map(|(mut b, plant, tagged)| {
             let prefix: &[u8] = if tagged {
-                &[0x81, 0x00, 0x00, 0x64, 0x88, 0xB5, b'T', b'K', 1]
+                &[0x81, 0x00, 0x00, 0x64, 0x88, 0xB5, b'T', b'K', 2]
             } else {
-                &[0x88, 0xB5, b'T', b'K', 1]
+                &[0x88, 0xB5, b'T', b'K', 2]
             };
             // plant 0: nothing; 1: EtherType only; 2: + magic; 3: + version.
             let keep = match plant {

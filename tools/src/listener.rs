@@ -18,7 +18,7 @@ use takt_stack::listener::{Listener, ListenerSummary};
 use takt_stack::plan::Until;
 use takt_stack::progress::Progress;
 use takt_stack::sidecar::Sidecars;
-use takt_stack::stats::RunStats;
+use takt_stack::stats::{RunStats, RxRejected};
 use takt_stack::StackError;
 
 use crate::control_args::{self, ControlArgs, ControlSettings};
@@ -282,6 +282,10 @@ pub fn run_on(
     stats.backend = cfg.backend.clone();
     stats.clock = clock.as_str().into();
     stats.device_counters = Some(dev.counters());
+    stats.rx_rejected = Some(RxRejected {
+        truncated: summary.truncated,
+        other: summary.other_frames,
+    });
     Ok(ListenerRun {
         stats,
         summary,

@@ -30,6 +30,29 @@ pub struct StreamReport {
     /// Latencies of the frames measured out of sync (not in latency_ns).
     #[serde(default)]
     pub latency_unsynced_ns: Summary,
+    /// Listener: frames not believed (sequence or epoch unconfirmed,
+    /// implausible tx time); not in frames_received.
+    #[serde(default)]
+    pub rogue: u64,
+    /// Listener: frames with corrupt padding; not in frames_received.
+    #[serde(default)]
+    pub bad_padding: u64,
+    /// Listener: talker restarts (new epoch) seen.
+    #[serde(default)]
+    pub restarts: u64,
+    /// Listener: sequence jumps past the bound that a second frame
+    /// confirmed.
+    #[serde(default)]
+    pub resyncs: u64,
+}
+
+/// A listener's rejected frames by reason, over all streams.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RxRejectedReport {
+    pub rogue: u64,
+    pub bad_padding: u64,
+    pub truncated: u64,
+    pub other: u64,
 }
 
 /// The whole `--report json` document.
@@ -58,6 +81,9 @@ pub struct RunReport {
     /// Time synchronisation, when on (docs/time-sync.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ptp: Option<super::ptp::PtpReport>,
+    /// Listener runs: frames rejected, by reason (null: not a listener).
+    #[serde(default)]
+    pub rx_rejected: Option<RxRejectedReport>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
 }
@@ -149,12 +175,17 @@ impl From<&StreamStats> for StreamReport {
             tx_error_ns: s.tx_error_ns.summary(),
             latency_ns: s.latency_ns.summary(),
             latency_unsynced_ns: s.latency_unsynced_ns.summary(),
+            rogue: s.rogue,
+            bad_padding: s.bad_padding,
+            restarts: s.restarts,
+            resyncs: s.resyncs,
         }
     }
 }
 
 impl From<&RunStats> for RunReport {
     fn from(run: &RunStats) -> Self {
+        let total = run.total();
         Self {
             report_version: REPORT_VERSION,
             device: run.device.clone(),
@@ -168,8 +199,14 @@ impl From<&RunStats> for RunReport {
             rt: run.rt.as_ref().map(RtReportJson::from),
             control: run.control.clone(),
             ptp: run.ptp.clone(),
+            rx_rejected: run.rx_rejected.map(|r| RxRejectedReport {
+                rogue: total.rogue,
+                bad_padding: total.bad_padding,
+                truncated: r.truncated,
+                other: r.other,
+            }),
             streams: run.streams.iter().map(StreamReport::from).collect(),
-            total: StreamReport::from(&run.total()),
+            total: StreamReport::from(&total),
         }
     }
 }

@@ -52,6 +52,19 @@ pub struct StreamStats {
     /// Frames sent (talker) or measured (listener) while PTP said the
     /// clock was out of sync.
     pub unsynced: u64,
+    /// Listener: frames of this stream that were not believed (a sequence
+    /// number or talker epoch that no second frame confirmed, an
+    /// implausible transmit time). Not in `frames_received`.
+    pub rogue: u64,
+    /// Listener: frames of this stream whose padding was corrupt. Not in
+    /// `frames_received`.
+    pub bad_padding: u64,
+    /// Listener: the talker restarted (a new epoch, confirmed by two
+    /// frames); the sequence bookkeeping started again.
+    pub restarts: u64,
+    /// Listener: the sequence jumped past the bound within one epoch and a
+    /// second frame confirmed the new position.
+    pub resyncs: u64,
     pub tx_error_ns: Metric,
     pub latency_ns: Metric,
     /// The listener's latencies of those frames, kept out of `latency_ns`.
@@ -71,6 +84,10 @@ impl StreamStats {
             late: 0,
             wrong_vlan: 0,
             unsynced: 0,
+            rogue: 0,
+            bad_padding: 0,
+            restarts: 0,
+            resyncs: 0,
             tx_error_ns: Metric::new(),
             latency_ns: Metric::new(),
             latency_unsynced_ns: Metric::new(),
@@ -101,6 +118,10 @@ impl StreamStats {
         self.late += other.late;
         self.wrong_vlan += other.wrong_vlan;
         self.unsynced += other.unsynced;
+        self.rogue += other.rogue;
+        self.bad_padding += other.bad_padding;
+        self.restarts += other.restarts;
+        self.resyncs += other.resyncs;
         self.tx_error_ns.merge(&other.tx_error_ns);
         self.latency_ns.merge(&other.latency_ns);
         self.latency_unsynced_ns.merge(&other.latency_unsynced_ns);
@@ -116,6 +137,10 @@ impl StreamStats {
         self.late = 0;
         self.wrong_vlan = 0;
         self.unsynced = 0;
+        self.rogue = 0;
+        self.bad_padding = 0;
+        self.restarts = 0;
+        self.resyncs = 0;
         self.tx_error_ns.reset();
         self.latency_ns.reset();
         self.latency_unsynced_ns.reset();
@@ -152,6 +177,19 @@ pub struct RunStats {
     pub control: Option<super::json::ControlReport>,
     /// Time synchronisation (the embedded PTP port or ptp4l), when on.
     pub ptp: Option<super::ptp::PtpReport>,
+    /// Listener runs: received frames that belong to no stream (rogue and
+    /// bad padding are per stream).
+    pub rx_rejected: Option<RxRejected>,
+}
+
+/// A listener's rejected frames that no stream can claim.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxRejected {
+    /// Shorter than the stream headers or the length the header declares.
+    pub truncated: u64,
+    /// Not a stream frame of this schedule: another EtherType or magic, an
+    /// unknown header version (e.g. 1), an unknown stream id.
+    pub other: u64,
 }
 
 impl RunStats {

@@ -57,8 +57,15 @@ fn render(out: &mut String, rows: &[Vec<String>]) {
 }
 
 /// `unsynced`: add the column of frames taken while out of sync (only
-/// runs with PTP that lost sync have one).
-fn counter_rows(rows: &mut Vec<Vec<String>>, streams: &[&StreamStats], unsynced: bool) {
+/// runs with PTP that lost sync have one). `checks`: add the columns of
+/// frames the listener did not believe and of restarts (only runs that
+/// saw any have them).
+fn counter_rows(
+    rows: &mut Vec<Vec<String>>,
+    streams: &[&StreamStats],
+    unsynced: bool,
+    checks: bool,
+) {
     let mut head = vec![
         "stream",
         "sent",
@@ -71,6 +78,9 @@ fn counter_rows(rows: &mut Vec<Vec<String>>, streams: &[&StreamStats], unsynced:
     ];
     if unsynced {
         head.push("unsynced");
+    }
+    if checks {
+        head.extend(["rogue", "bad_padding", "restarts", "resyncs"]);
     }
     rows.push(head.into_iter().map(String::from).collect());
     for s in streams {
@@ -86,6 +96,9 @@ fn counter_rows(rows: &mut Vec<Vec<String>>, streams: &[&StreamStats], unsynced:
         ];
         if unsynced {
             row.push(s.unsynced.to_string());
+        }
+        if checks {
+            row.extend([s.rogue, s.bad_padding, s.restarts, s.resyncs].map(|n| n.to_string()));
         }
         rows.push(row);
     }
@@ -210,10 +223,19 @@ pub fn text_report(run: &RunStats) -> String {
     if let Some(p) = &run.ptp {
         let _ = writeln!(out, "{}", ptp_line(p));
     }
+    if let Some(r) = &run.rx_rejected {
+        let _ = writeln!(
+            out,
+            "rejected frames: rogue {}, bad padding {}, truncated {}, other {}; \
+             talker restarts {}, resyncs {}",
+            total.rogue, total.bad_padding, r.truncated, r.other, total.restarts, total.resyncs
+        );
+    }
     out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");
 
     let mut rows = Vec::new();
-    counter_rows(&mut rows, &streams, total.unsynced > 0);
+    let checks = total.rogue + total.bad_padding + total.restarts + total.resyncs > 0;
+    counter_rows(&mut rows, &streams, total.unsynced > 0, checks);
     render(&mut out, &rows);
 
     let metrics: [(&str, MetricOf); 3] = [

@@ -1,7 +1,8 @@
 //! The UDP baseline's payload: a takt stream frame with its Ethernet and
 //! 802.1Q header cut off (the kernel adds Ethernet + IP + UDP instead), so
-//! the datagram carries the same 32-byte takt header (sequence, launch and
-//! tx time) and padding, and is about as long on the wire as takt's frame.
+//! the datagram carries the same 40-byte takt header (sequence, launch and
+//! tx time, declared length, epoch) and padding, and is about as long on
+//! the wire as takt's frame.
 //!
 //! Sending: [`FrameTemplate`] holds one whole encoded frame per stream and
 //! is patched per frame. Receiving: [`PayloadReader`] receives into a
@@ -27,8 +28,11 @@ pub struct FrameTemplate {
 }
 
 impl FrameTemplate {
-    /// A tagged frame of `frame_len` bytes (frame size without FCS).
+    /// A tagged frame of `frame_len` bytes (frame size without FCS), cut
+    /// to what one datagram carries: its declared length then matches the
+    /// payload, so the reader does not take it for a truncated frame.
     pub fn new(fields: &StreamFrameFields, frame_len: usize) -> Result<Self, WireError> {
+        let frame_len = frame_len.min(CUT + MAX_PAYLOAD);
         let mut buf = vec![0; frame_len];
         wire::encode(&mut buf, fields, frame_len)?;
         Ok(FrameTemplate { buf })

@@ -45,6 +45,8 @@ guard_band = "20us"
     assert_eq!(
         control(&text),
         Some(ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: Ipv4Addr::new(10, 77, 0, 1),
             prefix_len: 24,
             gateway: Some(Ipv4Addr::new(10, 77, 0, 254)),
@@ -91,6 +93,8 @@ fn every_example_still_loads_and_control_plane_has_its_section() {
     ] {
         let loaded = load_file(&dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
         let expect = (name == "control-plane.toml").then(|| ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: Ipv4Addr::new(10, 77, 0, 1),
             prefix_len: 24,
             gateway: None,

@@ -679,6 +679,8 @@ mod tests {
     fn timeline_shows_the_control_section_under_the_header() {
         let s = two_class_schedule();
         let mut c = ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: [10, 77, 0, 1].into(),
             prefix_len: 24,
             gateway: None,
@@ -711,6 +713,8 @@ mod tests {
             "{text}"
         );
         let c = ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: [10, 77, 0, 1].into(),
             prefix_len: 24,
             gateway: None,

@@ -35,6 +35,9 @@ pub const REPLY_FACTOR: usize = 3;
 /// ...or this many bytes, whichever is more (room for a short error): a
 /// forged request cannot make the service send much more than it got.
 pub const MIN_REPLY_ALLOWANCE: usize = 256;
+/// Reply bytes `pad_to` leaves room for beyond the reply it was computed
+/// from (counters and times that lengthen by the next request).
+pub const PAD_SLACK: usize = 512;
 
 /// A stream's counters at the moment of a status request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -373,7 +376,8 @@ impl Worker {
             // Never send much more than came in: a forged sender address
             // must not turn the service into an amplifier.
             job.refusal = Some(Refusal::PadRequest);
-            let pad_to = reply.len().div_ceil(REPLY_FACTOR);
+            // With room for the counters to grow by the next request.
+            let pad_to = (reply.len() + PAD_SLACK).div_ceil(REPLY_FACTOR);
             json!({ "error": format!(
                 "the reply is {} bytes: pad the request to at least {pad_to} bytes \
                  (replies are at most {REPLY_FACTOR}x the request)", reply.len()),

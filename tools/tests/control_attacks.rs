@@ -498,3 +498,41 @@ fn a_short_request_gets_a_short_reply_and_strangers_none() {
     assert_eq!(refused(&t, "read_only"), 1, "{t}");
     assert_eq!(refused(&t, "not_allowed"), 1, "{t}");
 }
+
+#[test]
+fn a_key_file_others_can_read_stops_the_start_naming_it() {
+    if !ready("key file permissions", &TOOLS) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("atk");
+    let key = key_file(&dir);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // Relative to the schedule file, as [control] key_file is read.
+    let sched = write(
+        &dir,
+        "s.toml",
+        &schedule(
+            2000,
+            1000,
+            "\n[control]\naddress = \"10.99.0.1/24\"\nkey_file = \"ctl.key\"\n",
+        ),
+    );
+    for bin in [TALKER, LISTENER] {
+        let base = [
+            "--schedule",
+            sched.as_str(),
+            "--device",
+            "packet:lo",
+            "--cycles",
+            "5",
+            "-q",
+        ];
+        for extra in [&[][..], &["--key-file", key.as_str()][..]] {
+            let out = common::run(bin, &[&base[..], extra].concat());
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{bin} {extra:?}: {err}");
+            assert!(err.contains(&key) && err.contains("chmod 600"), "{err}");
+        }
+    }
+}

@@ -543,7 +543,7 @@ fn change_run() -> u64 {
     let new_text =
         schedule(10_000, 8_000, &control).replace("base_time = 0", &format!("base_time = {base}"));
     let good = signed(format!("schedule\n{new_text}").as_bytes());
-    let mut replies = ask_b(&wire, &[good.clone()], PATIENCE);
+    let mut replies = ask_b(&wire, std::slice::from_ref(&good), PATIENCE);
     replies.extend(ask_b(&wire, &[good], SILENCE));
     let reply = replies[0].as_ref().expect("a reply to the signed change");
     assert_eq!(reply["accepted"], true, "{reply}");

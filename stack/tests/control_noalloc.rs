@@ -198,6 +198,13 @@ impl Peer<'_, '_> {
         }))
     }
 
+    /// Send a datagram to the service port that gets no reply (refused).
+    fn send_only(&mut self, body: &[u8]) {
+        let to = IpEndpoint::new(IpAddress::Ipv4(self.target), SERVICE_PORT);
+        assert!(self.iface.udp_send(body, to), "peer's UDP buffer full");
+        self.poll();
+    }
+
     /// Pings, status requests and (if given) one schedule change, each
     /// answered before the next; then keep polling until `flags.done`.
     fn script(&mut self, change: Option<&str>) {
@@ -228,6 +235,11 @@ impl Peer<'_, '_> {
                         body.as_bytes(),
                     );
                     self.log.change_reply = self.request("schedule", &signed);
+                    // Refused, unanswered, counted: on the data path too
+                    // without allocating.
+                    self.send_only(&signed);
+                    self.send_only(body.as_bytes());
+                    self.send_only(b"{\"error\":\"a reply from someone\"}");
                 }
             }
         }
@@ -382,8 +394,14 @@ fn talker_answers_ping_status_and_a_schedule_change_without_allocating() {
     assert!(stats.streams[0].frames_sent > 0);
     assert!(log.stream_frames > 0, "the peer saw the stream too");
 
-    assert_eq!(report.requests, (STATUS_REQUESTS + 1) as u64);
+    assert_eq!(report.requests, (STATUS_REQUESTS + 4) as u64);
     assert_eq!(report.schedule_changes, 1);
+    let r = report.refused;
+    assert_eq!(
+        (r.replayed, r.unsigned, r.malformed, r.total()),
+        (1, 1, 1, 3),
+        "{r:?}"
+    );
     assert_eq!((report.requests_dropped, report.replies_dropped), (0, 0));
     // Each ping, request and ARP exchange is at least one frame each way.
     assert!(report.rx_frames > (PINGS + STATUS_REQUESTS + 1) as u64);
@@ -455,8 +473,10 @@ fn listener_answers_ping_and_status_without_allocating() {
         change["error"].as_str().unwrap().contains("listener"),
         "{change}"
     );
-    assert_eq!(report.requests, (STATUS_REQUESTS + 1) as u64);
+    assert_eq!(report.requests, (STATUS_REQUESTS + 4) as u64);
     assert_eq!(report.schedule_changes, 0);
+    let r = report.refused;
+    assert_eq!((r.replayed, r.unsigned, r.malformed), (1, 1, 1), "{r:?}");
     assert_eq!((report.requests_dropped, report.replies_dropped), (0, 0));
     assert_eq!(
         (counts.allocs, counts.frees),

@@ -524,6 +524,10 @@ fn a_short_request_gets_a_short_reply_and_strangers_none() {
     let report_len = full[0].as_ref().expect("the report").len();
     assert!(report_len <= 3 * pad_to, "{report_len} bytes for {pad_to}");
     assert!(parsed(&full[0])["streams"].is_array(), "the report");
+    eprintln!(
+        "reflection: 6-byte status -> {} bytes; {pad_to}-byte status -> {report_len} bytes",
+        short.len()
+    );
 
     // A status "from" 192.0.2.7, outside the talker's subnet.
     let mut status = b"status\n".to_vec();

@@ -15,7 +15,10 @@ mod raw;
 mod toml_errors;
 
 pub use change::{parse_change, parse_change_with_ptp, Change};
-pub use control::{class_opens, lowest_open_class, ControlSection, DEFAULT_STATUS_PORT};
+pub use control::{
+    class_opens, lowest_open_class, ControlSection, DEFAULT_STATUS_PORT,
+    MAX_ALLOW as MAX_CONTROL_ALLOW,
+};
 pub use ptp::{
     log_interval_ns, PtpClassError, PtpMode, PtpProfile, PtpSection, ANNOUNCE_TIMEOUT_RANGE,
     DEFAULT_PTP4L_SOCKET, DOMAIN_RANGE, LOG_ANNOUNCE_RANGE, LOG_DELAY_RANGE, LOG_SYNC_RANGE,

@@ -45,6 +45,8 @@ guard_band = "20us"
     assert_eq!(
         control(&text),
         Some(ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: Ipv4Addr::new(10, 77, 0, 1),
             prefix_len: 24,
             gateway: Some(Ipv4Addr::new(10, 77, 0, 254)),
@@ -91,6 +93,8 @@ fn every_example_still_loads_and_control_plane_has_its_section() {
     ] {
         let loaded = load_file(&dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
         let expect = (name == "control-plane.toml").then(|| ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: Ipv4Addr::new(10, 77, 0, 1),
             prefix_len: 24,
             gateway: None,
@@ -285,7 +289,61 @@ fn unknown_key_in_control() {
         &text,
         10,
         1,
-        "unknown key `status-port` in [control] (did you mean `status_port`?): the keys allowed there are address, gateway, best_effort_class, status_port, guard_band",
+        "unknown key `status-port` in [control] (did you mean `status_port`?): the keys allowed there are address, gateway, best_effort_class, status_port, guard_band, key_file, allow",
+    );
+}
+
+#[test]
+fn key_file_and_allow_give_their_values() {
+    let c = control(&with_control(
+        "address = \"10.77.0.1/24\"\nkey_file = \"ctl.key\"\nallow = [\"10.77.0.0/24\", \"192.0.2.5/32\", \"0.0.0.0/0\"]\n",
+    ))
+    .unwrap();
+    assert_eq!(c.key_file.as_deref(), Some("ctl.key"));
+    assert_eq!(
+        c.allow,
+        vec![
+            (Ipv4Addr::new(10, 77, 0, 0), 24),
+            (Ipv4Addr::new(192, 0, 2, 5), 32),
+            (Ipv4Addr::UNSPECIFIED, 0)
+        ]
+    );
+    let none = control(&with_control("address = \"10.77.0.1/24\"\n")).unwrap();
+    assert_eq!(
+        (none.key_file, none.allow),
+        (None, vec![]),
+        "read-only, own subnet"
+    );
+}
+
+#[test]
+fn allow_entries_are_networks() {
+    let at = |list: &str| with_control(&format!("address = \"10.77.0.1/24\"\nallow = [{list}]\n"));
+    assert_error(
+        &at("\"10.77.0.0/24\", \"10.77.0.1/24\""),
+        10,
+        26,
+        "`allow` entry \"10.77.0.1/24\" has host bits set: write its network, \"10.77.0.0/24\"",
+    );
+    assert_error(&at("\"10.77.0.0\""), 10, 10, "is not A.B.C.D/N");
+    assert_error(&at("\"10.77.0.0/33\""), 10, 10, "is not A.B.C.D/N");
+    assert_error(&at(""), 10, 9, "`allow` lists no network");
+    let many: Vec<String> = (0..17).map(|i| format!("\"10.{i}.0.0/16\"")).collect();
+    assert_error(
+        &at(&many.join(", ")),
+        10,
+        9,
+        "more than the 16 the service checks",
+    );
+}
+
+#[test]
+fn key_file_empty() {
+    assert_error(
+        &with_control("address = \"10.77.0.1/24\"\nkey_file = \" \"\n"),
+        10,
+        12,
+        "`key_file` is empty",
     );
 }
 

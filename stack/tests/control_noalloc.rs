@@ -18,6 +18,7 @@ use takt_drivers::sim::{self, SimClock, SimConfig, SimPort};
 use takt_scheduler::config::{self, ControlSection};
 use takt_scheduler::rt::{allocation_counting_active, count_allocations, CountingAllocator};
 use takt_scheduler::{ClockId, Schedule};
+use takt_stack::control::auth::{self, Key};
 use takt_stack::control::plane::ControlPlane;
 use takt_stack::control::service::{Accepted, Role, ServiceSetup};
 use takt_stack::control::{ControlConfig, ControlStorage, Iface};
@@ -33,6 +34,7 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 const SERVICE_PORT: u16 = 9700;
 const PEER_PORT: u16 = 9701;
+const KEY: &[u8] = b"a test key of more than 16 bytes";
 const PINGS: usize = 20;
 const STATUS_REQUESTS: usize = 4;
 /// How long the peer waits for one answer: far more than the round trip
@@ -91,6 +93,8 @@ fn setup(sched: &Schedule, section: &ControlSection, role: Role) -> ServiceSetup
         clock: sched.clock(),
         role,
         address: format!("{}/{}", section.address, section.prefix_len),
+        endpoint: (section.address, SERVICE_PORT),
+        key: Key::from_bytes(KEY),
     }
 }
 
@@ -194,6 +198,13 @@ impl Peer<'_, '_> {
         }))
     }
 
+    /// Send a datagram to the service port that gets no reply (refused).
+    fn send_only(&mut self, body: &[u8]) {
+        let to = IpEndpoint::new(IpAddress::Ipv4(self.target), SERVICE_PORT);
+        assert!(self.iface.udp_send(body, to), "peer's UDP buffer full");
+        self.poll();
+    }
+
     /// Pings, status requests and (if given) one schedule change, each
     /// answered before the next; then keep polling until `flags.done`.
     fn script(&mut self, change: Option<&str>) {
@@ -205,14 +216,30 @@ impl Peer<'_, '_> {
         for i in 0..PINGS {
             self.ping(i as u16);
             if i % (PINGS / STATUS_REQUESTS) == 0 {
-                if let Some(v) = self.request("status", b"status") {
+                // Padded: a reply is at most 3 x its request.
+                let mut req = b"status\n".to_vec();
+                req.resize(4000, b' ');
+                if let Some(v) = self.request("status", &req) {
                     self.log.status_replies.push(v);
                 }
             }
             if i == 2 {
                 if let Some(text) = change {
                     let body = format!("schedule\n{text}");
-                    self.log.change_reply = self.request("schedule", body.as_bytes());
+                    let key = Key::from_bytes(KEY).unwrap();
+                    let signed = auth::signed_request(
+                        &key,
+                        self.target,
+                        SERVICE_PORT,
+                        auth::realtime_ns(),
+                        body.as_bytes(),
+                    );
+                    self.log.change_reply = self.request("schedule", &signed);
+                    // Refused, unanswered, counted: on the data path too
+                    // without allocating.
+                    self.send_only(&signed);
+                    self.send_only(body.as_bytes());
+                    self.send_only(b"{\"error\":\"a reply from someone\"}");
                 }
             }
         }
@@ -367,8 +394,14 @@ fn talker_answers_ping_status_and_a_schedule_change_without_allocating() {
     assert!(stats.streams[0].frames_sent > 0);
     assert!(log.stream_frames > 0, "the peer saw the stream too");
 
-    assert_eq!(report.requests, (STATUS_REQUESTS + 1) as u64);
+    assert_eq!(report.requests, (STATUS_REQUESTS + 4) as u64);
     assert_eq!(report.schedule_changes, 1);
+    let r = report.refused;
+    assert_eq!(
+        (r.replayed, r.unsigned, r.malformed, r.total()),
+        (1, 1, 1, 3),
+        "{r:?}"
+    );
     assert_eq!((report.requests_dropped, report.replies_dropped), (0, 0));
     // Each ping, request and ARP exchange is at least one frame each way.
     assert!(report.rx_frames > (PINGS + STATUS_REQUESTS + 1) as u64);
@@ -440,8 +473,10 @@ fn listener_answers_ping_and_status_without_allocating() {
         change["error"].as_str().unwrap().contains("listener"),
         "{change}"
     );
-    assert_eq!(report.requests, (STATUS_REQUESTS + 1) as u64);
+    assert_eq!(report.requests, (STATUS_REQUESTS + 4) as u64);
     assert_eq!(report.schedule_changes, 0);
+    let r = report.refused;
+    assert_eq!((r.replayed, r.unsigned, r.malformed), (1, 1, 1), "{r:?}");
     assert_eq!((report.requests_dropped, report.replies_dropped), (0, 0));
     assert_eq!(
         (counts.allocs, counts.frees),

@@ -308,3 +308,29 @@ fn rt_report_in_json_and_text() {
         "{table}"
     );
 }
+
+#[test]
+fn control_refusals_by_reason_in_json_and_text() {
+    use takt_stack::control::refusal::{Refusal, Refusals};
+    let mut run = sample_run();
+    let mut refused = Refusals::default();
+    refused.count(Refusal::Unsigned);
+    refused.count(Refusal::Unsigned);
+    refused.count(Refusal::Replayed);
+    run.control = Some(takt_stack::stats::ControlReport {
+        address: "10.77.0.1/24".into(),
+        replies_expired: 3,
+        refused,
+        ..Default::default()
+    });
+    let text = text_report(&run);
+    assert!(
+        text.contains("replies expired 3; refused: unsigned 2, replayed 1\n"),
+        "{text}"
+    );
+    let v: Value = serde_json::from_str(&json_report(&run)).unwrap();
+    assert_eq!(v["control"]["refused"]["unsigned"], 2);
+    assert_eq!(v["control"]["refused"]["replayed"], 1);
+    assert_eq!(v["control"]["refused"]["not_allowed"], 0);
+    assert_eq!(v["control"]["replies_expired"], 3);
+}

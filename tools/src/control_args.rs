@@ -3,14 +3,16 @@
 //! plane for a run (docs/control-plane.md).
 
 use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use takt_drivers::RingDevice;
 use takt_scheduler::config::{self, ControlSection, PtpSection, DEFAULT_STATUS_PORT};
 use takt_scheduler::{ClockId, Schedule};
+use takt_stack::control::auth::{self, Key};
 use takt_stack::control::plane::{ControlPlane, PlaneError};
 use takt_stack::control::service::{Accepted, Role, ServiceSetup};
-use takt_stack::control::{ControlConfig, Ipv4Cidr};
+use takt_stack::control::{Allowlist, ControlConfig, Ipv4Cidr};
 use takt_stack::plan::Until;
 use takt_stack::stats::RunStats;
 
@@ -41,9 +43,39 @@ pub struct ControlArgs {
     /// closes, e.g. 20us (default 0)
     #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub guard_band: Option<u64>,
+    /// File holding the pre-shared key that schedule changes must be
+    /// signed with (mode 600); without one the service is read-only
+    /// (default: [control] key_file)
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Answer requests only from this network, e.g. 10.77.0.0/24; give it
+    /// again for more (default: [control] allow, else the port's subnet)
+    #[arg(long, value_name = "NET/PREFIX", value_parser = net_arg)]
+    pub allow: Vec<(Ipv4Addr, u8)>,
     /// No control plane, even if the schedule file has a [control] section
     #[arg(long, conflicts_with = "ip")]
     pub no_control: bool,
+}
+
+fn net_arg(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (a, p) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?}: write a network and prefix length, e.g. 10.77.0.0/24"))?;
+    let addr: Ipv4Addr = a
+        .parse()
+        .map_err(|_| format!("{a:?} is not an IPv4 address: write e.g. 10.77.0.0/24"))?;
+    let prefix: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .ok_or_else(|| format!("prefix length {p:?}: give 0..=32"))?;
+    let net = Ipv4Cidr::new(addr, prefix).network().address();
+    if net != addr {
+        return Err(format!(
+            "{s} has host bits set: write its network, {net}/{prefix}"
+        ));
+    }
+    Ok((addr, prefix))
 }
 
 fn cidr_arg(s: &str) -> Result<(Ipv4Addr, u8), String> {
@@ -73,6 +105,8 @@ pub struct ControlSettings {
     pub resolved: ControlSection,
     /// The file's section as written, which a schedule change must repeat.
     pub section: Option<ControlSection>,
+    /// The key schedule changes are signed with; `None`: read-only.
+    pub key: Option<Key>,
 }
 
 impl ControlSettings {
@@ -83,7 +117,15 @@ impl ControlSettings {
 
     fn config(&self, gated: bool) -> ControlConfig {
         let r = &self.resolved;
+        let ipv4 = Ipv4Cidr::new(r.address, r.prefix_len);
+        let nets: Vec<Ipv4Cidr> = r.allow.iter().map(|&(a, p)| Ipv4Cidr::new(a, p)).collect();
+        // At most MAX_ALLOW: the file and the flag are checked for it.
+        let allow = match nets.is_empty() {
+            true => Allowlist::subnet_of(ipv4),
+            false => Allowlist::new(&nets).unwrap_or(Allowlist::subnet_of(ipv4)),
+        };
         ControlConfig {
+            allow,
             ipv4: Ipv4Cidr::new(r.address, r.prefix_len),
             gateway: r.gateway,
             best_effort_class: r.best_effort_class,
@@ -91,6 +133,21 @@ impl ControlSettings {
             guard_band_ns: r.guard_band_ns,
             udp_port: Some(r.status_port),
         }
+    }
+
+    /// Read the key named by `key_file` (relative to the schedule file's
+    /// directory); an error names the file and what to change.
+    fn load_key(&mut self, schedule_path: &Path) -> Result<(), String> {
+        let Some(file) = &self.resolved.key_file else {
+            return Ok(());
+        };
+        let path = Path::new(file);
+        let path = match (path.is_relative(), schedule_path.parent()) {
+            (true, Some(dir)) => dir.join(path),
+            _ => path.to_path_buf(),
+        };
+        self.key = Some(auth::load_key(&path)?);
+        Ok(())
     }
 }
 
@@ -110,6 +167,30 @@ pub fn report_template(
 }
 
 impl ControlArgs {
+    /// As [`resolve`](Self::resolve), with the key read (a `--key-file`
+    /// from the current directory, a `key_file` from the schedule file's).
+    pub fn settings(
+        &self,
+        section: Option<&ControlSection>,
+        schedule_path: &Path,
+    ) -> Result<Option<ControlSettings>, String> {
+        let Some(mut s) = self.resolve(section) else {
+            return Ok(None);
+        };
+        if self.allow.len() > config::MAX_CONTROL_ALLOW {
+            return Err(format!(
+                "--allow given {} times, more than the {} networks the service checks: merge them into wider prefixes",
+                self.allow.len(),
+                config::MAX_CONTROL_ALLOW
+            ));
+        }
+        match &self.key_file {
+            Some(k) => s.key = Some(auth::load_key(k)?),
+            None => s.load_key(schedule_path)?,
+        }
+        Ok(Some(s))
+    }
+
     /// Flags over the file's section; `None` when there is no address.
     pub fn resolve(&self, section: Option<&ControlSection>) -> Option<ControlSettings> {
         if self.no_control {
@@ -133,10 +214,21 @@ impl ControlArgs {
                 .guard_band
                 .or(section.map(|s| s.guard_band_ns))
                 .unwrap_or(0),
+            key_file: self
+                .key_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .or(section.and_then(|s| s.key_file.clone())),
+            allow: if self.allow.is_empty() {
+                section.map(|s| s.allow.clone()).unwrap_or_default()
+            } else {
+                self.allow.clone()
+            },
         };
         Some(ControlSettings {
             resolved,
             section: section.cloned(),
+            key: None,
         })
     }
 }
@@ -229,6 +321,8 @@ fn plane(
         clock: schedule.clock(),
         role,
         address: settings.cidr(),
+        endpoint: (settings.resolved.address, settings.resolved.status_port),
+        key: settings.key.clone(),
     };
     ControlPlane::new(settings.config(talker), schedule, dev, now, setup)
 }
@@ -239,6 +333,8 @@ mod tests {
 
     fn section() -> ControlSection {
         ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: Ipv4Addr::new(10, 0, 0, 1),
             prefix_len: 24,
             gateway: Some(Ipv4Addr::new(10, 0, 0, 254)),

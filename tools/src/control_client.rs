@@ -12,12 +12,23 @@ use std::time::{Duration, Instant};
 
 use takt_scheduler::units;
 use takt_scheduler::ClockId;
+use takt_stack::control::auth::{self, Key};
 
 /// The port takt-talker and takt-listener answer on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 9700;
 /// The largest request the servers read; longer ones are refused, so the
 /// client refuses them first rather than send a file in vain.
 pub const MAX_REQUEST_BYTES: usize = 8192;
+
+/// The most schedule text one signed request carries: the request less its
+/// `auth` line and `schedule` line.
+pub const MAX_SCHEDULE_BYTES: usize =
+    MAX_REQUEST_BYTES - auth::HEADER_MAX_BYTES - b"schedule\n".len();
+
+/// A status request is padded to this many bytes: the service replies with
+/// at most 3 times what it got (docs/control-plane.md, reflection), and one
+/// stream's report fits in 3 x 1200 bytes.
+pub const STATUS_PAD_BYTES: usize = 1200;
 
 /// The reply came (for `schedule`: the schedule was accepted).
 pub const EXIT_OK: u8 = 0;
@@ -49,17 +60,17 @@ Exit status:
 /// Shown after `takt control schedule --help`.
 pub const SCHEDULE_AFTER_HELP: &str = "\
 Examples:
-  takt control schedule 10.77.0.1 docs/examples/admin-oper-switch.toml
-      Send a new schedule (the whole file, at most 8192 bytes) to the
-      takt-talker at 10.77.0.1:9700. On success it prints
+  takt control schedule 10.77.0.1 docs/examples/admin-oper-switch.toml --key-file ctl.key
+      Send a new schedule (the whole file, at most 8092 bytes), signed
+      with the talker's key, to the takt-talker at 10.77.0.1:9700. On success it prints
         accepted: switches at 2000000000000 (TAI ns; requested 2000000000000)
       A refused schedule is reported against the file, as `takt check` does:
         admin-oper-switch.toml:36:13: error: ...
-  takt control schedule 10.77.0.1 new.toml --base-time-in 2s
+  takt control schedule 10.77.0.1 new.toml --key-file ctl.key --base-time-in 2s
       Set [schedule] base_time to now + 2 s (on the schedule's clock,
       TAI unless it says otherwise) before sending; the file itself is
       not changed.
-  takt control schedule 10.77.0.1 new.toml --json
+  takt control schedule 10.77.0.1 new.toml --key-file ctl.key --json
       Print the talker's reply as it came, e.g.
         {\"accepted\":true,\"switch_at_ns\":...,\"requested_base_ns\":...}
 
@@ -71,8 +82,13 @@ Exit status:
   0  the talker accepted the schedule
   1  no reply after every try, a reply that is not understood, or the
      output could not be written
-  2  bad flags or address, FILE unreadable or over 8192 bytes, or the
-     talker refused the schedule (the reason on stderr)";
+  2  bad flags or address, no --key-file or a key file that is not private,
+     FILE unreadable or over 8092 bytes, or the talker refused the
+     schedule (the reason on stderr)
+
+The talker answers only signed requests (HMAC-SHA256 with the key, and a
+counter from this host's clock, which must be within 30 s of the
+talker's); an unsigned, wrongly signed or replayed request gets no reply.";
 
 /// `takt control`'s own subcommands.
 #[derive(clap::Args, Clone, Debug)]
@@ -129,6 +145,10 @@ pub struct ScheduleArgs {
     /// Print the talker's reply as it came (JSON) instead of a sentence
     #[arg(long)]
     pub json: bool,
+    /// File holding the key the talker was started with ([control]
+    /// key_file, mode 600): the request is signed with it
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
     /// Send the file with [schedule] base_time set to now + DURATION on
     /// the schedule's clock, e.g. 2s
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
@@ -185,6 +205,17 @@ pub fn exchange(
     timeout: Duration,
     tries: u32,
 ) -> Result<Vec<u8>, NoReply> {
+    exchange_with(addr, &mut || request.to_vec(), timeout, tries)
+}
+
+/// As [`exchange`], with the request made afresh for each try (a signed
+/// one gets a new counter: the service refuses a counter it has seen).
+pub fn exchange_with(
+    addr: SocketAddrV4,
+    request: &mut dyn FnMut() -> Vec<u8>,
+    timeout: Duration,
+    tries: u32,
+) -> Result<Vec<u8>, NoReply> {
     let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(NoReply::Io)?;
     // Connected: the kernel drops datagrams from anyone else, and an ICMP
     // port unreachable shows up as ConnectionRefused.
@@ -194,7 +225,7 @@ pub fn exchange(
     let mut refused = false;
     for _ in 0..tries {
         let deadline = Instant::now() + timeout;
-        match sock.send(request) {
+        match sock.send(&request()) {
             Ok(_) => {}
             // The ICMP error of an earlier try, reported on this send.
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => refused = true,
@@ -406,9 +437,34 @@ pub fn main(args: &ControlArgs) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// `status\n` and spaces up to `len` bytes.
+fn padded_status(len: usize) -> Vec<u8> {
+    let mut r = b"status\n".to_vec();
+    r.resize(len.clamp(r.len(), MAX_REQUEST_BYTES), b' ');
+    r
+}
+
 fn status(args: &StatusArgs) -> u8 {
     let target = &args.target;
-    let reply = match exchange(target.addr, b"status\n", target.timeout, target.retries) {
+    let ask = |len: usize| {
+        exchange(
+            target.addr,
+            &padded_status(len),
+            target.timeout,
+            target.retries,
+        )
+    };
+    let mut asked = ask(STATUS_PAD_BYTES);
+    // A report longer than 3 x the request: the server says how long the
+    // request must be; ask once more with that.
+    let pad_to = asked.as_ref().ok().and_then(|r| {
+        let v: serde_json::Value = serde_json::from_slice(r).ok()?;
+        v.get("pad_to")?.as_u64()
+    });
+    if let Some(n) = pad_to {
+        asked = ask(usize::try_from(n).unwrap_or(MAX_REQUEST_BYTES));
+    }
+    let reply = match asked {
         Ok(reply) => reply,
         Err(why) => {
             let who = "takt-talker (or takt-listener)";
@@ -457,21 +513,37 @@ fn schedule(args: &ScheduleArgs) -> u8 {
             }
         },
     };
+    let Some(key_path) = &args.key_file else {
+        eprintln!("takt control schedule: a schedule change must be signed: give --key-file FILE, the key the talker was started with ([control] key_file; docs/control-plane.md)");
+        return EXIT_BAD_INPUT;
+    };
+    let key = match auth::load_key(key_path) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("takt control schedule: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
     let mut request = b"schedule\n".to_vec();
     request.extend_from_slice(text.as_bytes());
-    if request.len() > MAX_REQUEST_BYTES {
+    if request.len() + auth::HEADER_MAX_BYTES > MAX_REQUEST_BYTES {
         eprintln!(
             "takt control schedule: {name} is {} bytes; a request holds at most {} bytes of schedule: remove comments or entries",
             text.len(),
-            MAX_REQUEST_BYTES - b"schedule\n".len()
+            MAX_SCHEDULE_BYTES
         );
         return EXIT_BAD_INPUT;
     }
-    let reply = match exchange(target.addr, &request, target.timeout, target.retries) {
+    let reply = match exchange_with(
+        target.addr,
+        &mut signer(&key, target.addr, request),
+        target.timeout,
+        target.retries,
+    ) {
         Ok(reply) => reply,
         Err(why) => {
             eprintln!(
-                "takt control schedule: {}",
+                "takt control schedule: {} (a talker also stays silent when the request is not signed with its key, or the clocks here and there differ by more than 30 s: its report counts each refusal)",
                 no_reply_message(target, "takt-talker", &why)
             );
             return EXIT_FAILED;
@@ -521,6 +593,16 @@ fn schedule(args: &ScheduleArgs) -> u8 {
         ns("requested_base_ns")
     );
     print_out("schedule", &line, code)
+}
+
+/// Each call signs `request` with a new counter: now (ns since the Unix
+/// epoch), and always above the last one.
+fn signer(key: &Key, to: SocketAddrV4, request: Vec<u8>) -> impl FnMut() -> Vec<u8> + '_ {
+    let mut last = 0u64;
+    move || {
+        last = auth::realtime_ns().max(last + 1);
+        auth::signed_request(key, *to.ip(), to.port(), last, &request)
+    }
 }
 
 /// The reply as text and as a JSON value, or what is wrong with it.

@@ -312,9 +312,19 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
         Ok(ready) => ready,
         Err(code) => return code,
     };
+    let control = match args
+        .control
+        .settings(loaded.control.as_ref(), &args.schedule)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{TOOL}: error: {e}");
+            return ExitCode::from(run::EXIT_BAD_INPUT);
+        }
+    };
     let schedule = loaded.schedule;
     let cfg = ListenerConfig {
-        control: args.control.resolve(loaded.control.as_ref()),
+        control,
         clock: run::HostClock {
             skew: args.ptp.host_skew(),
         },

@@ -390,6 +390,8 @@ mod tests {
         let v = serde_json::to_value(ScheduleJson::from_schedule("two.toml", &s)).unwrap();
         assert_eq!(v["control"], Value::Null);
         let c = ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: [10, 77, 0, 1].into(),
             prefix_len: 24,
             gateway: None,

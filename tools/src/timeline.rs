@@ -125,8 +125,19 @@ pub fn control_line(c: &ControlSection, schedule: &Schedule) -> String {
         // A loaded [control] always has a class that opens.
         (None, None) => "- (none opens)".to_owned(),
     };
+    // Only when set, so the line stays as it was for older files.
+    let allow = if c.allow.is_empty() {
+        String::new()
+    } else {
+        let nets: Vec<String> = c.allow.iter().map(|(a, p)| format!("{a}/{p}")).collect();
+        format!(", allow {}", nets.join(" "))
+    };
+    let key = c
+        .key_file
+        .as_ref()
+        .map_or_else(String::new, |k| format!(", key file {k}"));
     format!(
-        "control: {}/{}, gateway {gateway}, best-effort class {class}, status port {}/udp, guard band {}",
+        "control: {}/{}, gateway {gateway}, best-effort class {class}, status port {}/udp, guard band {}{allow}{key}",
         c.address,
         c.prefix_len,
         c.status_port,
@@ -679,6 +690,8 @@ mod tests {
     fn timeline_shows_the_control_section_under_the_header() {
         let s = two_class_schedule();
         let mut c = ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: [10, 77, 0, 1].into(),
             prefix_len: 24,
             gateway: None,
@@ -698,6 +711,14 @@ mod tests {
             control_line(&c, &s),
             "control: 10.77.0.1/24, gateway 10.77.0.254, best-effort class 3, status port 9700/udp, guard band 20us"
         );
+        c.allow = vec![([10, 77, 0, 0].into(), 24), ([192, 0, 2, 5].into(), 32)];
+        c.key_file = Some("ctl.key".into());
+        assert!(
+            control_line(&c, &s)
+                .ends_with("guard band 20us, allow 10.77.0.0/24 192.0.2.5/32, key file ctl.key"),
+            "{}",
+            control_line(&c, &s)
+        );
         assert!(!render("two.toml", &s).contains("control:"));
     }
 
@@ -711,6 +732,8 @@ mod tests {
             "{text}"
         );
         let c = ControlSection {
+            key_file: None,
+            allow: Vec::new(),
             address: [10, 77, 0, 1].into(),
             prefix_len: 24,
             gateway: None,

@@ -12,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{assert_no_panic, run, text};
+use takt_stack::control::auth::{self, Key};
 
 const TAKT: &str = env!("CARGO_BIN_EXE_takt");
 
@@ -69,6 +70,29 @@ fn temp_file(tag: &str, contents: &str) -> PathBuf {
     path
 }
 
+const KEY: &str = "a key of more than sixteen bytes";
+
+/// A key file private to its owner (as `takt control` requires).
+fn key_file() -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = temp_file("key", KEY);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p.display().to_string()
+}
+
+/// The schedule request inside a signed datagram, after checking its
+/// signature for `addr`; and its counter.
+fn verified(datagram: &[u8], addr: &str) -> (u64, String) {
+    let to: std::net::SocketAddrV4 = addr.parse().unwrap();
+    let s = auth::parse(datagram).expect("an auth line");
+    let key = Key::from_bytes(KEY.as_bytes()).unwrap();
+    assert!(
+        key.verify(*to.ip(), to.port(), s.counter, s.request, &s.tag),
+        "signed with the key for {addr}"
+    );
+    (s.counter, String::from_utf8(s.request.to_vec()).unwrap())
+}
+
 fn takt(args: &[&str]) -> Output {
     let out = run(TAKT, args);
     assert_no_panic(&out);
@@ -88,7 +112,26 @@ fn status_prints_the_report_pretty_in_its_key_order() {
         text(&out.stdout),
         "{\n  \"report_version\": 1,\n  \"device\": \"packet:veth0\",\n  \"streams\": [\n    {\n      \"name\": \"control\",\n      \"lost\": 0\n    }\n  ],\n  \"total\": {}\n}\n"
     );
-    assert_eq!(server.requests(), vec![b"status\n".to_vec()]);
+    // Padded to 1200 bytes: a reply is at most 3 x its request.
+    let mut padded = b"status\n".to_vec();
+    padded.resize(1200, b' ');
+    assert_eq!(server.requests(), vec![padded]);
+}
+
+#[test]
+fn a_status_too_long_for_the_padding_is_asked_again_padded_as_told() {
+    let server = FakeServer::start(|i, _| {
+        Some(match i {
+            0 => r#"{"error":"the reply is 6000 bytes: pad the request","pad_to":2000}"#.into(),
+            _ => r#"{"cycles":9}"#.into(),
+        })
+    });
+    let out = takt(&["control", "status", &server.addr, "--timeout", "2s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "{\n  \"cycles\": 9\n}\n");
+    let sizes: Vec<usize> = server.requests().iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![1200, 2000]);
+    assert!(server.requests()[1].starts_with(b"status\n"));
 }
 
 #[test]
@@ -166,6 +209,8 @@ fn nothing_listening_exits_1_within_the_tries() {
         "/dev/null",
         "--timeout",
         "200ms",
+        "--key-file",
+        &key_file(),
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(start.elapsed() < Duration::from_secs(5));
@@ -187,19 +232,90 @@ fn an_accepted_schedule_exits_0() {
         )
     });
     let file = temp_file("accepted", SCHEDULE);
+    let key = key_file();
     let out = takt(&[
         "control",
         "schedule",
         &server.addr,
         &file.display().to_string(),
+        "--key-file",
+        &key,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         "accepted: switches at 1000000250000 (TAI ns; requested 1000000000000)\n"
     );
-    let sent = format!("schedule\n{SCHEDULE}");
-    assert_eq!(server.requests(), vec![sent.into_bytes()]);
+    let sent = server.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        verified(&sent[0], &server.addr).1,
+        format!("schedule\n{SCHEDULE}")
+    );
+}
+
+#[test]
+fn each_try_of_a_schedule_is_signed_with_a_new_counter() {
+    // The first request goes unanswered: the second must not be a replay.
+    let server = FakeServer::start(|i, _| {
+        (i > 0).then(|| r#"{"accepted":true,"switch_at_ns":1,"requested_base_ns":1}"#.into())
+    });
+    let file = temp_file("retry", SCHEDULE);
+    let key = key_file();
+    let name = file.display().to_string();
+    let args = [
+        "control",
+        "schedule",
+        &server.addr,
+        &name,
+        "--key-file",
+        &key,
+    ];
+    let out = takt(&[&args[..], &["--timeout", "300ms"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sent = server.requests();
+    assert_eq!(sent.len(), 2);
+    let (a, b) = (
+        verified(&sent[0], &server.addr),
+        verified(&sent[1], &server.addr),
+    );
+    assert_eq!(a.1, b.1, "the same request");
+    assert!(b.0 > a.0, "counters {} then {}", a.0, b.0);
+    let now = auth::realtime_ns();
+    assert!(
+        now.abs_diff(a.0) < 60_000_000_000,
+        "a counter from the clock"
+    );
+}
+
+#[test]
+fn a_schedule_without_a_private_key_is_not_sent() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = FakeServer::start(|_, _| Some(r#"{"accepted":true}"#.into()));
+    let file = temp_file("nokey", SCHEDULE);
+    let name = file.display().to_string();
+    let out = takt(&["control", "schedule", &server.addr, &name]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--key-file"),
+        "{}",
+        text(&out.stderr)
+    );
+    let key = key_file();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = takt(&[
+        "control",
+        "schedule",
+        &server.addr,
+        &name,
+        "--key-file",
+        &key,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains(&key) && err.contains("chmod 600"), "{err}");
+    thread::sleep(Duration::from_millis(100));
+    assert!(server.requests().is_empty());
 }
 
 #[test]
@@ -209,7 +325,15 @@ fn a_refused_schedule_is_reported_against_the_file() {
     });
     let file = temp_file("refused", SCHEDULE);
     let name = file.display().to_string();
-    let out = takt(&["control", "schedule", &server.addr, &name]);
+    let key = key_file();
+    let out = takt(&[
+        "control",
+        "schedule",
+        &server.addr,
+        &name,
+        "--key-file",
+        &key,
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stderr),
@@ -217,7 +341,15 @@ fn a_refused_schedule_is_reported_against_the_file() {
     );
     assert_eq!(text(&out.stdout), "");
 
-    let out = takt(&["control", "schedule", &server.addr, &name, "--json"]);
+    let out = takt(&[
+        "control",
+        "schedule",
+        &server.addr,
+        &name,
+        "--json",
+        "--key-file",
+        &key,
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stdout),
@@ -238,9 +370,11 @@ fn base_time_in_sends_now_plus_the_delay_and_nothing_else_changed() {
         &file.display().to_string(),
         "--base-time-in",
         "2s",
+        "--key-file",
+        &key_file(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let sent = String::from_utf8(server.requests().remove(0)).unwrap();
+    let sent = verified(&server.requests()[0], &server.addr).1;
     let lines: Vec<&str> = sent.lines().collect();
     let whole = format!("schedule\n{SCHEDULE}");
     let expected: Vec<&str> = whole.lines().collect();
@@ -271,11 +405,19 @@ fn an_oversize_file_is_refused_without_sending() {
     let big = format!("{SCHEDULE}{}", "# padding\n".repeat(900));
     let file = temp_file("oversize", &big);
     let name = file.display().to_string();
-    let out = takt(&["control", "schedule", &server.addr, &name]);
+    let key = key_file();
+    let out = takt(&[
+        "control",
+        "schedule",
+        &server.addr,
+        &name,
+        "--key-file",
+        &key,
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains(&format!("{name} is {} bytes", big.len())) && err.contains("at most 8183"),
+        err.contains(&format!("{name} is {} bytes", big.len())) && err.contains("at most 8092"),
         "{err}"
     );
     thread::sleep(Duration::from_millis(100));

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 use takt_drivers::link;
+use takt_stack::control::auth::{self, Key};
 
 const TALKER: &str = env!("CARGO_BIN_EXE_takt-talker");
 const LISTENER: &str = env!("CARGO_BIN_EXE_takt-listener");
@@ -398,6 +399,43 @@ fn launch_times(pcap: &Path) -> Vec<u64> {
         .collect()
 }
 
+const KEY: &str = "the key of the control_veth tests";
+
+/// A key file private to its owner in `dir`; its path.
+fn key_file(dir: &TempDir) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = write(dir, "ctl.key", KEY);
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+/// How long a request that must go unanswered is given to be answered.
+const SILENCE: Duration = Duration::from_secs(1);
+/// How long a reply that must come may take (a loaded machine).
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Send each datagram from namespace b to the talker's service, one after
+/// the other; the JSON reply to each, `None` when none came within `wait`.
+fn ask_b(wire: &Wire, requests: &[Vec<u8>], wait: Duration) -> Vec<Option<Value>> {
+    wire.pair
+        .ns_b()
+        .run(|| {
+            let sock = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            sock.set_read_timeout(Some(wait)).unwrap();
+            sock.connect((TAKT_A, 9700)).unwrap();
+            requests
+                .iter()
+                .map(|r| {
+                    sock.send(r).unwrap();
+                    let mut buf = [0u8; 20_000];
+                    let n = sock.recv(&mut buf).ok()?;
+                    Some(serde_json::from_slice::<Value>(&buf[..n]).expect("JSON reply"))
+                })
+                .collect()
+        })
+        .unwrap()
+}
+
 fn tai_now_ns() -> u64 {
     let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_TAI).unwrap();
     t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
@@ -417,10 +455,11 @@ fn a_schedule_sent_over_udp_takes_over_at_its_base_time_and_a_bad_one_is_refused
 fn change_run() -> u64 {
     let wire = Wire::new();
     let dir = TempDir::new("ctl");
-    let control = "\n[control]\naddress = \"10.80.0.11/24\"\n";
+    let key = key_file(&dir);
+    let control = format!("\n[control]\naddress = \"10.80.0.11/24\"\nkey_file = \"{key}\"\n");
     // 20 ms cycles with a 12 ms class 7 window, then 10 ms ones with 8 ms:
     // wide enough for all but the longest of this VM's stalls.
-    let old = write(&dir, "old.toml", &schedule(20_000, 12_000, control));
+    let old = write(&dir, "old.toml", &schedule(20_000, 12_000, &control));
     let pcap = dir.path().join("wire.pcap");
     let cap = Capture::start(&wire, &pcap);
     let l = wire.spawn(
@@ -435,25 +474,31 @@ fn change_run() -> u64 {
             "--report",
             "json",
             "--duration",
-            "6500ms",
+            "7500ms",
         ],
     );
     std::thread::sleep(Duration::from_millis(700));
-    let mut args = vec!["--duration", "5s"];
+    let mut args = vec!["--duration", "6s"];
     args.extend_from_slice(&RT);
     let t = talker(&wire, &old, "packet:tk-a", &args);
     std::thread::sleep(Duration::from_millis(800));
 
     // A bad one first: the stream's offset may not change while running.
+    // Sent by `takt control` with the key: a refusal with its line proves
+    // the signature was taken (an unsigned one gets no reply at all).
     let bad_text =
-        schedule(10_000, 8_000, control).replace("offset = \"10us\"", "offset = \"20us\"");
+        schedule(10_000, 8_000, &control).replace("offset = \"10us\"", "offset = \"20us\"");
     let bad_line = bad_text
         .lines()
         .position(|l| l.starts_with("offset"))
         .unwrap()
         + 1;
     let bad = write(&dir, "bad.toml", &bad_text);
-    let out = in_b(&wire, TAKT, &["control", "schedule", TAKT_A, &bad]);
+    let out = in_b(
+        &wire,
+        TAKT,
+        &["control", "schedule", TAKT_A, &bad, "--key-file", &key],
+    );
     assert_eq!(out.status.code(), Some(2), "refused: {}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains(&format!("{bad}:{bad_line}:")),
@@ -461,84 +506,68 @@ fn change_run() -> u64 {
         text(&out.stderr)
     );
 
-    // Malformed requests: each answered with an error, none disturbs the run.
-    let replies = wire
-        .pair
-        .ns_b()
-        .run(|| {
-            let sock = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
-            sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-            sock.connect((TAKT_A, 9700)).unwrap();
-            let requests: [Vec<u8>; 3] = [
-                b"\xff\xfe\x00 not a request".to_vec(),
-                vec![b'#'; 9000], // over the 8192 accepted, in 7 IP fragments
-                b"schedule\n[schedule\ncycle_time = ".to_vec(),
-            ];
-            requests
-                .iter()
-                .map(|r| {
-                    sock.send(r).unwrap();
-                    let mut buf = [0u8; 20_000];
-                    let n = sock.recv(&mut buf).expect("a reply to every request");
-                    serde_json::from_slice::<Value>(&buf[..n]).expect("JSON reply")
-                })
-                .collect::<Vec<Value>>()
-        })
-        .unwrap();
+    // Malformed requests: garbage gets no reply, an oversize one its error,
+    // a signed broken schedule its line:col; none disturbs the run.
+    let k = Key::from_bytes(KEY.as_bytes()).unwrap();
+    let signed = |text: &[u8]| {
+        auth::signed_request(&k, TAKT_A.parse().unwrap(), 9700, auth::realtime_ns(), text)
+    };
+    let mut replies = ask_b(&wire, &[b"\xff\xfe\x00 not a request".to_vec()], SILENCE);
+    replies.extend(ask_b(
+        &wire,
+        &[
+            vec![b'#'; 9000], // over the 8192 accepted, in 7 IP fragments
+            signed(b"schedule\n[schedule\ncycle_time = "),
+        ],
+        PATIENCE,
+    ));
+    assert_eq!(replies[0], None, "no reply to garbage");
+    let oversize = replies[1].as_ref().expect("the oversize error");
     assert!(
-        replies[0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("unknown request"),
-        "{}",
-        replies[0]
-    );
-    assert!(
-        replies[1]["error"]
+        oversize["error"]
             .as_str()
             .unwrap()
             .contains("larger than the 8192"),
-        "{}",
-        replies[1]
+        "{oversize}"
     );
-    assert_eq!(replies[2]["accepted"], false, "{}", replies[2]);
+    let broken = replies[2].as_ref().expect("a reply to a signed request");
+    assert_eq!(broken["accepted"], false, "{broken}");
     assert!(
-        replies[2]["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("request:1:"),
-        "{}",
-        replies[2]
+        broken["error"].as_str().unwrap().starts_with("request:1:"),
+        "{broken}"
     );
 
-    // Then a good one: 10 ms cycles from a whole millisecond 1.5 s ahead.
+    // Then a good one: 10 ms cycles from a whole millisecond 1.5 s ahead,
+    // signed; then the very same datagram again, which is refused unanswered.
     let base = (tai_now_ns() + 1_500_000_000) / 1_000_000 * 1_000_000;
     let new_text =
-        schedule(10_000, 8_000, control).replace("base_time = 0", &format!("base_time = {base}"));
-    let new = write(&dir, "new.toml", &new_text);
-    let out = in_b(
-        &wire,
-        TAKT,
-        &["control", "schedule", TAKT_A, &new, "--json"],
-    );
-    assert!(
-        out.status.success(),
-        "accepted: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+        schedule(10_000, 8_000, &control).replace("base_time = 0", &format!("base_time = {base}"));
+    let good = signed(format!("schedule\n{new_text}").as_bytes());
+    let mut replies = ask_b(&wire, std::slice::from_ref(&good), PATIENCE);
+    replies.extend(ask_b(&wire, &[good], SILENCE));
+    let reply = replies[0].as_ref().expect("a reply to the signed change");
     assert_eq!(reply["accepted"], true, "{reply}");
     assert_eq!(
         reply["switch_at_ns"].as_u64(),
         Some(base),
         "switches at the base time asked for"
     );
+    assert_eq!(replies[1], None, "the replay gets no reply");
 
     let t = json(&wait_at_most(t, Duration::from_secs(30)), "takt-talker");
     let l = json(&wait_at_most(l, Duration::from_secs(30)), "takt-listener");
     cap.stop();
     assert_eq!(u(&t, &["control", "schedule_changes"]), 1, "{t}");
+    let refused = |why: &str| u(&t, &["control", "refused", why]);
+    assert_eq!(
+        (
+            refused("malformed"),
+            refused("oversize"),
+            refused("replayed")
+        ),
+        (1, 1, 1),
+        "{t}"
+    );
     assert_eq!(
         u(&l, &["total", "frames_received"]),
         u(&t, &["total", "frames_sent"]),

@@ -14,6 +14,9 @@ use toml::Spanned;
 /// UDP port of the status/schedule-change service when `status_port` is
 /// left out.
 pub const DEFAULT_STATUS_PORT: u16 = 9700;
+/// Most networks `allow` may list (the service checks each request
+/// against all of them, in fixed memory).
+pub const MAX_ALLOW: usize = 16;
 
 /// The control plane of a schedule file (`[control]`), validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +30,13 @@ pub struct ControlSection {
     /// A control frame must end (with preamble, FCS and IFG) at least this
     /// long before the best-effort gate closes.
     pub guard_band_ns: u64,
+    /// The pre-shared key's file as written (relative paths are taken
+    /// from the schedule file's directory); `None`: the service is
+    /// read-only, schedule changes are refused.
+    pub key_file: Option<String>,
+    /// Networks the service answers, as address and prefix length; empty:
+    /// the port's own subnet.
+    pub allow: Vec<(Ipv4Addr, u8)>,
 }
 
 impl ControlSection {
@@ -84,6 +94,17 @@ pub(super) fn control(
         None => 0,
         Some(g) => guard_band(g, schedule)?,
     };
+    let key_file = match &r.key_file {
+        Some(k) if k.get_ref().trim().is_empty() => {
+            return Err(at(k, "`key_file` is empty: give the path of a file holding the key (chmod 600), or leave it out for a read-only service"));
+        }
+        Some(k) => Some(k.get_ref().clone()),
+        None => None,
+    };
+    let allow = match &r.allow {
+        None => Vec::new(),
+        Some(list) => allow(list)?,
+    };
     Ok(ControlSection {
         address,
         prefix_len,
@@ -91,6 +112,8 @@ pub(super) fn control(
         best_effort_class,
         status_port,
         guard_band_ns,
+        key_file,
+        allow,
     })
 }
 
@@ -128,6 +151,35 @@ fn address(v: &Spanned<String>) -> Result<(Ipv4Addr, u8), Located> {
         Some(why) => Err(at(v, format!("`address` {ip}/{prefix_len} {why}: give this port's own unicast address, e.g. 10.77.0.1/24"))),
         None => Ok((ip, prefix_len)),
     }
+}
+
+fn allow(list: &Spanned<Vec<Spanned<String>>>) -> Result<Vec<(Ipv4Addr, u8)>, Located> {
+    let nets = list.get_ref();
+    if nets.is_empty() {
+        return Err(at(list, "`allow` lists no network, so no request would ever be answered: list the networks of the hosts that may ask, e.g. [\"10.77.0.0/24\"], or leave it out for the port's own subnet"));
+    }
+    if nets.len() > MAX_ALLOW {
+        return Err(at(list, format!("`allow` lists {} networks, more than the {MAX_ALLOW} the service checks: merge them into wider prefixes", nets.len())));
+    }
+    nets.iter().map(allowed_net).collect()
+}
+
+fn allowed_net(v: &Spanned<String>) -> Result<(Ipv4Addr, u8), Located> {
+    let text = v.get_ref().trim();
+    let bad = || {
+        at(v, format!("`allow` entry \"{text}\" is not A.B.C.D/N: write a network and prefix length, e.g. \"10.77.0.0/24\" (or \"10.77.0.5/32\" for one host)"))
+    };
+    let (ip, prefix) = text.split_once('/').ok_or_else(bad)?;
+    let ip: Ipv4Addr = ip.parse().map_err(|_| bad())?;
+    let prefix_len = match prefix.parse::<u8>() {
+        Ok(n @ 0..=32) => n,
+        _ => return Err(bad()),
+    };
+    let net = network(ip, prefix_len);
+    if net != ip {
+        return Err(at(v, format!("`allow` entry \"{text}\" has host bits set: write its network, \"{net}/{prefix_len}\"")));
+    }
+    Ok((ip, prefix_len))
 }
 
 fn mask(prefix_len: u8) -> u32 {

@@ -76,6 +76,8 @@ pub(super) struct RawControl {
     pub best_effort_class: Option<Spanned<Int>>,
     pub status_port: Option<Spanned<Int>>,
     pub guard_band: Option<Spanned<Duration>>,
+    pub key_file: Option<Spanned<String>>,
+    pub allow: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[ptp]`: time synchronisation; every key is optional (`ptp.rs`).
@@ -150,6 +152,8 @@ pub(super) const CONTROL_KEYS: &[&str] = &[
     "best_effort_class",
     "status_port",
     "guard_band",
+    "key_file",
+    "allow",
 ];
 pub(super) const PTP_KEYS: &[&str] = &[
     "mode",

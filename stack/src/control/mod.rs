@@ -8,15 +8,19 @@
 //! buffers live in a [`ControlStorage`] the caller owns, so polling
 //! allocates nothing.
 
+pub mod auth;
 pub mod device;
+pub mod fragments;
 pub mod gate;
 pub mod plane;
 pub mod queue;
+pub mod refusal;
 pub mod service;
 
 use crate::clock::SchedClock;
 use crate::wire::{ETHERTYPE_TAKT, TPID_8021Q};
 use device::RingPhy;
+use fragments::{Screen, Verdict};
 use gate::BestEffortGate;
 use queue::TxQueue;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
@@ -36,8 +40,21 @@ pub const TX_QUEUE_LEN: usize = 16;
 /// work each): the rest wait for the next poll, so a flood cannot hold the
 /// data-path loop past its budget.
 pub const RX_PER_POLL: usize = 8;
-/// Socket slots: one ICMP, one UDP.
-const SOCKETS: usize = 2;
+/// Sockets the service's replies go out through, each holding one reply.
+/// A reply to an address that does not resolve (ARP) blocks only its own
+/// socket until [`REPLY_TIMEOUT_NS`], never the replies behind it.
+pub const REPLY_SOCKETS: usize = 4;
+/// A reply not on its way this long after it was queued (its receiver's
+/// address did not resolve) is dropped and counted.
+pub const REPLY_TIMEOUT_NS: u64 = 1_000_000_000;
+/// A partly received IPv4 datagram is dropped this long after its first
+/// fragment (smoltcp's default is 60 s, with one buffer: one stray
+/// fragment blocked every fragmented request for a minute).
+pub const REASSEMBLY_TIMEOUT_NS: u64 = 1_000_000_000;
+/// Bytes one reply socket holds: the largest reply.
+const REPLY_BYTES: usize = 16 * 1024;
+/// Socket slots: one ICMP, one UDP (requests), the reply sockets.
+const SOCKETS: usize = 2 + REPLY_SOCKETS;
 /// ICMP packets each direction of the ICMP socket holds.
 const ICMP_PACKETS: usize = 4;
 /// Bytes of ICMP payload each direction holds.
@@ -60,6 +77,8 @@ pub struct ControlStorage<'a> {
     udp_rx: [u8; UDP_BYTES],
     udp_tx_meta: [udp::PacketMetadata; UDP_PACKETS],
     udp_tx: [u8; UDP_BYTES],
+    reply_meta: [[udp::PacketMetadata; 1]; REPLY_SOCKETS],
+    reply_tx: [[u8; REPLY_BYTES]; REPLY_SOCKETS],
 }
 
 impl Default for ControlStorage<'_> {
@@ -74,6 +93,8 @@ impl Default for ControlStorage<'_> {
             udp_rx: [0; UDP_BYTES],
             udp_tx_meta: [udp::PacketMetadata::EMPTY; UDP_PACKETS],
             udp_tx: [0; UDP_BYTES],
+            reply_meta: [[udp::PacketMetadata::EMPTY; 1]; REPLY_SOCKETS],
+            reply_tx: [[0; REPLY_BYTES]; REPLY_SOCKETS],
         }
     }
 }
@@ -83,6 +104,40 @@ impl ControlStorage<'static> {
     /// real-time loop keeps for its whole run (set-up only: one per run).
     pub fn leaked() -> &'static mut ControlStorage<'static> {
         Box::leak(Box::default())
+    }
+}
+
+/// Networks the service takes requests from, at most this many.
+pub const MAX_ALLOW: usize = 16;
+
+/// The source addresses the UDP service answers (`[control] allow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allowlist {
+    nets: [Ipv4Cidr; MAX_ALLOW],
+    len: usize,
+}
+
+impl Allowlist {
+    /// `None` when there are more than [`MAX_ALLOW`] networks.
+    pub fn new(nets: &[Ipv4Cidr]) -> Option<Self> {
+        let mut a = Allowlist {
+            nets: [Ipv4Cidr::new(Ipv4Address::UNSPECIFIED, 32); MAX_ALLOW],
+            len: nets.len(),
+        };
+        a.nets.get_mut(..nets.len())?.copy_from_slice(nets);
+        Some(a)
+    }
+
+    /// The network of `cidr` (the default: the port's own subnet).
+    pub fn subnet_of(cidr: Ipv4Cidr) -> Self {
+        Allowlist {
+            nets: [cidr.network(); MAX_ALLOW],
+            len: 1,
+        }
+    }
+
+    pub fn contains(&self, ip: Ipv4Address) -> bool {
+        self.nets[..self.len].iter().any(|n| n.contains_addr(&ip))
     }
 }
 
@@ -103,6 +158,8 @@ pub struct ControlConfig {
     pub guard_band_ns: u64,
     /// UDP port of the status / schedule-change service; `None`: none.
     pub udp_port: Option<u16>,
+    /// Who the service answers.
+    pub allow: Allowlist,
 }
 
 impl ControlConfig {
@@ -115,6 +172,7 @@ impl ControlConfig {
             gated: true,
             guard_band_ns: 0,
             udp_port: None,
+            allow: Allowlist::subnet_of(ipv4),
         }
     }
 }
@@ -151,7 +209,15 @@ pub struct ControlCounters {
     pub tx_queue_drops: u64,
     /// Released frames the device had no buffer or ring room for.
     pub tx_device_drops: u64,
+    /// Replies dropped after [`REPLY_TIMEOUT_NS`] (no ARP answer).
+    pub replies_expired: u64,
+    /// First fragments of oversize requests that found no room to be
+    /// answered (more than [`OVERSIZE_NOTICES`] at once).
+    pub oversize_unanswered: u64,
 }
+
+/// Oversize requests noticed and not yet taken by the service.
+pub const OVERSIZE_NOTICES: usize = 4;
 
 /// A smoltcp interface over a `RingDevice`, sending only in best-effort
 /// windows.
@@ -160,6 +226,12 @@ pub struct Iface<'a> {
     sockets: SocketSet<'a>,
     icmp: SocketHandle,
     udp: Option<SocketHandle>,
+    /// Reply sockets, and when each one's reply was queued.
+    replies: heapless::Vec<(SocketHandle, u64), REPLY_SOCKETS>,
+    /// The service's address and port, for the fragment screen.
+    service: Option<(Ipv4Address, u16)>,
+    screen: Screen,
+    oversize: heapless::Deque<(IpEndpoint, usize), OVERSIZE_NOTICES>,
     gate: Option<BestEffortGate>,
     tx: TxQueue<TX_QUEUE_LEN>,
     rx: RxBatch,
@@ -207,6 +279,9 @@ impl<'a> Iface<'a> {
             rx_budget: 0,
         };
         let mut iface = Interface::new(config, &mut phy, instant(now_ns));
+        iface.set_reassembly_timeout(smoltcp::time::Duration::from_micros(
+            REASSEMBLY_TIMEOUT_NS / 1_000,
+        ));
         iface.update_ip_addrs(|addrs| {
             // Room for IFACE_MAX_ADDR_COUNT (>= 1) addresses: cannot fail.
             let _ = addrs.push(IpCidr::Ipv4(cfg.ipv4));
@@ -225,6 +300,8 @@ impl<'a> Iface<'a> {
             udp_rx,
             udp_tx_meta,
             udp_tx,
+            reply_meta,
+            reply_tx,
         } = storage;
         let mut sockets = SocketSet::new(&mut sockets[..]);
         let icmp = sockets.add(icmp::Socket::new(
@@ -240,11 +317,30 @@ impl<'a> Iface<'a> {
             let _ = sock.bind(port);
             sockets.add(sock)
         });
+        let mut replies = heapless::Vec::new();
+        if let Some(port) = cfg.udp_port {
+            // Added after the request socket, which therefore receives every
+            // datagram to the port (smoltcp hands it to the first match);
+            // these only send.
+            for (meta, tx) in reply_meta.iter_mut().zip(reply_tx.iter_mut()) {
+                let mut sock = udp::Socket::new(
+                    udp::PacketBuffer::new(&mut [][..], &mut [][..]),
+                    udp::PacketBuffer::new(&mut meta[..], &mut tx[..]),
+                );
+                let _ = sock.bind(port);
+                // REPLY_SOCKETS slots for REPLY_SOCKETS sockets: cannot fail.
+                let _ = replies.push((sockets.add(sock), 0));
+            }
+        }
         Ok(Iface {
             iface,
             sockets,
             icmp,
             udp,
+            replies,
+            service: cfg.udp_port.map(|p| (cfg.ipv4.address(), p)),
+            screen: Screen::default(),
+            oversize: heapless::Deque::new(),
             gate: cfg.gated.then_some(gate),
             tx,
             rx,
@@ -326,6 +422,8 @@ impl<'a> Iface<'a> {
     /// As [`poll`](Self::poll), but only the frames given with
     /// [`feed`](Self::feed): the caller owns the device's receive side.
     pub fn poll_fed(&mut self, now_ns: u64, dev: &mut dyn RingDevice, schedule: &Schedule) {
+        self.screen_fragments(now_ns, dev);
+        self.expire_replies(now_ns);
         self.counters.rx_frames += self.rx.len().min(RX_PER_POLL) as u64;
         let mut phy = RingPhy {
             dev: &mut *dev,
@@ -365,9 +463,89 @@ impl<'a> Iface<'a> {
     /// The next datagram for the UDP service: `f(payload, sender)`.
     /// `None` when there is none (or no service).
     pub fn udp_recv<R>(&mut self, f: impl FnOnce(&[u8], IpEndpoint) -> R) -> Option<R> {
+        self.udp_recv_to(|data, from, _| f(data, from))
+    }
+
+    /// As [`udp_recv`](Self::udp_recv), also giving the address the
+    /// datagram was sent to (a broadcast or multicast one, or ours).
+    pub fn udp_recv_to<R>(
+        &mut self,
+        f: impl FnOnce(&[u8], IpEndpoint, Option<smoltcp::wire::IpAddress>) -> R,
+    ) -> Option<R> {
         let sock = self.sockets.get_mut::<udp::Socket>(self.udp?);
         let (data, meta) = sock.recv().ok()?;
-        Some(f(data, meta.endpoint))
+        Some(f(data, meta.endpoint, meta.local_address))
+    }
+
+    /// The sender of the next datagram for the UDP service and the address
+    /// it was sent to, leaving it queued.
+    pub fn udp_peek_to(&mut self) -> Option<(IpEndpoint, Option<smoltcp::wire::IpAddress>)> {
+        let sock = self.sockets.get_mut::<udp::Socket>(self.udp?);
+        let (_, meta) = sock.peek().ok()?;
+        Some((meta.endpoint, meta.local_address))
+    }
+
+    /// An oversize request seen by its first fragment: its sender and size.
+    pub fn take_oversize(&mut self) -> Option<(IpEndpoint, usize)> {
+        self.oversize.pop_front()
+    }
+
+    /// Queue a reply on a reply socket that holds none; false when all
+    /// four hold one (or there is no service).
+    pub fn reply_send(&mut self, data: &[u8], to: IpEndpoint, now_ns: u64) -> bool {
+        for (h, queued_at) in self.replies.iter_mut() {
+            let sock = self.sockets.get_mut::<udp::Socket>(*h);
+            if sock.send_queue() == 0 {
+                *queued_at = now_ns;
+                return sock.send_slice(data, to).is_ok();
+            }
+        }
+        false
+    }
+
+    /// Drop replies that waited longer than [`REPLY_TIMEOUT_NS`] for their
+    /// receiver's address to resolve, freeing their sockets.
+    fn expire_replies(&mut self, now_ns: u64) {
+        let Some((_, port)) = self.service else {
+            return;
+        };
+        for (h, queued_at) in self.replies.iter() {
+            let sock = self.sockets.get_mut::<udp::Socket>(*h);
+            if sock.send_queue() > 0 && now_ns.saturating_sub(*queued_at) > REPLY_TIMEOUT_NS {
+                // close() empties the buffers; bound again at once.
+                sock.close();
+                let _ = sock.bind(port);
+                self.counters.replies_expired += 1;
+            }
+        }
+    }
+
+    /// Answer oversize requests by their first fragment and drop their
+    /// fragments before smoltcp buffers them (`fragments.rs`).
+    fn screen_fragments(&mut self, now_ns: u64, dev: &mut dyn RingDevice) {
+        let Some((own, port)) = self.service else {
+            return;
+        };
+        let max = service::MAX_REQUEST;
+        // All of them, so that their order is kept.
+        for _ in 0..self.rx.len() {
+            let Some(f) = self.rx.pop_front() else { break };
+            let bytes = &dev.buf(&f.buf)[..f.len.min(dev.info().buf_size)];
+            match self.screen.judge(bytes, own, port, max, now_ns) {
+                Verdict::Pass => {
+                    // Popped one just now: there is room.
+                    let _ = self.rx.push_back(f);
+                    continue;
+                }
+                Verdict::Oversize { from, len } => {
+                    if self.oversize.push_back((from, len)).is_err() {
+                        self.counters.oversize_unanswered += 1;
+                    }
+                }
+                Verdict::Drop => {}
+            }
+            dev.free(f.buf);
+        }
     }
 
     /// Queue a UDP datagram from the service port; false when the socket's

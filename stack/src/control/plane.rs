@@ -4,13 +4,15 @@
 //! [`ControlPlane::service`] in its idle time and records each metric
 //! value here too.
 
+use super::refusal::Refusal;
 use super::service::{
     self, Job, RunInfo, ServiceCounters, ServiceEnds, ServiceSetup, ServiceWorker, Stage,
 };
-use super::{ControlConfig, ControlError, ControlStorage, Iface};
+use super::{Allowlist, ControlConfig, ControlError, ControlStorage, Iface};
 use crate::clock::SchedClock;
 use crate::plan::Plan;
 use crate::stats::{ControlReport, MetricKind, StreamStats};
+use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use takt_drivers::{RingDevice, RxFrame};
 use takt_scheduler::Schedule;
@@ -45,6 +47,12 @@ pub struct ControlPlane {
     svc: ServiceCounters,
     /// Goes to the worker with the next request.
     info: Option<Box<RunInfo>>,
+    /// The service's own address: requests to any other (broadcast,
+    /// multicast) are refused.
+    own: Ipv4Address,
+    allow: Allowlist,
+    /// The time of the last `service` call (replies are stamped with it).
+    now_ns: u64,
 }
 
 impl ControlPlane {
@@ -66,6 +74,7 @@ impl ControlPlane {
             now_ns,
         )?);
         let address = setup.address.clone();
+        let (own, allow) = (cfg.ipv4.address(), cfg.allow);
         let (
             ServiceEnds {
                 to_worker,
@@ -86,6 +95,9 @@ impl ControlPlane {
             next_look_ns: 0,
             svc: ServiceCounters::default(),
             info: None,
+            own,
+            allow,
+            now_ns,
         })
     }
 
@@ -145,6 +157,7 @@ impl ControlPlane {
         stats: &[StreamStats],
         cycles: u64,
     ) {
+        self.now_ns = now_ns;
         self.take_from_worker();
         self.iface.poll_fed(now_ns, dev, schedule);
         self.next_look_ns = now_ns.saturating_add(RX_POLL_INTERVAL_NS);
@@ -208,9 +221,19 @@ impl ControlPlane {
         // channel until the talker has installed this one.
         while self.install.is_none() {
             match self.from_worker.try_recv() {
-                Ok(job) => match job.stage {
+                Ok(mut job) => match job.stage {
                     Stage::Reply if job.plan.is_some() => self.install = Some(job),
-                    Stage::Reply => self.send_reply(job),
+                    Stage::Reply => {
+                        if let Some(r) = job.refusal.take() {
+                            self.svc.refused.count(r);
+                        }
+                        if job.silent {
+                            job.stage = Stage::Done;
+                            self.give_back(job);
+                        } else {
+                            self.send_reply(job);
+                        }
+                    }
                     _ => {
                         if let Err(job) = self.free.push(job) {
                             // JOBS jobs exist and the stack holds JOBS:
@@ -225,7 +248,7 @@ impl ControlPlane {
     }
 
     /// One datagram from the service socket into a free job and on to
-    /// the worker. False when there was none.
+    /// the worker (or refused here). False when there was none.
     fn take_request(
         &mut self,
         now_ns: u64,
@@ -233,6 +256,38 @@ impl ControlPlane {
         stats: &[StreamStats],
         cycles: u64,
     ) -> bool {
+        let (own, allow) = (self.own, self.allow);
+        let allowed = |from: &IpEndpoint| match from.addr {
+            IpAddress::Ipv4(a) => allow.contains(a),
+        };
+        let (from, len, oversize) = match self.iface.take_oversize() {
+            Some((from, len)) => (from, len, true),
+            None => {
+                let Some((from, to)) = self.iface.udp_peek_to() else {
+                    return false;
+                };
+                // Who sent it and to what, checked before a job is spent.
+                let refusal = if to != Some(IpAddress::Ipv4(own)) {
+                    Some(Refusal::NotUnicast)
+                } else if !allowed(&from) {
+                    Some(Refusal::NotAllowed)
+                } else {
+                    None
+                };
+                if let Some(r) = refusal {
+                    self.iface.udp_recv(|_, _| ());
+                    self.svc.requests += 1;
+                    self.svc.refused.count(r);
+                    return true;
+                }
+                (from, 0, false)
+            }
+        };
+        self.svc.requests += 1;
+        if oversize && !allowed(&from) {
+            self.svc.refused.count(Refusal::NotAllowed);
+            return true;
+        }
         // A status request wants the job carrying the spare metric set.
         let pick = self
             .free
@@ -240,24 +295,20 @@ impl ControlPlane {
             .position(|j| j.delta.is_some())
             .unwrap_or(0);
         if self.free.is_empty() {
-            let got = self.iface.udp_recv(|_, _| ()).is_some();
-            if got {
-                self.svc.requests += 1;
-                self.svc.requests_dropped += 1;
+            if !oversize {
+                self.iface.udp_recv(|_, _| ());
             }
-            return got;
+            self.svc.requests_dropped += 1;
+            return true;
         }
         let mut job = self.free.swap_remove(pick);
-        let got = self
-            .iface
-            .udp_recv(|data, peer| job.set_request(data, peer))
-            .is_some();
-        if !got {
-            // Room: it was just taken out.
-            let _ = self.free.push(job);
-            return false;
+        if oversize {
+            job.set_oversize(len, from);
+        } else {
+            // Peeked above: there is one.
+            self.iface
+                .udp_recv(|data, peer| job.set_request(data, peer));
         }
-        self.svc.requests += 1;
         if let Some(info) = self.info.take() {
             job.info = Some(info);
         }
@@ -282,7 +333,7 @@ impl ControlPlane {
     }
 
     fn send_reply(&mut self, mut job: Box<Job>) {
-        if !self.iface.udp_send(&job.reply, job.peer) {
+        if !self.iface.reply_send(&job.reply, job.peer, self.now_ns) {
             self.svc.replies_dropped += 1;
         }
         job.stage = Stage::Done;

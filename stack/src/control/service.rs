@@ -10,6 +10,8 @@
 //! out again. The channels are bounded (`sync_channel`), so the data path's
 //! `try_send` / `try_recv` never allocate.
 
+use crate::control::auth::{self, Key, ReplayGuard};
+use crate::control::refusal::{Refusal, Refusals};
 use crate::control::ControlCounters;
 use crate::plan::{Plan, Until};
 use crate::stats::{json_line, ControlReport, RunStats, StreamStats};
@@ -28,6 +30,14 @@ pub const MAX_REQUEST: usize = 8192;
 pub const MAX_REPLY: usize = 16384 - 28;
 /// Jobs in circulation: requests in flight at once.
 pub const JOBS: usize = 4;
+/// An unsigned request's reply is at most this many times its size...
+pub const REPLY_FACTOR: usize = 3;
+/// ...or this many bytes, whichever is more (room for a short error): a
+/// forged request cannot make the service send much more than it got.
+pub const MIN_REPLY_ALLOWANCE: usize = 256;
+/// Reply bytes `pad_to` leaves room for beyond the reply it was computed
+/// from (counters and times that lengthen by the next request).
+pub const PAD_SLACK: usize = 512;
 
 /// A stream's counters at the moment of a status request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -99,6 +109,10 @@ pub struct Job {
     /// Length of a datagram too large to take (0: it fitted).
     oversize: usize,
     pub reply: Vec<u8>,
+    /// Why the worker refused the request (counted by the data path).
+    pub refusal: Option<Refusal>,
+    /// No reply is to be sent.
+    pub silent: bool,
     pub snapshot: Snapshot,
     /// Metrics recorded since the last status request (swapped in by the
     /// data path; merged and cleared by the worker). Only some jobs carry
@@ -128,6 +142,8 @@ impl Job {
             request_len: 0,
             oversize: 0,
             reply: Vec::with_capacity(MAX_REPLY),
+            refusal: None,
+            silent: false,
             snapshot: Snapshot {
                 counts: vec![Counts::default(); streams],
                 ..Snapshot::default()
@@ -151,6 +167,14 @@ impl Job {
         }
     }
 
+    /// A request of `len` bytes seen by its first fragment (its bytes
+    /// never arrive): answered with the oversize error.
+    pub fn set_oversize(&mut self, len: usize, peer: IpEndpoint) {
+        self.peer = peer;
+        self.request_len = 0;
+        self.oversize = len.max(MAX_REQUEST + 1);
+    }
+
     pub fn request(&self) -> &[u8] {
         &self.request[..self.request_len]
     }
@@ -158,7 +182,15 @@ impl Job {
     /// Whether the request asks for a status report (so the data path
     /// hands over its recent metrics with it).
     pub fn is_status(&self) -> bool {
-        self.oversize == 0 && command(self.request()).0 == "status"
+        if self.oversize > 0 {
+            return false;
+        }
+        let req = self.request();
+        let inner = match auth::parse(req) {
+            Some(signed) => signed.request,
+            None => req,
+        };
+        command(inner).0 == "status"
     }
 
     /// Replace the reply with `text` without growing it (the data path
@@ -211,6 +243,10 @@ pub struct ServiceSetup {
     pub role: Role,
     /// The control plane's address, as the report shows it.
     pub address: String,
+    /// The address and port requests are sent to (what signatures cover).
+    pub endpoint: (std::net::Ipv4Addr, u16),
+    /// The pre-shared key; `None`: read-only (schedule changes refused).
+    pub key: Option<Key>,
 }
 
 /// The data path's ends of the two channels, and the jobs' memory.
@@ -255,7 +291,10 @@ pub fn start(setup: ServiceSetup) -> std::io::Result<(ServiceEnds, ServiceWorker
         // Capacity JOBS, JOBS sent, nobody receiving yet: cannot block.
         let _ = worker_tx.send(job);
     }
-    let mut worker = Worker { setup };
+    let mut worker = Worker {
+        setup,
+        replay: ReplayGuard::new(auth::realtime_ns()),
+    };
     let handle = std::thread::Builder::new()
         .name("takt-control".into())
         .spawn(move || {
@@ -289,6 +328,13 @@ pub fn start(setup: ServiceSetup) -> std::io::Result<(ServiceEnds, ServiceWorker
 
 struct Worker {
     setup: ServiceSetup,
+    replay: ReplayGuard,
+}
+
+/// A request after its signature (if any) was checked.
+enum Parsed {
+    Status,
+    Schedule(Vec<u8>),
 }
 
 impl Worker {
@@ -297,33 +343,78 @@ impl Worker {
             self.setup.report.started_ns = info.started_ns;
             self.setup.report.rt = info.rt;
         }
-        let reply = if job.oversize > 0 {
-            json!({ "error": format!(
+        job.refusal = None;
+        job.silent = false;
+        job.reply.clear();
+        if job.oversize > 0 {
+            job.refusal = Some(Refusal::Oversize);
+            let e = json!({ "error": format!(
                 "request of {} bytes is larger than the {MAX_REQUEST} accepted: \
-                 shorten the schedule file (comments too count)", job.oversize) })
-            .to_string()
-        } else {
-            let (cmd, body) = command(job.request());
-            match cmd {
-                "status" => self.status(job),
-                "schedule" => {
-                    let body = body.to_vec();
-                    self.schedule(job, &body)
-                }
-                other => json!({ "error": format!(
-                    "unknown request {other:?}: send \"status\", or \"schedule\", a newline \
-                     and the text of a schedule file") })
-                .to_string(),
+                 shorten the schedule file (comments too count)", job.oversize) });
+            job.reply.extend_from_slice(e.to_string().as_bytes());
+            return;
+        }
+        let (parsed, signed) = match self.parse(job.request()) {
+            Ok(p) => p,
+            Err(r) => {
+                job.refusal = Some(r);
+                job.silent = true;
+                return;
             }
         };
-        job.reply.clear();
-        if reply.len() > MAX_REPLY {
-            let e = json!({ "error": format!(
+        let reply = match parsed {
+            Parsed::Status => self.status(job),
+            Parsed::Schedule(body) => self.schedule(job, &body),
+        };
+        let allowance = (REPLY_FACTOR * job.request_len).max(MIN_REPLY_ALLOWANCE);
+        let reply = if reply.len() > MAX_REPLY {
+            json!({ "error": format!(
                 "the reply would be {} bytes, more than the {MAX_REPLY} one datagram carries: \
-                 use --report json at the end of the run instead", reply.len()) });
-            job.reply.extend_from_slice(e.to_string().as_bytes());
+                 use --report json at the end of the run instead", reply.len()) })
+            .to_string()
+        } else if !signed && reply.len() > allowance {
+            // Never send much more than came in: a forged sender address
+            // must not turn the service into an amplifier.
+            job.refusal = Some(Refusal::PadRequest);
+            // With room for the counters to grow by the next request.
+            let pad_to = (reply.len() + PAD_SLACK).div_ceil(REPLY_FACTOR);
+            json!({ "error": format!(
+                "the reply is {} bytes: pad the request to at least {pad_to} bytes \
+                 (replies are at most {REPLY_FACTOR}x the request)", reply.len()),
+                "pad_to": pad_to })
+            .to_string()
         } else {
-            job.reply.extend_from_slice(reply.as_bytes());
+            reply
+        };
+        job.reply.extend_from_slice(reply.as_bytes());
+    }
+
+    /// The request, or why it gets no reply at all. `true` with it: it
+    /// was signed with the key and is fresh.
+    fn parse(&mut self, req: &[u8]) -> Result<(Parsed, bool), Refusal> {
+        let signed = req.starts_with(auth::AUTH_WORD.as_bytes())
+            && req.get(auth::AUTH_WORD.len()) == Some(&b' ');
+        let inner = if signed {
+            let s = auth::parse(req).ok_or(Refusal::Malformed)?;
+            let key = self.setup.key.as_ref().ok_or(Refusal::ReadOnly)?;
+            let (ip, port) = self.setup.endpoint;
+            if !key.verify(ip, port, s.counter, s.request, &s.tag) {
+                return Err(Refusal::BadSignature);
+            }
+            self.replay
+                .check(s.counter, auth::realtime_ns())
+                .map_err(|_| Refusal::Replayed)?;
+            s.request
+        } else {
+            req
+        };
+        let (cmd, body) = command(inner);
+        match cmd {
+            "status" => Ok((Parsed::Status, signed)),
+            "schedule" if signed => Ok((Parsed::Schedule(body.to_vec()), true)),
+            "schedule" if self.setup.key.is_none() => Err(Refusal::ReadOnly),
+            "schedule" => Err(Refusal::Unsigned),
+            _ => Err(Refusal::Malformed),
         }
     }
 
@@ -391,6 +482,12 @@ pub fn control_report(
         requests_dropped: svc.requests_dropped,
         replies_dropped: svc.replies_dropped,
         schedule_changes: svc.schedule_changes,
+        replies_expired: c.replies_expired,
+        refused: {
+            let mut r = svc.refused;
+            r.oversize = r.oversize.saturating_add(c.oversize_unanswered);
+            r
+        },
     }
 }
 
@@ -403,4 +500,5 @@ pub struct ServiceCounters {
     /// The socket's send buffer was full.
     pub replies_dropped: u64,
     pub schedule_changes: u64,
+    pub refused: Refusals,
 }

@@ -235,6 +235,13 @@ pub struct ControlReport {
     pub replies_dropped: u64,
     /// Schedule changes installed.
     pub schedule_changes: u64,
+    /// Replies dropped because their receiver's address did not resolve
+    /// (ARP) within a second.
+    #[serde(default)]
+    pub replies_expired: u64,
+    /// Requests refused, by reason (docs/control-plane.md).
+    #[serde(default)]
+    pub refused: crate::control::refusal::Refusals,
 }
 
 /// The report as one line of compact JSON (the UDP status reply).

@@ -207,7 +207,7 @@ pub fn text_report(run: &RunStats) -> String {
             out,
             "control {}: rx {} frames, tx {} frames (in best-effort windows), {} requests, \
              {} schedule changes, drops: rx overflow {}, tx queue {}, tx device {}, requests {}, \
-             replies {}",
+             replies {}, replies expired {}; refused: {}",
             c.address,
             c.rx_frames,
             c.tx_frames,
@@ -217,7 +217,9 @@ pub fn text_report(run: &RunStats) -> String {
             c.tx_queue_drops,
             c.tx_device_drops,
             c.requests_dropped,
-            c.replies_dropped
+            c.replies_dropped,
+            c.replies_expired,
+            c.refused.text()
         );
     }
     if let Some(p) = &run.ptp {

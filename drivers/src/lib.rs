@@ -143,6 +143,9 @@ pub struct Counters {
     pub tx_drops: u64,
     /// Frames the device dropped on receive (rx ring full, no buffer).
     pub rx_drops: u64,
+    /// Frames received cut short (longer than a buffer, or than the kernel
+    /// copied): never handed out by `rx_burst`, counted here instead.
+    pub rx_truncated: u64,
     /// `tx_burst` calls that found the tx ring full.
     pub tx_ring_full: u64,
     /// Times a buffer was wanted and the pool was empty.
@@ -152,6 +155,29 @@ pub struct Counters {
     /// Frames that asked for a transmit stamp and will never get one: dropped
     /// (link down, ETF miss), or their stamp found no room or never came.
     pub tx_stamps_lost: u64,
+}
+
+/// What a device will receive, as far as the caller knows it (from the
+/// schedule): backends size their receive rings from it so that a receiver
+/// that stops polling for [`RX_STALL_NS`] loses nothing (docs/net-mdev.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxLoad {
+    /// Frames per second at the most (all streams, both schedules).
+    pub frames_per_sec: u64,
+    /// Longest frame, bytes without FCS.
+    pub max_frame_len: usize,
+}
+
+/// How long a receiver may stop polling (a page fault, a preempted thread,
+/// SIGSTOP) without losing frames at its [`RxLoad`]'s rate.
+pub const RX_STALL_NS: u64 = 200_000_000;
+
+impl RxLoad {
+    /// Frames that arrive during one [`RX_STALL_NS`] stall (rounded up).
+    pub fn frames_in_stall(&self) -> u64 {
+        let ns = u128::from(self.frames_per_sec) * u128::from(RX_STALL_NS);
+        u64::try_from(ns.div_ceil(1_000_000_000)).unwrap_or(u64::MAX)
+    }
 }
 
 /// The one contract every backend meets. Object safe: tools open a

@@ -138,18 +138,27 @@ impl FromStr for DeviceSpec {
 /// Open a single device. The simulated wire joins two ports in one process,
 /// so `sim` is opened with [`crate::sim::pair`] instead.
 pub fn open(spec: &DeviceSpec) -> Result<Box<dyn RingDevice>, DriverError> {
+    open_for(spec, None)
+}
+
+/// As [`open`], with receive rings sized for `load` (what the schedule
+/// will send), so a receiver survives a [`crate::RX_STALL_NS`] stall.
+pub fn open_for(
+    spec: &DeviceSpec,
+    load: Option<crate::RxLoad>,
+) -> Result<Box<dyn RingDevice>, DriverError> {
     match spec {
         DeviceSpec::Sim => Err(DriverError::Unsupported(
             "sim joins two ports in one process: run talker and listener together with `takt loopback`".into(),
         )),
         DeviceSpec::Packet { ifname } => Ok(Box::new(crate::packet::PacketDevice::open(
             ifname,
-            crate::packet::PacketOptions::default(),
+            crate::packet::PacketOptions::for_load(load),
         )?)),
         DeviceSpec::Xdp { ifname, queue } => Ok(Box::new(crate::xdp::XdpDevice::open(
             ifname,
             *queue,
-            crate::xdp::XdpOptions::default(),
+            crate::xdp::XdpOptions::for_load(load),
         )?)),
         DeviceSpec::Vfio { addr } => Ok(Box::new(crate::e1000e::E1000e::open(
             *addr,

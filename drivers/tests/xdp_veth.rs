@@ -585,3 +585,96 @@ fn stream_destinations_are_joined_while_the_device_is_open() {
     let group = [0x91, 0xe0, 0xf0, 0x00, 0xfe, 0x08];
     common::destinations(&ns.b, "xk-b", group, &[], open_xdp);
 }
+
+#[test]
+fn one_queue_of_a_multi_queue_interface_is_refused_with_what_to_do() {
+    if !common::need_root(
+        "one_queue_of_a_multi_queue_interface_is_refused_with_what_to_do",
+        "network namespaces, CAP_NET_RAW, CAP_BPF",
+    ) {
+        return;
+    }
+    let name = format!("takt-xq-{}", std::process::id());
+    let ns = link::Netns::add(&name).expect("namespace");
+    let ip = |args: &[&str]| {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &name])
+            .args(args)
+            .output()
+            .expect("run ip");
+        assert!(out.status.success(), "ip {args:?}: {out:?}");
+    };
+    ip(&[
+        "link",
+        "add",
+        "xq-a",
+        "numtxqueues",
+        "4",
+        "numrxqueues",
+        "4",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "xq-b",
+        "numtxqueues",
+        "4",
+        "numrxqueues",
+        "4",
+    ]);
+    ip(&["link", "set", "xq-a", "up"]);
+    ip(&["link", "set", "xq-b", "up"]);
+    let e = common::open_err(ns.name(), || {
+        XdpDevice::open("xq-b", 0, XdpOptions::default())
+    });
+    assert!(
+        e.contains("xq-b receives on 4 queues and xdp:xq-b@0 watches only queue 0"),
+        "{e}"
+    );
+    assert!(e.contains("ethtool -L xq-b"), "{e}");
+    assert!(e.contains("packet:xq-b"), "{e}");
+    // Not one queue works either: each would miss the other three.
+    let e = common::open_err(ns.name(), || {
+        XdpDevice::open("xq-b", 3, XdpOptions::default())
+    });
+    assert!(e.contains("watches only queue 3"), "{e}");
+}
+
+#[test]
+fn an_mtu_xdp_cannot_carry_is_named_with_the_mtu_it_can() {
+    let Some(ns) = netns("an_mtu_xdp_cannot_carry_is_named_with_the_mtu_it_can", true) else {
+        return;
+    };
+    // Jumbo frames on this end: refused before anything is attached.
+    link::Netns::enter(&ns.b, || link::set_mtu("xk-b", 9000))
+        .unwrap()
+        .expect("MTU 9000");
+    let e = common::open_err(&ns.b, || XdpDevice::open("xk-b", 0, XdpOptions::default()));
+    assert!(e.contains("xk-b has MTU 9000"), "{e}");
+    assert!(e.contains("MTU 1774 at the most"), "{e}");
+    assert!(e.contains("ip link set dev xk-b mtu 1500"), "{e}");
+    assert!(
+        !e.contains("Numerical result out of range (os error"),
+        "{e}"
+    );
+    // Only the peer has jumbo frames: veth refuses native XDP (ERANGE).
+    link::Netns::enter(&ns.b, || link::set_mtu("xk-b", 1500))
+        .unwrap()
+        .expect("MTU 1500");
+    link::Netns::enter(&ns.a, || link::set_mtu("xk-a", 9000))
+        .unwrap()
+        .expect("MTU 9000");
+    let e = common::open_err(&ns.b, || {
+        XdpDevice::open(
+            "xk-b",
+            0,
+            XdpOptions {
+                attach: Some(XdpAttach::Native),
+                ..Default::default()
+            },
+        )
+    });
+    assert!(e.contains("refused XDP on xk-b for its MTU"), "{e}");
+    assert!(e.contains("peer's MTU counts too"), "{e}");
+    assert!(e.contains("mtu 1500"), "{e}");
+}

@@ -351,14 +351,20 @@ pub(super) fn drain_errqueue(
         while !c.is_null() {
             // SAFETY: `c` is a control message header inside `ctrl`.
             let (level, kind, len) = unsafe { ((*c).cmsg_level, (*c).cmsg_type, (*c).cmsg_len) };
+            // Where this message ends in `ctrl`: the kernel sets cmsg_len
+            // (shortened if it truncated the message), but a length past
+            // the bytes it reported is not trusted.
+            let end = (c as usize - ctrl.0.as_ptr() as usize).saturating_add(len);
+            let inside = end <= (msg.msg_controllen as usize).min(ctrl.0.len());
             // SAFETY: CMSG_LEN is a pure size computation.
-            let has = |n: usize| len >= unsafe { libc::CMSG_LEN(n as u32) } as usize;
+            let has = |n: usize| inside && len >= unsafe { libc::CMSG_LEN(n as u32) } as usize;
             if level == libc::SOL_PACKET
                 && kind == PACKET_TX_TIMESTAMP
                 && has(std::mem::size_of::<libc::sock_extended_err>())
             {
-                // SAFETY: this message carries a sock_extended_err (length
-                // checked); read unaligned from inside `ctrl`.
+                // SAFETY: this message carries a sock_extended_err: its
+                // cmsg_len covers one and it lies inside the control bytes
+                // the kernel reported (`has`); read unaligned from `ctrl`.
                 ee = Some(unsafe {
                     std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::sock_extended_err)
                 });

@@ -97,6 +97,41 @@ use umem::{Umem, DATA_OFF, FRAME_SIZE, META_OFF};
 pub const XDP_BUF_SIZE: usize = umem::BUF_SIZE;
 /// Shortest frame that is sent: an Ethernet header.
 const MIN_FRAME: usize = 14;
+/// Largest MTU whose frames (Ethernet header and one VLAN tag added) fit
+/// a buffer: 1,774.
+pub const XDP_MAX_MTU: u32 = (XDP_BUF_SIZE - 18) as u32;
+
+/// The interface spreads frames over queues this device does not watch.
+fn other_queues(device: &str, ifname: &str, queue: u32, n: u32) -> DriverError {
+    DriverError::DeviceNotReady {
+        device: device.into(),
+        what: format!(
+            "{ifname} receives on {n} queues and {device} watches only queue {queue}: frames \
+             the NIC puts on the other {} would never reach takt (a listener would count them \
+             lost). Give it one receive queue (`ethtool -L {ifname} combined 1`, or \
+             `ethtool -L {ifname} rx 1` where its channels are rx/tx; a veth is made with \
+             `numrxqueues 1`), or use packet:{ifname}, which sees every queue \
+             (docs/net-mdev.md)",
+            n - 1
+        ),
+    }
+}
+
+/// The interface's MTU is more than a buffer holds (or, on a veth, more
+/// than XDP takes: the kernel says ERANGE).
+/// `what` says whose MTU.
+pub(super) fn mtu_too_large(device: &str, ifname: &str, what: &str) -> DriverError {
+    DriverError::DeviceNotReady {
+        device: device.into(),
+        what: format!(
+            "{what}, and the xdp backend carries frames up to {XDP_BUF_SIZE} \
+             bytes (2048-byte UMEM frames less their headroom): MTU {XDP_MAX_MTU} at the most. \
+             Set it with `ip link set dev {ifname} mtu 1500` (on a veth, on both ends); \
+             packet:{ifname} takes MTU up to {} (neither carries jumbo frames)",
+            crate::packet::PACKET_MAX_MTU
+        ),
+    }
+}
 
 /// Copy or zero copy: what the bind asks for, and what the socket got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,6 +171,26 @@ impl Default for XdpOptions {
             mode: XdpMode::Auto,
             attach: None,
         }
+    }
+}
+
+impl XdpOptions {
+    /// The defaults, with RX and fill rings (and a UMEM) that hold a
+    /// [`crate::RX_STALL_NS`] stall of `load`: the frames of the stall
+    /// plus a margin, rounded up to a power of two, at most 65536
+    /// (docs/net-mdev.md).
+    pub fn for_load(load: Option<crate::RxLoad>) -> Self {
+        let mut o = XdpOptions::default();
+        let Some(load) = load else { return o };
+        let want = load
+            .frames_in_stall()
+            .saturating_add(64)
+            .min(1 << 16)
+            .next_power_of_two() as u32;
+        o.rx_size = o.rx_size.max(want);
+        o.fill_size = o.fill_size.max(want);
+        o.frames = o.frames.max(2 * o.fill_size);
+        o
     }
 }
 
@@ -230,8 +285,8 @@ impl XdpDevice {
         if !netif::is_up(craw, &device, ifname)? {
             return Err(netif::interface_down(&device, ifname));
         }
-        if let Some(n) = netif::rx_queues(craw, ifname) {
-            if queue >= n {
+        match netif::rx_queues(craw, ifname) {
+            Some(n) if queue >= n => {
                 return Err(DriverError::BadSpec {
                     spec: device,
                     reason: format!(
@@ -242,6 +297,17 @@ impl XdpDevice {
                     ),
                 });
             }
+            // Frames the NIC spreads (RSS) onto the other queues would pass
+            // to the kernel stack, unseen: a listener would count them lost.
+            Some(n) if n > 1 => return Err(other_queues(&device, ifname, queue, n)),
+            _ => {}
+        }
+        if let Some(mtu) = netif::mtu(craw, ifname).filter(|m| *m > XDP_MAX_MTU) {
+            return Err(mtu_too_large(
+                &device,
+                ifname,
+                &format!("{ifname} has MTU {mtu}"),
+            ));
         }
         let mac = netif::mac(craw, &device, ifname)?;
         let speed = netif::speed_bps(craw, ifname).unwrap_or(netif::FALLBACK_SPEED_BPS);
@@ -752,8 +818,19 @@ impl RingDevice for XdpDevice {
                 continue;
             };
             self.in_fill = self.in_fill.saturating_sub(1);
+            let len = d.len as usize;
+            let room = if off == DATA_OFF {
+                XDP_BUF_SIZE
+            } else {
+                FRAME_SIZE - off
+            };
+            if len > room.min(XDP_BUF_SIZE) {
+                // Longer than its frame or a buffer: never handed out cut short.
+                self.counters.rx_truncated += 1;
+                let _ = self.pool.free(buf);
+                continue;
+            }
             let frame = self.umem.frame_mut(buf.index());
-            let mut len = (d.len as usize).min(FRAME_SIZE - off);
             let mut t = 0;
             if off >= 8 {
                 let mut m = [0u8; 8];
@@ -761,8 +838,8 @@ impl RingDevice for XdpDevice {
                 t = u64::from_ne_bytes(m);
             }
             if off != DATA_OFF {
-                // Not where a BufId's bytes start (a driver with other headroom).
-                len = len.min(XDP_BUF_SIZE);
+                // Not where a BufId's bytes start (a driver with other
+                // headroom); off + len <= FRAME_SIZE, checked above.
                 frame.copy_within(off..off + len, DATA_OFF);
             }
             if t == 0 {

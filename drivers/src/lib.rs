@@ -175,10 +175,20 @@ pub const RX_STALL_NS: u64 = 200_000_000;
 impl RxLoad {
     /// Frames that arrive during one [`RX_STALL_NS`] stall (rounded up).
     pub fn frames_in_stall(&self) -> u64 {
-        let ns = u128::from(self.frames_per_sec) * u128::from(RX_STALL_NS);
-        u64::try_from(ns.div_ceil(1_000_000_000)).unwrap_or(u64::MAX)
+        self.frames_in(RX_STALL_NS)
+    }
+
+    /// Frames that arrive in `ns` nanoseconds (rounded up).
+    pub fn frames_in(&self, ns: u64) -> u64 {
+        let n = u128::from(self.frames_per_sec) * u128::from(ns);
+        u64::try_from(n.div_ceil(1_000_000_000)).unwrap_or(u64::MAX)
     }
 }
+
+/// What the rings are sized to hold: [`RX_STALL_NS`] and a quarter more,
+/// for a stall that overshoots (a loaded scheduler wakes late) and for the
+/// frames that keep coming while the receiver drains the ring after it.
+pub const RX_RING_HOLDS_NS: u64 = RX_STALL_NS / 4 * 5;
 
 /// The one contract every backend meets. Object safe: tools open a
 /// `Box<dyn RingDevice>` from a [`DeviceSpec`].

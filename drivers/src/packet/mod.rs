@@ -160,7 +160,8 @@ pub const MAX_RX_BLOCKS: u32 = 4096;
 
 impl PacketOptions {
     /// The defaults, with an RX ring that holds a [`crate::RX_STALL_NS`]
-    /// stall of `load` (docs/net-mdev.md has the rule). The kernel hands a
+    /// stall of `load` ([`crate::RX_RING_HOLDS_NS`] of frames;
+    /// docs/backends.md has the rule). The kernel hands a
     /// block over when it is full or when its retire timeout fires, so a
     /// sparse stream uses a whole block per timeout however few frames it
     /// holds: the ring needs one block per timeout of the stall, plus the
@@ -169,13 +170,14 @@ impl PacketOptions {
     pub fn for_load(load: Option<crate::RxLoad>) -> Self {
         let mut o = PacketOptions::default();
         let Some(load) = load else { return o };
-        let per_timeout = crate::RX_STALL_NS.div_ceil(u64::from(o.rx_retire_ms) * 1_000_000);
+        let window = crate::RX_RING_HOLDS_NS;
+        let per_timeout = window.div_ceil(u64::from(o.rx_retire_ms) * 1_000_000);
         // What the kernel puts in a block per frame: the header, its
         // sockaddr_ll and alignment (< 128 bytes), then the frame.
         let per_frame = tpacket_align(128 + load.max_frame_len.min(1 << 16)) as u64;
         let usable = u64::from(o.rx_block_size) - rxring::BLOCK_HDR_LEN as u64;
         let filled = load
-            .frames_in_stall()
+            .frames_in(window)
             .saturating_mul(per_frame)
             .div_ceil(usable);
         let blocks = per_timeout.saturating_add(filled).saturating_add(8);

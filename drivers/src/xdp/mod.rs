@@ -176,14 +176,14 @@ impl Default for XdpOptions {
 
 impl XdpOptions {
     /// The defaults, with RX and fill rings (and a UMEM) that hold a
-    /// [`crate::RX_STALL_NS`] stall of `load`: the frames of the stall
-    /// plus a margin, rounded up to a power of two, at most 65536
-    /// (docs/net-mdev.md).
+    /// [`crate::RX_STALL_NS`] stall of `load`: the frames of
+    /// [`crate::RX_RING_HOLDS_NS`] plus 64, rounded up to a power of two,
+    /// at most 65536 (docs/backends.md).
     pub fn for_load(load: Option<crate::RxLoad>) -> Self {
         let mut o = XdpOptions::default();
         let Some(load) = load else { return o };
         let want = load
-            .frames_in_stall()
+            .frames_in(crate::RX_RING_HOLDS_NS)
             .saturating_add(64)
             .min(1 << 16)
             .next_power_of_two() as u32;

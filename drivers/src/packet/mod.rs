@@ -1179,6 +1179,26 @@ mod tests {
     }
 
     #[test]
+    fn the_rx_ring_holds_a_stall_of_the_load() {
+        assert_eq!(PacketOptions::for_load(None), PacketOptions::default());
+        let load = |fps, len| {
+            PacketOptions::for_load(Some(crate::RxLoad {
+                frames_per_sec: fps,
+                max_frame_len: len,
+            }))
+            .rx_blocks
+        };
+        // One block per 1 ms retire timeout of 250 ms, one filled, 8 spare.
+        assert_eq!(load(1000, 128), 259);
+        // 2,500 frames of 1,664 bytes each in the kernel's layout fill 64.
+        assert_eq!(load(10_000, 1522), 322);
+        // No stream frames: other frames (ARP, PTP) may still take a
+        // block per timeout.
+        assert_eq!(load(0, 0), 258);
+        assert_eq!(load(u64::MAX, usize::MAX), MAX_RX_BLOCKS);
+    }
+
+    #[test]
     fn bad_options_say_what_to_change() {
         let e = PacketDevice::open(
             "lo",

@@ -885,6 +885,25 @@ mod tests {
     }
 
     #[test]
+    fn rings_hold_a_stall_of_the_load() {
+        assert_eq!(XdpOptions::for_load(None), XdpOptions::default());
+        let load = |fps| {
+            XdpOptions::for_load(Some(crate::RxLoad {
+                frames_per_sec: fps,
+                max_frame_len: 1522,
+            }))
+        };
+        // 1 kHz: the defaults (2048 entries) hold seconds of it.
+        assert_eq!(load(1000), XdpOptions::default());
+        // 10 kHz: 2,500 frames in 250 ms, + 64, to a power of two.
+        let o = load(10_000);
+        assert_eq!((o.rx_size, o.fill_size, o.frames), (4096, 4096, 8192));
+        // Beyond what a ring may be: capped, and still valid options.
+        let o = load(u64::MAX);
+        assert_eq!((o.rx_size, o.fill_size, o.frames), (65536, 65536, 131072));
+    }
+
+    #[test]
     fn a_missing_interface_is_named() {
         let e = XdpDevice::open("takt-nope0", 0, XdpOptions::default())
             .err()

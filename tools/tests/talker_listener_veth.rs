@@ -186,6 +186,12 @@ fn packet_to_xdp_every_frame_once_in_order() {
     talker_to_listener("packet:tk-a", "xdp:tk-b@0", false);
 }
 
+/// `xdp:IF`, a socket on every receive queue (the veth has one).
+#[test]
+fn packet_to_xdp_on_every_queue_every_frame_once_in_order() {
+    talker_to_listener("packet:tk-a", "xdp:tk-b", false);
+}
+
 #[test]
 fn xdp_to_xdp_every_frame_once_in_order() {
     talker_to_listener("xdp:tk-a@0", "xdp:tk-b@0", false);

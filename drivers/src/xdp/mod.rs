@@ -309,7 +309,7 @@ impl XdpDevice {
         let mac = netif::mac(craw, &device, ifname)?;
         let speed = netif::speed_bps(craw, ifname).unwrap_or(netif::FALLBACK_SPEED_BPS);
 
-        let umem = Umem::new(opts.frames).map_err(io("allocating the UMEM"))?;
+        let mut umem = Umem::new(opts.frames).map_err(io("allocating the UMEM"))?;
         let reg = umem.reg();
         sys::setsockopt(raw, libc::XDP_UMEM_REG, &reg).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOBUFS) | Some(libc::ENOMEM) | Some(libc::EPERM) => {
@@ -352,7 +352,6 @@ impl XdpDevice {
         // Half the UMEM waits on the fill rings, shared among the queues;
         // filled before the program sends frames to them.
         let fill_target = opts.fill_size.min(opts.frames / 2 / nq);
-        let mut umem = umem;
         let mut pool = Pool::new(opts.frames as usize);
         fill_queues(&mut rxq, &mut pool, &mut umem, fill_target, raw);
         let prog = bpf::load_program(&device, &map)?;

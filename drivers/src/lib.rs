@@ -143,6 +143,9 @@ pub struct Counters {
     pub tx_drops: u64,
     /// Frames the device dropped on receive (rx ring full, no buffer).
     pub rx_drops: u64,
+    /// Frames received cut short (longer than a buffer, or than the kernel
+    /// copied): never handed out by `rx_burst`, counted here instead.
+    pub rx_truncated: u64,
     /// `tx_burst` calls that found the tx ring full.
     pub tx_ring_full: u64,
     /// Times a buffer was wanted and the pool was empty.
@@ -153,6 +156,39 @@ pub struct Counters {
     /// (link down, ETF miss), or their stamp found no room or never came.
     pub tx_stamps_lost: u64,
 }
+
+/// What a device will receive, as far as the caller knows it (from the
+/// schedule): backends size their receive rings from it so that a receiver
+/// that stops polling for [`RX_STALL_NS`] loses nothing (docs/net-mdev.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxLoad {
+    /// Frames per second at the most (all streams, both schedules).
+    pub frames_per_sec: u64,
+    /// Longest frame, bytes without FCS.
+    pub max_frame_len: usize,
+}
+
+/// How long a receiver may stop polling (a page fault, a preempted thread,
+/// SIGSTOP) without losing frames at its [`RxLoad`]'s rate.
+pub const RX_STALL_NS: u64 = 200_000_000;
+
+impl RxLoad {
+    /// Frames that arrive during one [`RX_STALL_NS`] stall (rounded up).
+    pub fn frames_in_stall(&self) -> u64 {
+        self.frames_in(RX_STALL_NS)
+    }
+
+    /// Frames that arrive in `ns` nanoseconds (rounded up).
+    pub fn frames_in(&self, ns: u64) -> u64 {
+        let n = u128::from(self.frames_per_sec) * u128::from(ns);
+        u64::try_from(n.div_ceil(1_000_000_000)).unwrap_or(u64::MAX)
+    }
+}
+
+/// What the rings are sized to hold: [`RX_STALL_NS`] and a quarter more,
+/// for a stall that overshoots (a loaded scheduler wakes late) and for the
+/// frames that keep coming while the receiver drains the ring after it.
+pub const RX_RING_HOLDS_NS: u64 = RX_STALL_NS / 4 * 5;
 
 /// The one contract every backend meets. Object safe: tools open a
 /// `Box<dyn RingDevice>` from a [`DeviceSpec`].

@@ -89,6 +89,14 @@ pub(crate) fn is_up(fd: RawFd, device: &str, ifname: &str) -> Result<bool, Drive
     Ok(flags & libc::IFF_UP != 0)
 }
 
+/// The interface's MTU (SIOCGIFMTU), `None` if it cannot be read.
+pub(crate) fn mtu(fd: RawFd, ifname: &str) -> Option<u32> {
+    let mut r = ifreq(ifname);
+    ioctl(fd, libc::SIOCGIFMTU, &mut r).ok()?;
+    // SAFETY: SIOCGIFMTU filled in the mtu member of the union.
+    u32::try_from(unsafe { r.ifr_ifru.ifru_mtu }).ok()
+}
+
 /// Administratively up and carrier on (IFF_UP and IFF_RUNNING).
 pub(crate) fn link_ok(flags: c_int) -> bool {
     flags & libc::IFF_UP != 0 && flags & libc::IFF_RUNNING != 0
@@ -174,7 +182,7 @@ pub(crate) fn speed_bps(fd: RawFd, ifname: &str) -> Option<u64> {
     (mbps != 0 && mbps != u32::MAX && mbps != 0xffff).then_some(u64::from(mbps) * 1_000_000)
 }
 
-/// RX queues of the interface (ETHTOOL_GCHANNELS), or `None` when the
+/// RX queues in use on the interface (ETHTOOL_GCHANNELS), or `None` when the
 /// driver does not say.
 pub(crate) fn rx_queues(fd: RawFd, ifname: &str) -> Option<u32> {
     let mut ch = EthtoolChannels {
@@ -182,6 +190,7 @@ pub(crate) fn rx_queues(fd: RawFd, ifname: &str) -> Option<u32> {
         ..Default::default()
     };
     ethtool(fd, ifname, &mut ch).ok()?;
-    let n = ch.rx_count.max(ch.combined_count);
+    // Combined channels carry rx and tx; rx channels only rx.
+    let n = ch.rx_count.saturating_add(ch.combined_count);
     (n > 0).then_some(n)
 }

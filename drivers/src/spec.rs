@@ -1,4 +1,5 @@
-//! `--device` strings: `sim`, `packet:eth0`, `xdp:eth0@0`, `vfio:0000:00:02.0`.
+//! `--device` strings: `sim`, `packet:eth0`, `xdp:eth0` (every receive
+//! queue), `xdp:eth0@0` (one queue), `vfio:0000:00:02.0`.
 
 use crate::{DriverError, RingDevice};
 use std::fmt;
@@ -11,8 +12,8 @@ pub enum DeviceSpec {
     Sim,
     /// AF_PACKET (TPACKET_V3 rings) on an interface.
     Packet { ifname: String },
-    /// AF_XDP on one queue of an interface.
-    Xdp { ifname: String, queue: u32 },
+    /// AF_XDP on one queue of an interface (`Some`), or on all (`None`).
+    Xdp { ifname: String, queue: Option<u32> },
     /// Intel 82574L bound to vfio-pci.
     Vfio { addr: PciAddress },
 }
@@ -76,13 +77,20 @@ impl fmt::Display for DeviceSpec {
         match self {
             DeviceSpec::Sim => f.write_str("sim"),
             DeviceSpec::Packet { ifname } => write!(f, "packet:{ifname}"),
-            DeviceSpec::Xdp { ifname, queue } => write!(f, "xdp:{ifname}@{queue}"),
+            DeviceSpec::Xdp {
+                ifname,
+                queue: Some(q),
+            } => write!(f, "xdp:{ifname}@{q}"),
+            DeviceSpec::Xdp {
+                ifname,
+                queue: None,
+            } => write!(f, "xdp:{ifname}"),
             DeviceSpec::Vfio { addr } => write!(f, "vfio:{addr}"),
         }
     }
 }
 
-const FORMS: &str = "use sim, packet:IFNAME, xdp:IFNAME@QUEUE or vfio:DOMAIN:BUS:DEV.FN";
+const FORMS: &str = "use sim, packet:IFNAME, xdp:IFNAME[@QUEUE] or vfio:DOMAIN:BUS:DEV.FN";
 
 /// Linux interface names: 1..=15 bytes, no '/', ':' or whitespace.
 fn ifname(spec: &str, name: &str) -> Result<String, DriverError> {
@@ -117,10 +125,18 @@ impl FromStr for DeviceSpec {
                 ifname: ifname(spec, rest)?,
             }),
             "xdp" => {
-                let (name, queue) = rest.split_once('@').unwrap_or((rest, "0"));
-                let queue = queue
-                    .parse()
-                    .map_err(|_| bad(format!("queue \"{queue}\" is not a number: write xdp:IFNAME@QUEUE, e.g. xdp:eth0@0")))?;
+                let (name, queue) = match rest.split_once('@') {
+                    Some((name, q)) => (
+                        name,
+                        Some(q.parse().map_err(|_| {
+                            bad(format!(
+                                "queue \"{q}\" is not a number: write xdp:IFNAME@QUEUE, e.g. \
+                             xdp:eth0@0, or xdp:IFNAME for every queue"
+                            ))
+                        })?),
+                    ),
+                    None => (rest, None),
+                };
                 Ok(DeviceSpec::Xdp {
                     ifname: ifname(spec, name)?,
                     queue,
@@ -138,18 +154,37 @@ impl FromStr for DeviceSpec {
 /// Open a single device. The simulated wire joins two ports in one process,
 /// so `sim` is opened with [`crate::sim::pair`] instead.
 pub fn open(spec: &DeviceSpec) -> Result<Box<dyn RingDevice>, DriverError> {
+    open_for(spec, None)
+}
+
+/// As [`open`], with receive rings sized for `load` (what the schedule
+/// will send), so a receiver survives a [`crate::RX_STALL_NS`] stall.
+pub fn open_for(
+    spec: &DeviceSpec,
+    load: Option<crate::RxLoad>,
+) -> Result<Box<dyn RingDevice>, DriverError> {
     match spec {
         DeviceSpec::Sim => Err(DriverError::Unsupported(
             "sim joins two ports in one process: run talker and listener together with `takt loopback`".into(),
         )),
         DeviceSpec::Packet { ifname } => Ok(Box::new(crate::packet::PacketDevice::open(
             ifname,
-            crate::packet::PacketOptions::default(),
+            crate::packet::PacketOptions::for_load(load),
         )?)),
-        DeviceSpec::Xdp { ifname, queue } => Ok(Box::new(crate::xdp::XdpDevice::open(
+        DeviceSpec::Xdp {
             ifname,
-            *queue,
-            crate::xdp::XdpOptions::default(),
+            queue: Some(q),
+        } => Ok(Box::new(crate::xdp::XdpDevice::open(
+            ifname,
+            *q,
+            crate::xdp::XdpOptions::for_load(load),
+        )?)),
+        DeviceSpec::Xdp {
+            ifname,
+            queue: None,
+        } => Ok(Box::new(crate::xdp::XdpDevice::open_all(
+            ifname,
+            crate::xdp::XdpOptions::for_load(load),
         )?)),
         DeviceSpec::Vfio { addr } => Ok(Box::new(crate::e1000e::E1000e::open(
             *addr,
@@ -175,14 +210,14 @@ mod tests {
             "xdp:veth-a@3".parse::<DeviceSpec>().unwrap(),
             DeviceSpec::Xdp {
                 ifname: "veth-a".into(),
-                queue: 3
+                queue: Some(3)
             }
         );
         assert_eq!(
             "xdp:eth1".parse::<DeviceSpec>().unwrap(),
             DeviceSpec::Xdp {
                 ifname: "eth1".into(),
-                queue: 0
+                queue: None
             }
         );
         let v: DeviceSpec = "vfio:0000:00:02.0".parse().unwrap();
@@ -191,7 +226,7 @@ mod tests {
             "vfio:03:00.1".parse::<DeviceSpec>().unwrap().to_string(),
             "vfio:0000:03:00.1"
         );
-        for s in ["packet:eth0", "xdp:eth0@0", "sim"] {
+        for s in ["packet:eth0", "xdp:eth0@0", "xdp:eth0", "sim"] {
             assert_eq!(s.parse::<DeviceSpec>().unwrap().to_string(), s);
         }
     }

@@ -415,3 +415,115 @@ fn stream_destinations_are_joined_while_the_device_is_open() {
     assert!(link.open.contains("promiscuity 1"), "{}", link.open);
     assert!(link.closed.contains("promiscuity 0"), "{}", link.closed);
 }
+
+/// Frames sent in `packet_listener_survives_a_200ms_stall`: one per
+/// millisecond for longer than the stall, so the kernel closes a block
+/// per frame (its retire timeout is 1 ms) and a ring of 64 blocks, the
+/// default, could not hold them.
+const STALL_FRAMES: usize = 200;
+
+#[test]
+fn packet_listener_survives_a_200ms_stall() {
+    let Some(ns) = netns("packet_listener_survives_a_200ms_stall", true) else {
+        return;
+    };
+    let (ready_tx, ready_rx) = mpsc::channel::<[u8; 6]>();
+    let (src_tx, src_rx) = mpsc::channel::<[u8; 6]>();
+    let (sent_tx, sent_rx) = mpsc::channel::<()>();
+    let rx = in_netns(&ns.b, move || {
+        // What a schedule of one frame per ms, 1,514 bytes, asks for.
+        let load = takt_drivers::RxLoad {
+            frames_per_sec: 1000,
+            max_frame_len: 1514,
+        };
+        let mut dev =
+            PacketDevice::open("tk-b", PacketOptions::for_load(Some(load))).expect("open tk-b");
+        ready_tx.send(dev.info().mac).unwrap();
+        let src = src_rx.recv().unwrap();
+        // The stall: not one rx_burst while the sender sends.
+        sent_rx.recv().unwrap();
+        receive(&mut dev, STALL_FRAMES, src)
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let tx = in_netns(&ns.a, move || {
+        let mut dev = PacketDevice::open("tk-a", PacketOptions::default()).expect("open tk-a");
+        let src = dev.info().mac;
+        src_tx.send(src).unwrap();
+        let t0 = Instant::now();
+        for i in 0..STALL_FRAMES {
+            send_one(&mut dev, i, src);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let stalled = t0.elapsed();
+        sent_tx.send(()).unwrap();
+        (src, stalled)
+    });
+    let (src, stalled) = tx.join().expect("sender thread");
+    let got = rx.join().expect("receiver thread");
+    assert!(stalled >= Duration::from_millis(200), "stalled {stalled:?}");
+    assert_eq!(got.counters.rx_drops, 0, "the ring overflowed");
+    check_frames(&got, STALL_FRAMES, src);
+}
+
+/// One UDP datagram of `len` bytes from ns_a's address to ns_b's port 9.
+fn send_udp(ns: &str, len: usize) {
+    in_netns(ns, move || {
+        let s = std::net::UdpSocket::bind("10.78.0.1:0").expect("bind");
+        s.send_to(&vec![0x5a; len], "10.78.0.2:9").expect("send");
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn a_jumbo_frame_is_counted_truncated_never_delivered_cut() {
+    let Some(ns) = netns(
+        "a_jumbo_frame_is_counted_truncated_never_delivered_cut",
+        true,
+    ) else {
+        return;
+    };
+    for (n, ifname) in [(&ns.a, "tk-a"), (&ns.b, "tk-b")] {
+        link::Netns::enter(n, move || link::set_mtu(ifname, 9000))
+            .unwrap()
+            .expect("MTU 9000");
+    }
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let rx = in_netns(&ns.b, move || {
+        let mut dev = PacketDevice::open("tk-b", PacketOptions::default()).expect("open tk-b");
+        ready_tx.send(()).unwrap();
+        // Every IPv4 frame handed out, until the small datagram sent last.
+        let mut ipv4 = Vec::new();
+        let mut batch = RxBatch::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !ipv4.iter().any(|f: &Vec<u8>| f.len() < 200) {
+            if dev.rx_burst(&mut batch) == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            while let Some(f) = batch.pop_front() {
+                let b = dev.buf(&f.buf)[..f.len].to_vec();
+                if b.len() >= 34 && b[12..14] == [0x08, 0x00] && b[23] == 17 {
+                    ipv4.push(b);
+                }
+                dev.free(f.buf);
+            }
+        }
+        (ipv4, dev.counters())
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    send_udp(&ns.a, 8958); // a 9,000-byte frame: 14 + 20 + 8 + 8,958
+    send_udp(&ns.a, 100);
+    let (ipv4, c) = rx.join().expect("receiver thread");
+    for f in &ipv4 {
+        let ip_len = usize::from(u16::from_be_bytes([f[16], f[17]]));
+        assert!(
+            14 + ip_len <= f.len(),
+            "a {}-byte frame of a {}-byte datagram was handed out as good",
+            f.len(),
+            ip_len
+        );
+    }
+    assert_eq!(ipv4.len(), 1, "only the small datagram arrives");
+    assert_eq!(c.rx_truncated, 1, "{c:?}");
+}

@@ -585,3 +585,169 @@ fn stream_destinations_are_joined_while_the_device_is_open() {
     let group = [0x91, 0xe0, 0xf0, 0x00, 0xfe, 0x08];
     common::destinations(&ns.b, "xk-b", group, &[], open_xdp);
 }
+
+/// `ip -n NS ARGS...`, which must succeed.
+fn ip_ok(ns: &str, args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(["-n", ns])
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(out.status.success(), "ip -n {ns} {args:?}: {out:?}");
+}
+
+/// Two namespaces joined by a veth pair with 4 queues each way,
+/// `xq-a` 10.80.0.1 and `xq-b` 10.80.0.2 (deleted on drop).
+fn four_queue_wire(tag: &str) -> (link::Netns, link::Netns) {
+    let pid = std::process::id();
+    let a = link::Netns::add(&format!("takt-xq{tag}-{pid}-a")).expect("namespace");
+    let b = link::Netns::add(&format!("takt-xq{tag}-{pid}-b")).expect("namespace");
+    ip_ok(
+        a.name(),
+        &[
+            "link",
+            "add",
+            "xq-a",
+            "numtxqueues",
+            "4",
+            "numrxqueues",
+            "4",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "xq-b",
+            "netns",
+            b.name(),
+            "numtxqueues",
+            "4",
+            "numrxqueues",
+            "4",
+        ],
+    );
+    ip_ok(a.name(), &["addr", "add", "10.80.0.1/24", "dev", "xq-a"]);
+    ip_ok(b.name(), &["addr", "add", "10.80.0.2/24", "dev", "xq-b"]);
+    ip_ok(a.name(), &["link", "set", "xq-a", "up"]);
+    ip_ok(b.name(), &["link", "set", "xq-b", "up"]);
+    (a, b)
+}
+
+#[test]
+fn one_queue_of_a_multi_queue_interface_is_refused_with_what_to_do() {
+    if !common::need_root(
+        "one_queue_of_a_multi_queue_interface_is_refused_with_what_to_do",
+        "network namespaces, CAP_NET_RAW, CAP_BPF",
+    ) {
+        return;
+    }
+    let (_a, b) = four_queue_wire("r");
+    let e = common::open_err(b.name(), || {
+        XdpDevice::open("xq-b", 0, XdpOptions::default())
+    });
+    assert!(
+        e.contains("xq-b receives on 4 queues and xdp:xq-b@0 watches only queue 0"),
+        "{e}"
+    );
+    assert!(e.contains("Use xdp:xq-b, which watches every queue"), "{e}");
+    assert!(e.contains("ethtool -L xq-b"), "{e}");
+    // Not one queue works either: each would miss the other three.
+    let e = common::open_err(b.name(), || {
+        XdpDevice::open("xq-b", 3, XdpOptions::default())
+    });
+    assert!(e.contains("watches only queue 3"), "{e}");
+}
+
+/// Datagrams from 64 source ports spread over the sender's 4 TX queues,
+/// so over the receiver's 4 RX queues: `xdp:IF` (a socket on each) gets
+/// every one of them.
+#[test]
+fn xdp_on_every_queue_receives_what_rss_spreads() {
+    if !common::need_root(
+        "xdp_on_every_queue_receives_what_rss_spreads",
+        "network namespaces, CAP_NET_RAW, CAP_BPF",
+    ) {
+        return;
+    }
+    let (a, b) = four_queue_wire("s");
+    const DATAGRAMS: usize = 64;
+    let (ready_tx, ready_rx) = mpsc::channel::<[u8; 6]>();
+    let rx = in_netns(b.name(), move || {
+        let mut dev = XdpDevice::open_all("xq-b", XdpOptions::default()).expect("open xdp:xq-b");
+        assert_eq!(dev.info().name, "xdp:xq-b");
+        ready_tx.send(dev.info().mac).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut batch = RxBatch::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.len() < DATAGRAMS && Instant::now() < deadline {
+            if dev.rx_burst(&mut batch) == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            while let Some(f) = batch.pop_front() {
+                let p = &dev.buf(&f.buf)[..f.len];
+                // IPv4, UDP, to port 9: the payload's first byte numbers it.
+                if p.len() > 42 && p[12..14] == [8, 0] && p[23] == 17 && p[36..38] == [0, 9] {
+                    seen.insert(p[42]);
+                }
+                dev.free(f.buf);
+            }
+        }
+        (seen.len(), dev.counters())
+    });
+    let mac = ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    // The XDP program takes xq-b's ARP too: give xq-a the neighbour.
+    let mac_s = takt_drivers::format_mac(mac);
+    ip_ok(
+        a.name(),
+        &["neigh", "add", "10.80.0.2", "lladdr", &mac_s, "dev", "xq-a"],
+    );
+    in_netns(a.name(), || {
+        for i in 0..DATAGRAMS {
+            let s = std::net::UdpSocket::bind("10.80.0.1:0").expect("bind");
+            s.send_to(&[i as u8; 32], "10.80.0.2:9").expect("send");
+        }
+    })
+    .join()
+    .unwrap();
+    let (got, c) = rx.join().expect("receiver thread");
+    assert_eq!(got, DATAGRAMS, "{c:?}");
+    assert_eq!(c.rx_drops, 0, "{c:?}");
+}
+
+#[test]
+fn an_mtu_xdp_cannot_carry_is_named_with_the_mtu_it_can() {
+    let Some(ns) = netns("an_mtu_xdp_cannot_carry_is_named_with_the_mtu_it_can", true) else {
+        return;
+    };
+    // Jumbo frames on this end: refused before anything is attached.
+    link::Netns::enter(&ns.b, || link::set_mtu("xk-b", 9000))
+        .unwrap()
+        .expect("MTU 9000");
+    let e = common::open_err(&ns.b, || XdpDevice::open("xk-b", 0, XdpOptions::default()));
+    assert!(e.contains("xk-b has MTU 9000"), "{e}");
+    assert!(e.contains("MTU 1774 at the most"), "{e}");
+    assert!(e.contains("ip link set dev xk-b mtu 1500"), "{e}");
+    assert!(
+        !e.contains("Numerical result out of range (os error"),
+        "{e}"
+    );
+    // Only the peer has jumbo frames: veth refuses native XDP (ERANGE).
+    link::Netns::enter(&ns.b, || link::set_mtu("xk-b", 1500))
+        .unwrap()
+        .expect("MTU 1500");
+    link::Netns::enter(&ns.a, || link::set_mtu("xk-a", 9000))
+        .unwrap()
+        .expect("MTU 9000");
+    let e = common::open_err(&ns.b, || {
+        XdpDevice::open(
+            "xk-b",
+            0,
+            XdpOptions {
+                attach: Some(XdpAttach::Native),
+                ..Default::default()
+            },
+        )
+    });
+    assert!(e.contains("refused XDP on xk-b for its MTU"), "{e}");
+    assert!(e.contains("peer's MTU counts too"), "{e}");
+    assert!(e.contains("mtu 1500"), "{e}");
+}

@@ -334,3 +334,29 @@ fn control_refusals_by_reason_in_json_and_text() {
     assert_eq!(v["control"]["refused"]["not_allowed"], 0);
     assert_eq!(v["control"]["replies_expired"], 3);
 }
+
+#[test]
+fn truncated_receives_are_in_the_device_line_and_the_json() {
+    let mut run = sample_run();
+    run.device_counters = Some(takt_drivers::Counters {
+        rx_frames: 10,
+        rx_truncated: 3,
+        ..Default::default()
+    });
+    assert!(
+        text_report(&run).contains("rx drops 0, rx truncated 3,"),
+        "{}",
+        text_report(&run)
+    );
+    let text = json_report(&run);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["device_counters"]["rx_truncated"], 3);
+    // A report from before it existed reads it as 0.
+    let mut old = v.clone();
+    old["device_counters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("rx_truncated");
+    let typed: RunReport = serde_json::from_value(old).unwrap();
+    assert_eq!(typed.device_counters.unwrap().rx_truncated, 0);
+}

@@ -243,9 +243,40 @@ pub fn backend_name(spec: &DeviceSpec) -> &'static str {
     }
 }
 
-/// Open the device, printing why not (prefixed with `tool`).
-pub fn open_device(tool: &str, spec: &DeviceSpec) -> Result<Box<dyn RingDevice>, ExitCode> {
-    takt_drivers::spec::open(spec).map_err(|e| {
+/// What `schedule` makes a device receive at the most: every stream's
+/// frames per second at the shorter of the two cycles, and the longest
+/// frame (the drivers size their receive rings from it).
+pub fn rx_load(schedule: &Schedule) -> takt_drivers::RxLoad {
+    let cycle_ns = schedule
+        .admin()
+        .map_or(u64::MAX, |a| a.cycle_time_ns())
+        .min(schedule.oper().cycle_time_ns())
+        .max(1);
+    let per_cycle: u128 = schedule
+        .streams()
+        .iter()
+        .map(|s| u128::from(s.frames_per_cycle))
+        .sum();
+    let fps = (per_cycle * 1_000_000_000).div_ceil(u128::from(cycle_ns));
+    takt_drivers::RxLoad {
+        frames_per_sec: u64::try_from(fps).unwrap_or(u64::MAX),
+        max_frame_len: schedule
+            .streams()
+            .iter()
+            .map(|s| s.frame_size as usize)
+            .max()
+            .unwrap_or(0),
+    }
+}
+
+/// Open the device with receive rings sized for `load`, printing why not
+/// (prefixed with `tool`).
+pub fn open_device(
+    tool: &str,
+    spec: &DeviceSpec,
+    load: Option<takt_drivers::RxLoad>,
+) -> Result<Box<dyn RingDevice>, ExitCode> {
+    takt_drivers::spec::open_for(spec, load).map_err(|e| {
         eprintln!("{tool}: --device {spec}: {e}");
         ExitCode::from(driver_exit_code(&e))
     })
@@ -277,7 +308,7 @@ pub fn prepare(
         eprintln!("{tool}: {e}");
         return Err(ExitCode::from(EXIT_RUNTIME));
     }
-    let dev = open_device(tool, device)?;
+    let dev = open_device(tool, device, Some(rx_load(&loaded.schedule)))?;
     catch_signals()?;
     Ok(Prepared { loaded, ptp, dev })
 }
@@ -578,6 +609,20 @@ mod tests {
         ] {
             assert_eq!(backend_name(&s.parse().unwrap()), kind);
         }
+    }
+
+    #[test]
+    fn the_rx_load_is_the_schedules_frame_rate_and_longest_frame() {
+        let text = include_str!("../../docs/examples/single-stream-1ms.toml");
+        let loaded = config::parse_str(text, "single-stream-1ms.toml").unwrap();
+        let load = rx_load(&loaded.schedule);
+        assert_eq!(load.frames_per_sec, 1000);
+        assert_eq!(load.max_frame_len, 128);
+        // 200 frames in a 200 ms stall; the packet ring holds a block per
+        // retire timeout of it (the 64 of the default held 64 ms).
+        assert_eq!(load.frames_in_stall(), 200);
+        let o = takt_drivers::packet::PacketOptions::for_load(Some(load));
+        assert!(o.rx_blocks >= 200, "{o:?}");
     }
 
     #[test]

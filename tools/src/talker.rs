@@ -60,7 +60,8 @@ Example:
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface
-  xdp:IFNAME@QUEUE    AF_XDP on one queue of an interface
+  xdp:IFNAME          AF_XDP on every receive queue of an interface
+  xdp:IFNAME@QUEUE    AF_XDP on one queue (an interface with one queue)
   vfio:DDDD:BB:DD.F   an Intel 82574L bound to vfio-pci
   sim                 the simulated wire joins two ports in one process:
                       use `takt loopback FILE` for it
@@ -78,7 +79,7 @@ pub struct TalkerArgs {
     /// Schedule file (TOML; docs/schedule-format.md)
     #[arg(long, value_name = "FILE")]
     pub schedule: PathBuf,
-    /// Device to send on: packet:IFNAME, xdp:IFNAME@QUEUE or vfio:DDDD:BB:DD.F
+    /// Device to send on: packet:IFNAME, xdp:IFNAME[@QUEUE] or vfio:DDDD:BB:DD.F
     #[arg(long, value_name = "SPEC", value_parser = run::device_arg)]
     pub device: DeviceSpec,
     #[command(flatten)]

@@ -85,6 +85,7 @@
 //! are all made in [`PacketDevice::open`].
 
 pub mod etf;
+mod rxring;
 mod stamps;
 pub(crate) mod sys;
 
@@ -106,6 +107,9 @@ const SLOT_SIZE: u32 = 2048;
 const TX_DATA_OFF: usize = tpacket_align(std::mem::size_of::<libc::tpacket3_hdr>());
 /// Largest frame (without FCS) a buffer, and so a TX slot, carries.
 pub const PACKET_BUF_SIZE: usize = SLOT_SIZE as usize - TX_DATA_OFF;
+/// Largest MTU whose frames (Ethernet header and one VLAN tag added) fit a
+/// buffer: 1,982. Longer frames are counted in `rx_truncated`.
+pub const PACKET_MAX_MTU: u32 = (PACKET_BUF_SIZE - 18) as u32;
 /// Shortest frame that is sent: an Ethernet header.
 const MIN_FRAME: usize = 14;
 /// Block size of the TX ring (a multiple of the slot size: slots are contiguous).
@@ -147,6 +151,40 @@ impl Default for PacketOptions {
             qdisc_bypass: true,
             launch_time: true,
         }
+    }
+}
+
+/// Most RX blocks [`PacketOptions::for_load`] asks for (256 MiB of 64 KiB
+/// blocks): beyond it the load is more than a stall can be ridden out of.
+pub const MAX_RX_BLOCKS: u32 = 4096;
+
+impl PacketOptions {
+    /// The defaults, with an RX ring that holds a [`crate::RX_STALL_NS`]
+    /// stall of `load` ([`crate::RX_RING_HOLDS_NS`] of frames;
+    /// docs/backends.md has the rule). The kernel hands a
+    /// block over when it is full or when its retire timeout fires, so a
+    /// sparse stream uses a whole block per timeout however few frames it
+    /// holds: the ring needs one block per timeout of the stall, plus the
+    /// blocks the stall's frames fill, plus a few for the frames between
+    /// streams (ARP, PTP). Never fewer blocks than the defaults.
+    pub fn for_load(load: Option<crate::RxLoad>) -> Self {
+        let mut o = PacketOptions::default();
+        let Some(load) = load else { return o };
+        let window = crate::RX_RING_HOLDS_NS;
+        let per_timeout = window.div_ceil(u64::from(o.rx_retire_ms) * 1_000_000);
+        // What the kernel puts in a block per frame: the header, its
+        // sockaddr_ll and alignment (< 128 bytes), then the frame.
+        let per_frame = tpacket_align(128 + load.max_frame_len.min(1 << 16)) as u64;
+        let usable = u64::from(o.rx_block_size) - rxring::BLOCK_HDR_LEN as u64;
+        let filled = load
+            .frames_in(window)
+            .saturating_mul(per_frame)
+            .div_ceil(usable);
+        let blocks = per_timeout.saturating_add(filled).saturating_add(8);
+        o.rx_blocks = u32::try_from(blocks)
+            .unwrap_or(u32::MAX)
+            .clamp(o.rx_blocks, MAX_RX_BLOCKS);
+        o
     }
 }
 
@@ -657,48 +695,61 @@ impl PacketDevice {
         self.rx.block = (self.rx.block + 1) % self.rx_blocks;
     }
 
-    /// Copy the frame at `hdr_off` into `dst` (re-inserting a VLAN tag the
-    /// kernel stripped); returns its length, timestamp and next-frame offset.
-    /// `block_end` is where the block holding the frame ends.
+    /// One frame of the current block is done with: move to `next`, or give
+    /// the block back after its last frame. A header that claims more
+    /// frames but gives no next offset ends the block; those are counted.
+    fn next_rx_frame(&mut self, next: Option<usize>) {
+        self.rx.left -= 1;
+        match next {
+            _ if self.rx.left == 0 => self.release_rx_block(),
+            Some(off) => self.rx.off = off,
+            None => {
+                self.counters.rx_drops += u64::from(self.rx.left);
+                self.release_rx_block();
+            }
+        }
+    }
+
+    /// Copy the frame `span` of the block at `block` into `dst`
+    /// (re-inserting a VLAN tag the kernel stripped: `tag_len` 4); returns
+    /// its length. The caller checked that it is not truncated, so
+    /// `span.snap + tag_len <= dst.len()`.
     fn copy_rx_frame(
         ring: &Mapping,
-        hdr_off: usize,
-        block_end: usize,
+        block: usize,
+        h: &libc::tpacket3_hdr,
+        span: &rxring::Span,
+        tag_len: usize,
         dst: &mut [u8],
-    ) -> (usize, u64, u32) {
-        // SAFETY: the kernel placed a tpacket3_hdr at `hdr_off` (TPACKET_ALIGNed)
-        // in a block it handed to userland (block_status read with Acquire),
-        // and does not write the block until it is given back.
-        let h: libc::tpacket3_hdr =
-            unsafe { std::ptr::read(ring.ptr.add(hdr_off) as *const libc::tpacket3_hdr) };
-        let data = hdr_off + usize::from(h.tp_mac);
-        let snap = (h.tp_snaplen as usize).min(block_end.saturating_sub(data));
-        let tagged = h.tp_status & libc::TP_STATUS_VLAN_VALID != 0 && snap >= 12;
-        let tag_len = if tagged { 4 } else { 0 };
-        let len = (snap + tag_len).min(dst.len());
+    ) -> usize {
+        let snap = span.snap;
+        let len = snap + tag_len;
+        if len > dst.len() {
+            return 0; // not reached: truncated frames are never copied
+        }
         let src = |from: usize| -> *const u8 {
-            // SAFETY: `data + from` is inside the frame's `snap` bytes in the block.
-            unsafe { ring.ptr.add(data + from) }
+            // SAFETY: rxring::frame checked data + snap <= the block size,
+            // and `from` <= snap.
+            unsafe { ring.ptr.add(block + span.data + from) }
         };
-        if tagged {
+        if tag_len == 4 {
             let tpid = if h.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
                 h.hv1.tp_vlan_tpid
             } else {
                 0x8100
             };
-            // SAFETY: 12 bytes of the frame (snap >= 12) into dst (>= 16 bytes).
+            // SAFETY: 12 bytes of the frame (snap >= 12 when tagged) into dst (>= len >= 16).
             unsafe { std::ptr::copy_nonoverlapping(src(0), dst.as_mut_ptr(), 12) };
             dst[12..14].copy_from_slice(&tpid.to_be_bytes());
             dst[14..16].copy_from_slice(&(h.hv1.tp_vlan_tci as u16).to_be_bytes());
-            let rest = len - 16;
-            // SAFETY: bytes 12..12+rest of the frame (12 + rest <= snap) into dst[16..len].
+            let rest = snap - 12;
+            // SAFETY: bytes 12..snap of the frame into dst[16..len].
             unsafe { std::ptr::copy_nonoverlapping(src(12), dst[16..].as_mut_ptr(), rest) };
         } else {
-            // SAFETY: `len` <= snap bytes of the frame into dst[..len].
-            unsafe { std::ptr::copy_nonoverlapping(src(0), dst.as_mut_ptr(), len) };
+            // SAFETY: `snap` bytes of the frame into dst[..snap].
+            unsafe { std::ptr::copy_nonoverlapping(src(0), dst.as_mut_ptr(), snap) };
         }
-        let t = u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec);
-        (len, t, h.tp_next_offset)
+        len
     }
 }
 
@@ -872,23 +923,47 @@ impl RingDevice for PacketDevice {
                     break;
                 }
                 // SAFETY: the block is userland's (TP_STATUS_USER, read with
-                // Acquire); its descriptor fields are aligned u32s inside it.
+                // Acquire); its descriptor fields are aligned u32s at fixed
+                // offsets inside it (the block size is at least 4096).
                 let (num, first) = unsafe {
                     (
                         (self.ring.ptr.add(blk + NUM_PKTS_OFF) as *const u32).read(),
                         (self.ring.ptr.add(blk + FIRST_PKT_OFF) as *const u32).read(),
                     )
                 };
-                if num == 0 {
+                match rxring::block(self.rx_block_size, num, first) {
+                    Ok((0, _)) => self.release_rx_block(),
+                    Ok((num, first)) => {
+                        self.rx.left = num;
+                        self.rx.off = first;
+                    }
+                    Err(_) => {
+                        // Nothing in this block can be found safely.
+                        self.counters.rx_drops += u64::from(num.max(1));
+                        self.release_rx_block();
+                    }
+                }
+                continue;
+            }
+            let hdr_off = self.rx_block_off() + self.rx.off;
+            // SAFETY: `rx.off` passed rxring::frame_offset (8-byte aligned,
+            // a whole tpacket3_hdr inside the block), and the block is
+            // userland's until release_rx_block.
+            let h: libc::tpacket3_hdr =
+                unsafe { std::ptr::read(self.ring.ptr.add(hdr_off) as *const libc::tpacket3_hdr) };
+            let span = match rxring::frame(self.rx_block_size, self.rx.off, rxring::Hdr::of(&h)) {
+                Ok(s) => s,
+                Err(_) => {
+                    self.counters.rx_drops += u64::from(self.rx.left);
                     self.release_rx_block();
                     continue;
                 }
-                self.rx.left = num;
-                self.rx.off = first as usize;
-            }
-            if self.rx.off + std::mem::size_of::<libc::tpacket3_hdr>() > self.rx_block_size {
-                // A frame offset past the block: the block is done with.
-                self.release_rx_block();
+            };
+            let tagged = h.tp_status & libc::TP_STATUS_VLAN_VALID != 0 && span.snap >= 12;
+            let tag_len = if tagged { 4 } else { 0 };
+            if span.truncated(tag_len, PACKET_BUF_SIZE) {
+                self.counters.rx_truncated += 1;
+                self.next_rx_frame(span.next);
                 continue;
             }
             let Some(buf) = self.pool.alloc() else {
@@ -896,17 +971,12 @@ impl RingDevice for PacketDevice {
                 self.counters.pool_empty += 1;
                 break;
             };
-            let hdr_off = self.rx_block_off() + self.rx.off;
             let r = self.range(&buf);
-            let block_end = self.rx_block_off() + self.rx_block_size;
-            let (len, t, next) =
-                Self::copy_rx_frame(&self.ring, hdr_off, block_end, &mut self.mem[r]);
+            let block = self.rx_block_off();
+            let len = Self::copy_rx_frame(&self.ring, block, &h, &span, tag_len, &mut self.mem[r]);
+            let t = u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec);
             let t = t.saturating_add_signed(self.rx_offset_ns);
-            self.rx.left -= 1;
-            self.rx.off += next as usize;
-            if self.rx.left == 0 || next == 0 || self.rx.off >= self.rx_block_size {
-                self.release_rx_block();
-            }
+            self.next_rx_frame(span.next);
             self.counters.rx_frames += 1;
             self.counters.rx_bytes += len as u64;
             if let Err(f) = out.push_back(RxFrame {
@@ -1106,6 +1176,26 @@ mod tests {
         assert_eq!(NUM_PKTS_OFF, 12);
         assert_eq!(FIRST_PKT_OFF, 16);
         assert_eq!(TP_STATUS_OFF, 20);
+    }
+
+    #[test]
+    fn the_rx_ring_holds_a_stall_of_the_load() {
+        assert_eq!(PacketOptions::for_load(None), PacketOptions::default());
+        let load = |fps, len| {
+            PacketOptions::for_load(Some(crate::RxLoad {
+                frames_per_sec: fps,
+                max_frame_len: len,
+            }))
+            .rx_blocks
+        };
+        // One block per 1 ms retire timeout of 250 ms, one filled, 8 spare.
+        assert_eq!(load(1000, 128), 259);
+        // 2,500 frames of 1,664 bytes each in the kernel's layout fill 64.
+        assert_eq!(load(10_000, 1522), 322);
+        // No stream frames: other frames (ARP, PTP) may still take a
+        // block per timeout.
+        assert_eq!(load(0, 0), 258);
+        assert_eq!(load(u64::MAX, usize::MAX), MAX_RX_BLOCKS);
     }
 
     #[test]

@@ -317,6 +317,16 @@ pub(super) enum ErrEntry {
     Stamp { key: u32, realtime_ns: u64 },
 }
 
+/// Whether the control message at byte `at` of the control buffer, with
+/// `cmsg_len` `len`, carries `n` bytes of data inside the `reported` bytes
+/// the kernel filled. The kernel sets cmsg_len (shortened if it truncated
+/// the message), but a length past what it reported is not trusted.
+fn cmsg_carries(at: usize, len: usize, reported: usize, n: usize) -> bool {
+    // SAFETY: CMSG_LEN is a pure size computation.
+    let need = unsafe { libc::CMSG_LEN(n as u32) } as usize;
+    len >= need && at.checked_add(len).is_some_and(|end| end <= reported)
+}
+
 /// Read the socket's error queue without blocking, handing each entry to
 /// `on`. `data` and `ctrl` are the device's fixed buffers (a frame copy in
 /// `data` is truncated and thrown away). Bounded: a queue refilled while
@@ -351,14 +361,16 @@ pub(super) fn drain_errqueue(
         while !c.is_null() {
             // SAFETY: `c` is a control message header inside `ctrl`.
             let (level, kind, len) = unsafe { ((*c).cmsg_level, (*c).cmsg_type, (*c).cmsg_len) };
-            // SAFETY: CMSG_LEN is a pure size computation.
-            let has = |n: usize| len >= unsafe { libc::CMSG_LEN(n as u32) } as usize;
+            let at = c as usize - ctrl.0.as_ptr() as usize;
+            let reported = (msg.msg_controllen as usize).min(ctrl.0.len());
+            let has = |n: usize| cmsg_carries(at, len, reported, n);
             if level == libc::SOL_PACKET
                 && kind == PACKET_TX_TIMESTAMP
                 && has(std::mem::size_of::<libc::sock_extended_err>())
             {
-                // SAFETY: this message carries a sock_extended_err (length
-                // checked); read unaligned from inside `ctrl`.
+                // SAFETY: this message carries a sock_extended_err: its
+                // cmsg_len covers one and it lies inside the control bytes
+                // the kernel reported (`has`); read unaligned from `ctrl`.
                 ee = Some(unsafe {
                     std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::sock_extended_err)
                 });
@@ -394,5 +406,29 @@ pub(super) fn drain_errqueue(
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cmsg_carries;
+
+    #[test]
+    fn a_control_message_is_read_only_where_the_kernel_wrote_it() {
+        let ee = std::mem::size_of::<libc::sock_extended_err>(); // 16
+        let full = 16 + ee; // CMSG_LEN(16) on 64-bit
+                            // A whole sock_extended_err at the start of 256 reported bytes.
+        assert!(cmsg_carries(0, full, 256, ee));
+        // cmsg_len too short for one (a truncated message).
+        assert!(!cmsg_carries(0, full - 1, 256, ee));
+        assert!(!cmsg_carries(0, 0, 256, ee));
+        // cmsg_len reaching past the bytes the kernel reported.
+        assert!(!cmsg_carries(240, full, 256, ee));
+        assert!(!cmsg_carries(0, full, full - 1, ee));
+        assert!(!cmsg_carries(8, usize::MAX, 256, ee), "no overflow");
+        assert!(
+            cmsg_carries(256 - full, full, 256, ee),
+            "ends exactly there"
+        );
     }
 }

@@ -324,30 +324,7 @@ pub(super) fn attach(
         };
         sys_bpf(BPF_LINK_CREATE, &mut attr).map(|fd| (fd_of(fd), mode))
     };
-    let err = |e: io::Error| {
-        if refused(&e) {
-            return needs(device, "attaching the XDP program", "CAP_NET_ADMIN");
-        }
-        match e.raw_os_error() {
-            Some(libc::EBUSY) | Some(libc::EEXIST) => DriverError::DeviceNotReady {
-                device: device.into(),
-                what: format!(
-                    "{ifname} already has an XDP program (another takt device or tool on it?): \
-                     `ip link show {ifname}` shows it; remove it with `ip link set {ifname} xdp off`"
-                ),
-            },
-            _ => DriverError::Io {
-                what: format!(
-                    "{device}: attaching the XDP program to {ifname} in {} mode (bpf BPF_LINK_CREATE)",
-                    match want {
-                        Some(XdpAttach::Generic) => "generic",
-                        _ => "native",
-                    }
-                ),
-                source: e,
-            },
-        }
-    };
+    let err = |e: io::Error| attach_error(device, ifname, want, e);
     match want {
         Some(mode) => try_mode(mode).map_err(err),
         None => match try_mode(XdpAttach::Native) {
@@ -360,6 +337,45 @@ pub(super) fn attach(
                 try_mode(XdpAttach::Generic).map_err(err)
             }
             r => r.map_err(err),
+        },
+    }
+}
+
+/// What a failed BPF_LINK_CREATE means, and what to do about it.
+fn attach_error(device: &str, ifname: &str, want: Option<XdpAttach>, e: io::Error) -> DriverError {
+    if refused(&e) {
+        return needs(device, "attaching the XDP program", "CAP_NET_ADMIN");
+    }
+    match e.raw_os_error() {
+        // Never suggest removing it: it may be another run's, or
+        // another tool's, and taking it away breaks that one.
+        Some(libc::EBUSY) | Some(libc::EEXIST) => DriverError::DeviceNotReady {
+            device: device.into(),
+            what: format!(
+                "{ifname} already has an XDP program, which takt leaves alone (another \
+                 takt run, or another tool, may be using it): `ip link show {ifname}` and \
+                 `bpftool net show dev {ifname}` show it and who attached it; stop that \
+                 run or tool, or use another interface or packet:{ifname}"
+            ),
+        },
+        // veth: the MTU of the interface or its peer is more than XDP takes.
+        Some(libc::ERANGE) => super::mtu_too_large(
+            device,
+            ifname,
+            &format!(
+                "the kernel refused XDP on {ifname} for its MTU (\"Numerical result out of \
+                 range\"; on a veth the peer's MTU counts too)"
+            ),
+        ),
+        _ => DriverError::Io {
+            what: format!(
+                "{device}: attaching the XDP program to {ifname} in {} mode (bpf BPF_LINK_CREATE)",
+                match want {
+                    Some(XdpAttach::Generic) => "generic",
+                    _ => "native",
+                }
+            ),
+            source: e,
         },
     }
 }
@@ -389,5 +405,32 @@ mod tests {
         assert_eq!(3 + 1 + p[3].off as usize, 12);
         assert_eq!(10 + 1 + p[10].off as usize, 12);
         assert_eq!(p[17], EXIT);
+    }
+
+    #[test]
+    fn another_program_on_the_interface_is_left_alone() {
+        for errno in [libc::EBUSY, libc::EEXIST] {
+            let e = attach_error(
+                "xdp:eth0@0",
+                "eth0",
+                None,
+                io::Error::from_raw_os_error(errno),
+            )
+            .to_string();
+            assert!(
+                e.contains("eth0 already has an XDP program, which takt leaves alone"),
+                "{e}"
+            );
+            assert!(e.contains("bpftool net show dev eth0"), "{e}");
+            // Nothing that would detach it.
+            for detach in [
+                "xdp off",
+                "xdpgeneric off",
+                "xdpdrv off",
+                "bpftool net detach",
+            ] {
+                assert!(!e.contains(detach), "{e}");
+            }
+        }
     }
 }

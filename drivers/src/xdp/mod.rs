@@ -1,6 +1,8 @@
 //! AF_XDP backend, `xdp:IFNAME@QUEUE`: one XDP socket bound to one queue of
 //! an interface, its UMEM, its four rings, and a small redirect program
-//! that steers the queue's frames into the socket.
+//! that steers the queue's frames into the socket; `xdp:IFNAME`: a socket
+//! on every receive queue, sharing the UMEM (`queues.rs`: why one queue of
+//! several is refused).
 //!
 //! - **Buffers**: the UMEM is `frames` fixed 2048-byte frames (one
 //!   anonymous mapping, prefaulted at open); frame `i` is buffer `i` of the
@@ -76,6 +78,7 @@
 //! in [`XdpDevice::open`].
 
 mod bpf;
+mod queues;
 mod ring;
 mod sys;
 mod umem;
@@ -97,6 +100,25 @@ use umem::{Umem, DATA_OFF, FRAME_SIZE, META_OFF};
 pub const XDP_BUF_SIZE: usize = umem::BUF_SIZE;
 /// Shortest frame that is sent: an Ethernet header.
 const MIN_FRAME: usize = 14;
+/// Largest MTU whose frames (Ethernet header and one VLAN tag added) fit
+/// a buffer: 1,774.
+pub const XDP_MAX_MTU: u32 = (XDP_BUF_SIZE - 18) as u32;
+
+/// The interface's MTU is more than a buffer holds (or, on a veth, more
+/// than XDP takes: the kernel says ERANGE).
+/// `what` says whose MTU.
+pub(super) fn mtu_too_large(device: &str, ifname: &str, what: &str) -> DriverError {
+    DriverError::DeviceNotReady {
+        device: device.into(),
+        what: format!(
+            "{what}, and the xdp backend carries frames up to {XDP_BUF_SIZE} \
+             bytes (2048-byte UMEM frames less their headroom): MTU {XDP_MAX_MTU} at the most. \
+             Set it with `ip link set dev {ifname} mtu 1500` (on a veth, on both ends); \
+             packet:{ifname} takes MTU up to {} (neither carries jumbo frames)",
+            crate::packet::PACKET_MAX_MTU
+        ),
+    }
+}
 
 /// Copy or zero copy: what the bind asks for, and what the socket got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +161,26 @@ impl Default for XdpOptions {
     }
 }
 
+impl XdpOptions {
+    /// The defaults, with RX and fill rings (and a UMEM) that hold a
+    /// [`crate::RX_STALL_NS`] stall of `load`: the frames of
+    /// [`crate::RX_RING_HOLDS_NS`] plus 64, rounded up to a power of two,
+    /// at most 65536 (docs/backends.md).
+    pub fn for_load(load: Option<crate::RxLoad>) -> Self {
+        let mut o = XdpOptions::default();
+        let Some(load) = load else { return o };
+        let want = load
+            .frames_in(crate::RX_RING_HOLDS_NS)
+            .saturating_add(64)
+            .min(1 << 16)
+            .next_power_of_two() as u32;
+        o.rx_size = o.rx_size.max(want);
+        o.fill_size = o.fill_size.max(want);
+        o.frames = o.frames.max(2 * o.fill_size);
+        o
+    }
+}
+
 /// An AF_XDP socket with its UMEM, rings and redirect program.
 pub struct XdpDevice {
     info: DeviceInfo,
@@ -147,17 +189,20 @@ pub struct XdpDevice {
     _link: OwnedFd,
     _prog: OwnedFd,
     _map: OwnedFd,
-    rx: Ring<libc::xdp_desc>,
+    /// One per receive queue watched: its RX and fill rings (and, but for
+    /// the first, its own socket).
+    rxq: Vec<queues::RxQueue>,
+    /// The queue `rx_burst` looks at first (round robin, so a busy queue
+    /// does not starve the others).
+    next_rxq: usize,
     tx: Ring<libc::xdp_desc>,
-    fill: Ring<u64>,
     comp: Ring<u64>,
     fd: OwnedFd,
     /// For interface-flags ioctls.
     ctl: OwnedFd,
     umem: Umem,
     pool: Pool,
-    /// Frames on the fill ring, and the level `rx_burst` tops it up to.
-    in_fill: u32,
+    /// The level `rx_burst` tops each queue's fill ring up to.
     fill_target: u32,
     /// Frames on the TX ring or sent and not yet completed.
     in_tx: u32,
@@ -204,8 +249,20 @@ unsafe impl Send for XdpDevice {}
 
 impl XdpDevice {
     /// Open `xdp:IFNAME@QUEUE` in the calling thread's network namespace.
+    /// Refused when the interface has other receive queues (frames there
+    /// would never be seen): [`XdpDevice::open_all`] watches them all.
     pub fn open(ifname: &str, queue: u32, opts: XdpOptions) -> Result<Self, DriverError> {
-        let device = sys::spec(ifname, queue);
+        Self::open_on(ifname, Some(queue), opts)
+    }
+
+    /// Open `xdp:IFNAME`: a socket on every receive queue of the interface,
+    /// all sharing one UMEM; frames leave through queue 0's socket.
+    pub fn open_all(ifname: &str, opts: XdpOptions) -> Result<Self, DriverError> {
+        Self::open_on(ifname, None, opts)
+    }
+
+    fn open_on(ifname: &str, want: Option<u32>, opts: XdpOptions) -> Result<Self, DriverError> {
+        let device = sys::spec(ifname, want);
         let pow2 = [opts.fill_size, opts.comp_size, opts.rx_size, opts.tx_size]
             .iter()
             .all(|s| s.is_power_of_two());
@@ -218,9 +275,9 @@ impl XdpDevice {
             });
         }
         let ifindex = netif::ifindex(&device, ifname)?;
-        let fd = sys::xsk_socket(ifname, queue)?;
+        let fd = sys::xsk_socket(&device, ifname)?;
         let raw = fd.as_raw_fd();
-        let ctl = sys::ctl_socket(ifname, queue)?;
+        let ctl = sys::ctl_socket(&device)?;
         let craw = ctl.as_raw_fd();
         let io = |what: &str| {
             let what = format!("{device}: {what}");
@@ -230,23 +287,29 @@ impl XdpDevice {
         if !netif::is_up(craw, &device, ifname)? {
             return Err(netif::interface_down(&device, ifname));
         }
-        if let Some(n) = netif::rx_queues(craw, ifname) {
-            if queue >= n {
-                return Err(DriverError::BadSpec {
-                    spec: device,
-                    reason: format!(
-                        "queue {queue} is out of range: {ifname} has {n} queue{} (0..={}); \
-                         `ethtool -l {ifname}` shows them",
-                        if n == 1 { "" } else { "s" },
-                        n - 1
-                    ),
-                });
-            }
+        let queues = queues::which(&device, ifname, want, netif::rx_queues(craw, ifname))?;
+        let nq = queues.len() as u32;
+        if opts.frames < 2 * nq {
+            return Err(DriverError::BadOptions {
+                device,
+                reason: format!(
+                    "{nq} queues need at least {} frames (got {})",
+                    2 * nq,
+                    opts.frames
+                ),
+            });
+        }
+        if let Some(mtu) = netif::mtu(craw, ifname).filter(|m| *m > XDP_MAX_MTU) {
+            return Err(mtu_too_large(
+                &device,
+                ifname,
+                &format!("{ifname} has MTU {mtu}"),
+            ));
         }
         let mac = netif::mac(craw, &device, ifname)?;
         let speed = netif::speed_bps(craw, ifname).unwrap_or(netif::FALLBACK_SPEED_BPS);
 
-        let umem = Umem::new(opts.frames).map_err(io("allocating the UMEM"))?;
+        let mut umem = Umem::new(opts.frames).map_err(io("allocating the UMEM"))?;
         let reg = umem.reg();
         sys::setsockopt(raw, libc::XDP_UMEM_REG, &reg).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOBUFS) | Some(libc::ENOMEM) | Some(libc::EPERM) => {
@@ -257,55 +320,8 @@ impl XdpDevice {
             }
             _ => sys::io_err(format!("{device}: registering the UMEM"), e),
         })?;
-        for (opt, size, what) in [
-            (
-                libc::XDP_UMEM_FILL_RING,
-                opts.fill_size,
-                "sizing the fill ring",
-            ),
-            (
-                libc::XDP_UMEM_COMPLETION_RING,
-                opts.comp_size,
-                "sizing the completion ring",
-            ),
-            (libc::XDP_RX_RING, opts.rx_size, "sizing the RX ring"),
-            (libc::XDP_TX_RING, opts.tx_size, "sizing the TX ring"),
-        ] {
-            sys::setsockopt(raw, opt, &size).map_err(io(what))?;
-        }
-        let off = sys::mmap_offsets(raw).map_err(io("reading XDP_MMAP_OFFSETS"))?;
-        let rx = Ring::map(
-            &fd,
-            &off.rx,
-            opts.rx_size,
-            libc::XDP_PGOFF_RX_RING as u64,
-            false,
-        )
-        .map_err(io("mapping the RX ring"))?;
-        let tx = Ring::map(
-            &fd,
-            &off.tx,
-            opts.tx_size,
-            libc::XDP_PGOFF_TX_RING as u64,
-            true,
-        )
-        .map_err(io("mapping the TX ring"))?;
-        let fill = Ring::map(
-            &fd,
-            &off.fr,
-            opts.fill_size,
-            libc::XDP_UMEM_PGOFF_FILL_RING,
-            true,
-        )
-        .map_err(io("mapping the fill ring"))?;
-        let comp = Ring::map(
-            &fd,
-            &off.cr,
-            opts.comp_size,
-            libc::XDP_UMEM_PGOFF_COMPLETION_RING,
-            false,
-        )
-        .map_err(io("mapping the completion ring"))?;
+        let first = queues::QueueRings::make(&device, &fd, &opts, queues[0])?;
+        let (tx, comp) = (first.tx, first.comp);
 
         let bind_flags = libc::XDP_USE_NEED_WAKEUP
             | match opts.mode {
@@ -313,54 +329,35 @@ impl XdpDevice {
                 XdpMode::Copy => libc::XDP_COPY,
                 XdpMode::ZeroCopy => libc::XDP_ZEROCOPY,
             };
-        // A socket closed just before (a device dropped, a run restarted)
-        // gives its queue up a moment later (the kernel releases it from a
-        // work queue): wait for that rather than fail.
-        let t0 = std::time::Instant::now();
-        let bound = loop {
-            match sys::bind(raw, ifindex, queue, bind_flags) {
-                Err(e)
-                    if e.raw_os_error() == Some(libc::EBUSY)
-                        && t0.elapsed() < std::time::Duration::from_millis(500) =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-                r => break r,
-            }
-        };
-        bound.map_err(|e| match e.raw_os_error() {
-            Some(libc::EINVAL) => DriverError::BadSpec {
-                spec: device.clone(),
-                reason: format!(
-                    "{ifname} refused an AF_XDP socket on queue {queue} (no such queue?): \
-                     `ethtool -l {ifname}` shows its queues"
-                ),
-            },
-            Some(libc::EBUSY) => DriverError::DeviceNotReady {
-                device: device.clone(),
-                what: format!("queue {queue} of {ifname} has an AF_XDP socket already"),
-            },
-            Some(libc::EOPNOTSUPP) if opts.mode == XdpMode::ZeroCopy => {
-                DriverError::Unsupported(format!(
-                    "{device}: the driver of {ifname} has no zero-copy AF_XDP: use the default \
-                     mode (copy)"
-                ))
-            }
-            _ => sys::io_err(format!("{device}: binding the socket"), e),
-        })?;
+        queues::bind(
+            &device, ifname, &fd, ifindex, queues[0], bind_flags, None, &opts,
+        )?;
         let mode = if sys::zero_copy(raw).map_err(io("reading XDP_OPTIONS"))? {
             XdpMode::ZeroCopy
         } else {
             XdpMode::Copy
         };
+        let mut rxq = vec![queues::RxQueue::new(queues[0], first.rx, first.fill, None)];
+        for &q in &queues[1..] {
+            rxq.push(queues::RxQueue::shared(
+                &device, ifname, &fd, ifindex, q, &opts,
+            )?);
+        }
 
-        let map = bpf::create_xskmap(&device, queue + 1)?;
-        bpf::xskmap_set(&device, &map, queue, &fd)?;
+        let last = queues.iter().copied().max().unwrap_or(0);
+        let map = bpf::create_xskmap(&device, last + 1)?;
+        for r in &rxq {
+            bpf::xskmap_set(&device, &map, r.queue, r.fd().unwrap_or(&fd))?;
+        }
+        // Half the UMEM waits on the fill rings, shared among the queues;
+        // filled before the program sends frames to them.
+        let fill_target = opts.fill_size.min(opts.frames / 2 / nq);
+        let mut pool = Pool::new(opts.frames as usize);
+        fill_queues(&mut rxq, &mut pool, &mut umem, fill_target, raw);
         let prog = bpf::load_program(&device, &map)?;
         let (link, attach) = bpf::attach(&device, ifname, &prog, ifindex, opts.attach)?;
 
-        let fill_target = opts.fill_size.min(opts.frames / 2);
-        let mut dev = XdpDevice {
+        Ok(XdpDevice {
             info: DeviceInfo {
                 name: device,
                 mac,
@@ -378,15 +375,14 @@ impl XdpDevice {
             _link: link,
             _prog: prog,
             _map: map,
-            rx,
+            rxq,
+            next_rxq: 0,
             tx,
-            fill,
             comp,
             fd,
             ctl,
             umem,
-            pool: Pool::new(opts.frames as usize),
-            in_fill: 0,
+            pool,
             fill_target,
             in_tx: 0,
             counters: Counters::default(),
@@ -401,9 +397,7 @@ impl XdpDevice {
             stamped_in_flight: 0,
             unkicked: Vec::with_capacity(opts.tx_size as usize),
             stamps: StampQueue::new(STAMPS_KEPT),
-        };
-        dev.refill();
-        Ok(dev)
+        })
     }
 
     /// Copy or zero copy, as bound.
@@ -429,7 +423,7 @@ impl XdpDevice {
 
     /// Frames on the fill ring.
     pub fn in_fill(&self) -> usize {
-        self.in_fill as usize
+        self.rxq.iter().map(|q| q.in_fill as usize).sum()
     }
 
     /// Received frames without the program's timestamp, stamped at pickup
@@ -470,37 +464,74 @@ impl XdpDevice {
         }
     }
 
-    /// Top the fill ring up to its target from the pool.
+    /// Top each queue's fill ring up to its target from the pool.
     fn refill(&mut self) {
-        if self.in_fill >= self.fill_target {
-            return;
-        }
-        let want = self.fill_target - self.in_fill;
-        let n = self
-            .fill
-            .free(want)
-            .min(u32::try_from(self.pool.available()).unwrap_or(u32::MAX));
-        let mut put = 0;
-        for _ in 0..n {
-            let Some(b) = self.pool.alloc() else { break };
-            let i = b.index();
-            // No timestamp until the program writes one (see the module docs).
-            self.umem.frame_mut(i)[META_OFF..DATA_OFF].fill(0);
-            let Ok(idx) = self.pool.lend(b) else { break };
-            self.fill.put(put, u64::from(idx) * FRAME_SIZE as u64);
-            put += 1;
-        }
-        if put > 0 {
-            self.fill.submit(put);
-            self.in_fill += put;
-            if self.fill.needs_wakeup() {
-                sys::wake_rx(self.fd.as_raw_fd());
-            }
-        }
-        if self.in_fill == 0 {
-            // Nothing to receive into: the kernel drops (rx_drops).
+        let main = self.fd.as_raw_fd();
+        let t = self.fill_target;
+        if fill_queues(&mut self.rxq, &mut self.pool, &mut self.umem, t, main) {
+            // Nothing to receive into on a queue: the kernel drops (rx_drops).
             self.counters.pool_empty += 1;
         }
+    }
+
+    /// Up to `want` frames of queue `qi` onto `out`; how many.
+    fn rx_queue(&mut self, qi: usize, want: usize, out: &mut RxBatch) -> usize {
+        let q = &mut self.rxq[qi];
+        let n = q.rx.ready(want as u32);
+        let mut got = 0;
+        for i in 0..n {
+            let d = q.rx.get(i);
+            let idx = d.addr / FRAME_SIZE as u64;
+            let off = (d.addr % FRAME_SIZE as u64) as usize;
+            let Some(buf) = u32::try_from(idx).ok().and_then(|i| self.pool.take_back(i)) else {
+                self.counters.rx_drops += 1; // not a frame we lent: ignore it
+                continue;
+            };
+            q.in_fill = q.in_fill.saturating_sub(1);
+            let len = d.len as usize;
+            let room = if off == DATA_OFF {
+                XDP_BUF_SIZE
+            } else {
+                FRAME_SIZE - off
+            };
+            if len > room.min(XDP_BUF_SIZE) {
+                // Longer than its frame or a buffer: never handed out cut short.
+                self.counters.rx_truncated += 1;
+                let _ = self.pool.free(buf);
+                continue;
+            }
+            let frame = self.umem.frame_mut(buf.index());
+            let mut t = 0;
+            if off >= 8 {
+                let mut m = [0u8; 8];
+                m.copy_from_slice(&frame[off - 8..off]);
+                t = u64::from_ne_bytes(m);
+            }
+            if off != DATA_OFF {
+                // Not where a BufId's bytes start (a driver with other
+                // headroom); off + len <= FRAME_SIZE, checked above.
+                frame.copy_within(off..off + len, DATA_OFF);
+            }
+            if t == 0 {
+                self.stamp_fallbacks += 1;
+                t = sys::tai_now_ns();
+            }
+            self.counters.rx_frames += 1;
+            self.counters.rx_bytes += len as u64;
+            if let Err(f) = out.push_back(RxFrame {
+                buf,
+                len,
+                rx_time_ns: t,
+            }) {
+                let _ = self.pool.free(f.buf); // cannot happen: room checked above
+                continue;
+            }
+            got += 1;
+        }
+        if n > 0 {
+            q.rx.release(n);
+        }
+        got
     }
 
     fn link_is_up(&self) -> bool {
@@ -589,6 +620,45 @@ impl XdpDevice {
     }
 }
 
+/// Top each queue's fill ring up to `target` from `pool` (frames lent to
+/// the kernel); true when a queue is left with nothing to receive into.
+fn fill_queues(
+    rxq: &mut [queues::RxQueue],
+    pool: &mut Pool,
+    umem: &mut Umem,
+    target: u32,
+    main: std::os::fd::RawFd,
+) -> bool {
+    let mut empty = false;
+    for q in rxq {
+        if q.in_fill >= target {
+            continue;
+        }
+        let n = q
+            .fill
+            .free(target - q.in_fill)
+            .min(u32::try_from(pool.available()).unwrap_or(u32::MAX));
+        let mut put = 0;
+        for _ in 0..n {
+            let Some(b) = pool.alloc() else { break };
+            // No timestamp until the program writes one (see the module docs).
+            umem.frame_mut(b.index())[META_OFF..DATA_OFF].fill(0);
+            let Ok(idx) = pool.lend(b) else { break };
+            q.fill.put(put, u64::from(idx) * FRAME_SIZE as u64);
+            put += 1;
+        }
+        if put > 0 {
+            q.fill.submit(put);
+            q.in_fill += put;
+            if q.fill.needs_wakeup() {
+                sys::wake_rx(q.fd().map_or(main, |f| f.as_raw_fd()));
+            }
+        }
+        empty |= q.in_fill == 0;
+    }
+    empty
+}
+
 /// RLIMIT_MEMLOCK's soft limit in bytes, `None` = unlimited.
 fn memlock_limit() -> Option<u64> {
     let (soft, _) =
@@ -620,9 +690,13 @@ impl RingDevice for XdpDevice {
     }
 
     fn counters(&self) -> Counters {
-        let kernel = sys::statistics(self.fd.as_raw_fd())
+        let main = self.fd.as_raw_fd();
+        let kernel: u64 = self
+            .rxq
+            .iter()
+            .filter_map(|q| sys::statistics(q.fd().map_or(main, |f| f.as_raw_fd())))
             .map(|s| s.rx_dropped + s.rx_ring_full + s.rx_fill_ring_empty_descs)
-            .unwrap_or(0);
+            .sum();
         Counters {
             rx_drops: self.counters.rx_drops + kernel,
             ..self.counters
@@ -740,50 +814,20 @@ impl RingDevice for XdpDevice {
     }
 
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {
-        let want = (out.capacity() - out.len()).min(self.info.caps.max_batch);
-        let n = self.rx.ready(want as u32);
+        let mut want = (out.capacity() - out.len()).min(self.info.caps.max_batch);
         let mut got = 0;
-        for i in 0..n {
-            let d = self.rx.get(i);
-            let idx = d.addr / FRAME_SIZE as u64;
-            let off = (d.addr % FRAME_SIZE as u64) as usize;
-            let Some(buf) = u32::try_from(idx).ok().and_then(|i| self.pool.take_back(i)) else {
-                self.counters.rx_drops += 1; // not a frame we lent: ignore it
-                continue;
-            };
-            self.in_fill = self.in_fill.saturating_sub(1);
-            let frame = self.umem.frame_mut(buf.index());
-            let mut len = (d.len as usize).min(FRAME_SIZE - off);
-            let mut t = 0;
-            if off >= 8 {
-                let mut m = [0u8; 8];
-                m.copy_from_slice(&frame[off - 8..off]);
-                t = u64::from_ne_bytes(m);
+        let nq = self.rxq.len();
+        // Round robin over the queues, starting one further each call.
+        for k in 0..nq {
+            if want == 0 {
+                break;
             }
-            if off != DATA_OFF {
-                // Not where a BufId's bytes start (a driver with other headroom).
-                len = len.min(XDP_BUF_SIZE);
-                frame.copy_within(off..off + len, DATA_OFF);
-            }
-            if t == 0 {
-                self.stamp_fallbacks += 1;
-                t = sys::tai_now_ns();
-            }
-            self.counters.rx_frames += 1;
-            self.counters.rx_bytes += len as u64;
-            if let Err(f) = out.push_back(RxFrame {
-                buf,
-                len,
-                rx_time_ns: t,
-            }) {
-                let _ = self.pool.free(f.buf); // cannot happen: room checked above
-                continue;
-            }
-            got += 1;
+            let qi = (self.next_rxq + k) % nq;
+            let n = self.rx_queue(qi, want, out);
+            got += n;
+            want -= n;
         }
-        if n > 0 {
-            self.rx.release(n);
-        }
+        self.next_rxq = (self.next_rxq + 1) % nq.max(1);
         self.refill();
         got
     }
@@ -805,6 +849,25 @@ mod tests {
         assert_eq!(XDP_BUF_SIZE, 1792);
         assert_eq!(META_OFF, 248);
         assert_eq!(std::mem::size_of::<libc::xdp_desc>(), 16);
+    }
+
+    #[test]
+    fn rings_hold_a_stall_of_the_load() {
+        assert_eq!(XdpOptions::for_load(None), XdpOptions::default());
+        let load = |fps| {
+            XdpOptions::for_load(Some(crate::RxLoad {
+                frames_per_sec: fps,
+                max_frame_len: 1522,
+            }))
+        };
+        // 1 kHz: the defaults (2048 entries) hold seconds of it.
+        assert_eq!(load(1000), XdpOptions::default());
+        // 10 kHz: 2,500 frames in 250 ms, + 64, to a power of two.
+        let o = load(10_000);
+        assert_eq!((o.rx_size, o.fill_size, o.frames), (4096, 4096, 8192));
+        // Beyond what a ring may be: capped, and still valid options.
+        let o = load(u64::MAX);
+        assert_eq!((o.rx_size, o.fill_size, o.frames), (65536, 65536, 131072));
     }
 
     #[test]

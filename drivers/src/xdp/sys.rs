@@ -11,26 +11,29 @@ pub(super) fn io_err(what: String, source: io::Error) -> DriverError {
     DriverError::Io { what, source }
 }
 
-pub(super) fn spec(ifname: &str, queue: u32) -> String {
-    format!("xdp:{ifname}@{queue}")
+/// `xdp:IF@Q`, or `xdp:IF` for every queue.
+pub(super) fn spec(ifname: &str, queue: Option<u32>) -> String {
+    match queue {
+        Some(q) => format!("xdp:{ifname}@{q}"),
+        None => format!("xdp:{ifname}"),
+    }
 }
 
 /// A fresh AF_XDP socket. Creating one needs CAP_NET_RAW.
-pub(super) fn xsk_socket(ifname: &str, queue: u32) -> Result<OwnedFd, DriverError> {
+pub(super) fn xsk_socket(device: &str, ifname: &str) -> Result<OwnedFd, DriverError> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let fd = unsafe { libc::socket(libc::AF_XDP, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         let e = io::Error::last_os_error();
         return Err(match e.raw_os_error() {
             Some(libc::EPERM) | Some(libc::EACCES) => DriverError::DeviceNotReady {
-                device: spec(ifname, queue),
+                device: device.into(),
                 what: "opening an AF_XDP socket needs CAP_NET_RAW (run as root)".into(),
             },
             Some(libc::EAFNOSUPPORT) => DriverError::Unsupported(format!(
-                "{}: this kernel has no AF_XDP (CONFIG_XDP_SOCKETS): use packet:{ifname}",
-                spec(ifname, queue)
+                "{device}: this kernel has no AF_XDP (CONFIG_XDP_SOCKETS): use packet:{ifname}"
             )),
-            _ => io_err(format!("{}: socket(AF_XDP)", spec(ifname, queue)), e),
+            _ => io_err(format!("{device}: socket(AF_XDP)"), e),
         });
     }
     // SAFETY: `fd` is a fresh descriptor that nothing else owns.
@@ -100,13 +103,21 @@ pub(super) fn statistics(fd: RawFd) -> Option<libc::xdp_statistics> {
     getsockopt(fd, libc::XDP_STATISTICS, unsafe { std::mem::zeroed() }).ok()
 }
 
-pub(super) fn bind(fd: RawFd, ifindex: u32, queue: u32, flags: u16) -> io::Result<()> {
+/// Bind to `queue`; `shared`: the bound socket whose UMEM this one shares
+/// (flags must then be XDP_SHARED_UMEM alone).
+pub(super) fn bind(
+    fd: RawFd,
+    ifindex: u32,
+    queue: u32,
+    flags: u16,
+    shared: Option<RawFd>,
+) -> io::Result<()> {
     let sxdp = libc::sockaddr_xdp {
         sxdp_family: libc::AF_XDP as u16,
         sxdp_flags: flags,
         sxdp_ifindex: ifindex,
         sxdp_queue_id: queue,
-        sxdp_shared_umem_fd: 0,
+        sxdp_shared_umem_fd: shared.map_or(0, |f| f as u32),
     };
     // SAFETY: `sxdp` is a live sockaddr_xdp and the length passed is its size.
     let r = unsafe {
@@ -172,15 +183,12 @@ pub(super) fn tai_now_ns() -> u64 {
 
 /// A UDP socket for the interface ioctls (AF_XDP sockets do not answer
 /// them). Needs no privileges.
-pub(super) fn ctl_socket(ifname: &str, queue: u32) -> Result<OwnedFd, DriverError> {
+pub(super) fn ctl_socket(device: &str) -> Result<OwnedFd, DriverError> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(io_err(
-            format!(
-                "{}: socket(AF_INET) for interface queries",
-                spec(ifname, queue)
-            ),
+            format!("{device}: socket(AF_INET) for interface queries"),
             io::Error::last_os_error(),
         ));
     }

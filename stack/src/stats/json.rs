@@ -103,6 +103,9 @@ pub struct DeviceCountersReport {
     /// Absent in reports written before it existed: read it as 0.
     #[serde(default)]
     pub tx_stamps_lost: u64,
+    /// Frames received cut short, never handed out (absent before: 0).
+    #[serde(default)]
+    pub rx_truncated: u64,
 }
 
 /// `takt_scheduler::rt::RtReport` under stable names (docs/reports.md).
@@ -156,6 +159,7 @@ impl From<&takt_drivers::Counters> for DeviceCountersReport {
             pool_empty: c.pool_empty,
             link_down: c.link_down,
             tx_stamps_lost: c.tx_stamps_lost,
+            rx_truncated: c.rx_truncated,
         }
     }
 }

@@ -188,12 +188,13 @@ pub fn text_report(run: &RunStats) -> String {
     if let Some(c) = &run.device_counters {
         let _ = writeln!(
             out,
-            "device: tx {} frames, rx {} frames, tx drops {}, rx drops {}, tx ring full {}, \
-             pool empty {}, link down {}",
+            "device: tx {} frames, rx {} frames, tx drops {}, rx drops {}, rx truncated {}, \
+             tx ring full {}, pool empty {}, link down {}",
             c.tx_frames,
             c.rx_frames,
             c.tx_drops,
             c.rx_drops,
+            c.rx_truncated,
             c.tx_ring_full,
             c.pool_empty,
             c.link_down

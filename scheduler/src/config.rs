@@ -127,15 +127,20 @@ pub fn parse_str_with(
     let error = |located| ConfigError(diagnostic(text, file, located));
     let raw = raw::parse(text).map_err(|f| error(toml_errors::describe(&f, text)))?;
     let built = build::build(&raw, validation).map_err(error)?;
+    // One index for all warnings: a schedule can have tens of thousands.
+    let lines = LineIndex::new(text);
     let warnings = built
         .warnings
         .into_iter()
         .map(|(span, w)| {
-            let located = Located {
-                span,
+            let (line, col) = lines.position(span.start);
+            let diag = Diagnostic {
+                file: file.to_owned(),
+                line,
+                col,
                 message: w.to_string(),
             };
-            (diagnostic(text, file, located), w)
+            (diag, w)
         })
         .collect();
     Ok(Loaded {
@@ -159,15 +164,37 @@ fn diagnostic(text: &str, file: &str, located: Located) -> Diagnostic {
 /// 1-based line and character column of byte offset `at`; offsets past the
 /// end or inside a character count as the character's start.
 fn position(text: &str, at: usize) -> (usize, usize) {
-    let at = (0..=at.min(text.len()))
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    let before = text.get(..at).unwrap_or_default();
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = before.matches('\n').count() + 1;
-    let col = before.get(line_start..).unwrap_or_default().chars().count() + 1;
-    (line, col)
+    LineIndex::new(text).position(at)
+}
+
+/// Where each line of a text starts, so that a position costs a binary
+/// search plus the length of its own line, not a scan from the start.
+struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset of the start of every line; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { text, starts }
+    }
+
+    fn position(&self, at: usize) -> (usize, usize) {
+        let text = self.text;
+        let at = (0..=at.min(text.len()))
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        // The last line starting at or before `at`.
+        let line = self.starts.partition_point(|&s| s <= at).max(1);
+        let start = self.starts[line - 1];
+        let col = text.get(start..at).unwrap_or_default().chars().count() + 1;
+        (line, col)
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use crate::listener::{Listener, ListenerSummary};
 use crate::plan::Until;
 use crate::progress::Progress;
-use crate::stats::{merge_interval_logs, IntervalLog, IntervalLogConfig, RunStats};
+use crate::stats::{merge_interval_logs, stream_tags, IntervalLog, IntervalLogConfig, RunStats};
 use crate::talker::{Talker, TalkerOptions, TalkerSummary};
 use crate::StackError;
 use std::path::{Path, PathBuf};
@@ -187,31 +187,36 @@ fn frames_in_flight(schedule: &Schedule, advance_ns: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20)
 }
 
-fn part(path: &Path, which: &str) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(format!(".{which}.part"));
-    PathBuf::from(p)
-}
-
 /// One log per thread (each records its own metric), merged at the end.
+/// Each goes to a new `.part` file next to `path`, never through a link
+/// someone left at that name.
 fn open_logs(
     path: &Path,
     names: &[&str],
     now_ns: u64,
 ) -> Result<(IntervalLog, IntervalLog), StackError> {
     let cfg = IntervalLogConfig::new(SystemTime::now());
-    let t = IntervalLog::for_streams(part(path, "tx"), names, now_ns, &cfg)?;
-    let r = IntervalLog::for_streams(part(path, "rx"), names, now_ns, &cfg)?;
+    let tags = stream_tags(names);
+    let t = IntervalLog::create_part(path, "tx", &tags, now_ns, &cfg)?;
+    let r = match IntervalLog::create_part(path, "rx", &tags, now_ns, &cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(t.path());
+            return Err(e.into());
+        }
+    };
     Ok((t, r))
 }
 
 fn finish_logs(path: &Path, t: IntervalLog, r: IntervalLog, end_ns: u64) -> Result<(), StackError> {
-    t.finish(end_ns)?;
-    r.finish(end_ns)?;
-    let parts = [part(path, "tx"), part(path, "rx")];
-    merge_interval_logs(&parts, path)?;
+    let parts = [t.path().to_path_buf(), r.path().to_path_buf()];
+    let merged = t
+        .finish(end_ns)
+        .and_then(|_| r.finish(end_ns))
+        .and_then(|_| merge_interval_logs(&parts, path));
     for p in &parts {
         let _ = std::fs::remove_file(p);
     }
+    merged?;
     Ok(())
 }

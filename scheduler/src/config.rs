@@ -157,7 +157,8 @@ fn diagnostic(text: &str, file: &str, located: Located) -> Diagnostic {
         file: file.to_owned(),
         line,
         col,
-        message: located.message,
+        // Messages quote values from the file: print them harmlessly.
+        message: crate::printable(&located.message).into_owned(),
     }
 }
 

@@ -3,7 +3,8 @@
 
 use crate::schedule::{
     GateControlList, LinkConfig, ScheduleError, Stream, Validation, Warning, Which, Window,
-    MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_VLAN_ID, MIN_FRAME_BYTES, TRAFFIC_CLASSES,
+    MAX_CYCLE_FRAMES, MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_STREAMS, MAX_VLAN_ID,
+    MIN_FRAME_BYTES, TRAFFIC_CLASSES,
 };
 
 pub(crate) fn check_streams(
@@ -11,6 +12,13 @@ pub(crate) fn check_streams(
     streams: &[Stream],
     validation: Validation,
 ) -> Result<(), ScheduleError> {
+    if streams.len() > MAX_STREAMS {
+        return Err(ScheduleError::TooManyStreams {
+            count: streams.len(),
+            max: MAX_STREAMS,
+        });
+    }
+    let mut cycle_frames = 0u64;
     for (i, s) in streams.iter().enumerate() {
         // For messages only: printed as it may be shown.
         let name = || crate::printable(&s.name).into_owned();
@@ -55,6 +63,15 @@ pub(crate) fn check_streams(
                 name: name(),
                 frames: s.frames_per_cycle,
                 max: MAX_FRAMES_PER_CYCLE,
+            });
+        }
+        cycle_frames += u64::from(s.frames_per_cycle);
+        if cycle_frames > MAX_CYCLE_FRAMES {
+            return Err(ScheduleError::CycleFramesOverLimit {
+                stream: i,
+                name: name(),
+                frames: cycle_frames,
+                max: MAX_CYCLE_FRAMES,
             });
         }
         let wire = link.wire_time_ns(s.frame_size);

@@ -73,6 +73,9 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Bytes of the plan's table per frame of one cycle.
+    pub const BYTES_PER_FRAME: u64 = std::mem::size_of::<(u64, usize, u32)>() as u64;
+
     /// `schedule` should already be `started_at(now)`: cycle 0 is its first.
     pub fn new(schedule: Arc<Schedule>, until: Until) -> Self {
         let mut order: Vec<(u64, usize, u32)> = schedule

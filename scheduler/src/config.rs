@@ -24,6 +24,7 @@ pub use ptp::{
 
 use crate::schedule::{Schedule, Validation, Warning};
 use std::fmt;
+use std::io::Read;
 use std::ops::Range;
 use std::path::Path;
 
@@ -81,6 +82,10 @@ struct Located {
     message: String,
 }
 
+/// Largest schedule file read: a list of 16,384 entries with comments is
+/// about 2 MiB.
+pub const MAX_FILE_BYTES: u64 = 8 << 20;
+
 /// Read and parse a schedule file.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
     load_file_with(path, Validation::Full)
@@ -90,14 +95,26 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
 /// checked (`Validation::AllowOverbooking` for deliberate overbooking).
 pub fn load_file_with(path: &Path, validation: Validation) -> Result<Loaded, ConfigError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
+    let at_start = |message: String| {
         ConfigError(Diagnostic {
             file: file.clone(),
             line: 1,
             col: 1,
-            message: format!("cannot read the schedule file: {e}"),
+            message,
         })
-    })?;
+    };
+    // Read at most one byte past the limit: a huge file is refused before
+    // it is parsed, not after its tables have filled the memory.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| at_start(format!("cannot read the schedule file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(at_start(format!(
+            "the schedule file is larger than {} MiB, more than any schedule within the limits needs (docs/schedule-format.md, Limits): give a smaller file",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
     match std::str::from_utf8(&bytes) {
         Ok(text) => parse_str_with(text, &file, validation),
         Err(e) => {

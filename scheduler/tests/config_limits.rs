@@ -205,3 +205,26 @@ fn a_first_cycle_more_than_a_minute_ahead_is_a_warning_at_base_time() {
         assert!(near.warnings.is_empty(), "{:?}", near.warnings);
     }
 }
+
+#[test]
+fn a_file_past_8_mib_is_refused_before_it_is_parsed() {
+    let path = std::env::temp_dir().join(format!("takt-limits-big-{}.toml", std::process::id()));
+    let mut text = one_entry_schedule();
+    text.push_str(
+        &"# padding\n".repeat((takt_scheduler::config::MAX_FILE_BYTES / 10 + 1) as usize),
+    );
+    std::fs::write(&path, &text).unwrap();
+    let got = takt_scheduler::config::load_file(&path);
+    std::fs::remove_file(&path).unwrap();
+    match got {
+        Ok(_) => panic!("a {} byte file loaded", text.len()),
+        Err(ConfigError(d)) => {
+            assert_eq!((d.line, d.col), (1, 1));
+            assert!(d.message.contains("larger than 8 MiB"), "{}", d.message);
+        }
+    }
+}
+
+fn one_entry_schedule() -> String {
+    format!("[schedule]\n[[schedule.entry]]\ngates = [7]\ninterval = \"1ms\"\n{STREAM}")
+}

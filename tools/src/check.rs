@@ -32,7 +32,8 @@ Example:
   takt check docs/examples/two-class-250us.toml
       Validate one schedule and print one cycle of it: the gate control
       list entries and where they sit in the cycle, each stream's frames
-      on the wire, and utilisation per traffic class.
+      on the wire, utilisation per traffic class, and the memory a run
+      of it allocates at start-up (talker, listener, loopback).
   takt check --json docs/examples/*.toml > schedules.json
       Validate several files and print them as one JSON array (a single
       file prints a single object). Fields: docs/check-json.md.

@@ -27,6 +27,7 @@ pub use ptp::{
 
 use crate::schedule::{Schedule, Validation, Warning};
 use std::fmt;
+use std::io::Read;
 use std::ops::Range;
 use std::path::Path;
 
@@ -84,6 +85,10 @@ struct Located {
     message: String,
 }
 
+/// Largest schedule file read: a list of 16,384 entries with comments is
+/// about 2 MiB.
+pub const MAX_FILE_BYTES: u64 = 8 << 20;
+
 /// Read and parse a schedule file.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
     load_file_with(path, Validation::Full)
@@ -93,14 +98,26 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigError> {
 /// checked (`Validation::AllowOverbooking` for deliberate overbooking).
 pub fn load_file_with(path: &Path, validation: Validation) -> Result<Loaded, ConfigError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| {
+    let at_start = |message: String| {
         ConfigError(Diagnostic {
             file: file.clone(),
             line: 1,
             col: 1,
-            message: format!("cannot read the schedule file: {e}"),
+            message,
         })
-    })?;
+    };
+    // Read at most one byte past the limit: a huge file is refused before
+    // it is parsed, not after its tables have filled the memory.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| at_start(format!("cannot read the schedule file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(at_start(format!(
+            "the schedule file is larger than {} MiB, more than any schedule within the limits needs (docs/schedule-format.md, Limits): give a smaller file",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
     match std::str::from_utf8(&bytes) {
         Ok(text) => parse_str_with(text, &file, validation),
         Err(e) => {
@@ -130,15 +147,20 @@ pub fn parse_str_with(
     let error = |located| ConfigError(diagnostic(text, file, located));
     let raw = raw::parse(text).map_err(|f| error(toml_errors::describe(&f, text)))?;
     let built = build::build(&raw, validation).map_err(error)?;
+    // One index for all warnings: a schedule can have tens of thousands.
+    let lines = LineIndex::new(text);
     let warnings = built
         .warnings
         .into_iter()
         .map(|(span, w)| {
-            let located = Located {
-                span,
+            let (line, col) = lines.position(span.start);
+            let diag = Diagnostic {
+                file: file.to_owned(),
+                line,
+                col,
                 message: w.to_string(),
             };
-            (diagnostic(text, file, located), w)
+            (diag, w)
         })
         .collect();
     Ok(Loaded {
@@ -155,22 +177,45 @@ fn diagnostic(text: &str, file: &str, located: Located) -> Diagnostic {
         file: file.to_owned(),
         line,
         col,
-        message: located.message,
+        // Messages quote values from the file: print them harmlessly.
+        message: crate::printable(&located.message).into_owned(),
     }
 }
 
 /// 1-based line and character column of byte offset `at`; offsets past the
 /// end or inside a character count as the character's start.
 fn position(text: &str, at: usize) -> (usize, usize) {
-    let at = (0..=at.min(text.len()))
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    let before = text.get(..at).unwrap_or_default();
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = before.matches('\n').count() + 1;
-    let col = before.get(line_start..).unwrap_or_default().chars().count() + 1;
-    (line, col)
+    LineIndex::new(text).position(at)
+}
+
+/// Where each line of a text starts, so that a position costs a binary
+/// search plus the length of its own line, not a scan from the start.
+struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset of the start of every line; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { text, starts }
+    }
+
+    fn position(&self, at: usize) -> (usize, usize) {
+        let text = self.text;
+        let at = (0..=at.min(text.len()))
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        // The last line starting at or before `at`.
+        let line = self.starts.partition_point(|&s| s <= at).max(1);
+        let start = self.starts[line - 1];
+        let col = text.get(start..at).unwrap_or_default().chars().count() + 1;
+        (line, col)
+    }
 }
 
 #[cfg(test)]

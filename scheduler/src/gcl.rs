@@ -40,7 +40,9 @@ pub fn switch_point(oper: &GateControlList, at_ns: u64) -> Switch {
     Switch {
         at_ns,
         last_oper_cycle: k,
-        last_oper_start_ns: base + k * cycle,
+        // k * cycle <= at - base here; saturating all the same, so no
+        // base time or cycle can wrap the switch back in time.
+        last_oper_start_ns: base.saturating_add(k.saturating_mul(cycle)),
     }
 }
 
@@ -131,7 +133,7 @@ impl Region<'_> {
         if self.last {
             let i = windows.partition_point(|w| self.last_window_end(w) <= off);
             let w = windows.get(i)?;
-            let open = self.start + w.start_ns.max(off);
+            let open = self.start.saturating_add(w.start_ns.max(off));
             return self.clip(Some(open));
         }
         let cycle = self.gcl.cycle_time_ns();
@@ -155,7 +157,9 @@ impl Region<'_> {
         let off = t - self.start;
         if self.last {
             let i = windows.partition_point(|w| self.last_window_end(w) <= off);
-            return windows.get(i).map(|w| self.start + self.last_window_end(w));
+            return windows
+                .get(i)
+                .and_then(|w| self.start.checked_add(self.last_window_end(w)));
         }
         let cycle = self.gcl.cycle_time_ns();
         let in_cycle = off % cycle;
@@ -170,7 +174,8 @@ impl Region<'_> {
                 .checked_add(cycle)
                 .and_then(|c| c.checked_add(windows[0].end_ns))
         } else {
-            Some(cycle_start + w.end_ns)
+            // None past the end of u64 time: it does not end before then.
+            cycle_start.checked_add(w.end_ns)
         };
         match (end, self.end) {
             (Some(a), Some(b)) => Some(a.min(b)),

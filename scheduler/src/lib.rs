@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod gcl;
+pub mod printable;
 pub mod rt;
 pub mod schedule;
 pub mod units;
@@ -12,6 +13,7 @@ mod validate;
 
 pub use clock::{ClockId, DisciplinedClock, HostSkew, Timebase};
 pub use gcl::Cycle;
+pub use printable::printable;
 pub use schedule::{
     GateControlList, GateEntry, LinkConfig, Schedule, ScheduleError, Slot, Stream, Switch,
     Validation, Warning, Which, Window,

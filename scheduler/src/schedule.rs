@@ -22,8 +22,25 @@ pub const MAX_FRAME_BYTES: u32 = 1522;
 /// Largest VLAN id that may be configured (4095 is reserved).
 pub const MAX_VLAN_ID: u16 = 4094;
 /// Upper bound on frames per stream per cycle: keeps start-up checks and
-/// talker tables bounded.
-pub const MAX_FRAMES_PER_CYCLE: u32 = 1_000_000;
+/// talker tables bounded (a million made `takt loopback` abort on a 2 GiB
+/// allocation).
+pub const MAX_FRAMES_PER_CYCLE: u32 = 65_536;
+/// Upper bound on the frames of all streams in one cycle: the talker holds
+/// a table of them (24 bytes each).
+pub const MAX_CYCLE_FRAMES: u64 = 65_536;
+/// Upper bound on streams: each holds about 1.3 MiB of histograms per end
+/// (more with a control plane), and stream ids are 16 bits on the wire.
+pub const MAX_STREAMS: usize = 128;
+/// Upper bound on the entries of one gate control list.
+pub const MAX_GATE_ENTRIES: usize = 16_384;
+/// Longest cycle_time: one minute. Longer cycles are not time-sensitive
+/// networking, and a bound keeps every cycle of a run representable.
+pub const MAX_CYCLE_TIME_NS: u64 = 60_000_000_000;
+/// Latest base_time: 2^63 - 1 ns (year 2262 on TAI), where Linux's clocks
+/// (and taprio's base-time) end. With a bounded cycle, the cycles after it
+/// stay inside 64 bits of ns for centuries more, so no schedule runs out of
+/// time.
+pub const MAX_BASE_TIME_NS: u64 = i64::MAX as u64;
 
 /// One row of a gate control list, as written in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +120,12 @@ pub enum GclError {
         "cycle_time_extension {extension_ns} ns must be shorter than cycle_time {cycle_ns} ns"
     )]
     ExtensionTooLong { extension_ns: u64, cycle_ns: u64 },
+    #[error("the cycle is {cycle_ns} ns long, more than the longest takt runs ({max_ns} ns = 60 s): give a shorter cycle_time or shorter intervals")]
+    CycleTooLong { cycle_ns: u64, max_ns: u64 },
+    #[error("base_time {base_ns} ns is after the latest takt accepts ({max_ns} ns = 2^63 - 1, year 2262 on TAI, where Linux's clocks end): give an earlier base_time")]
+    BaseTimeTooLate { base_ns: u64, max_ns: u64 },
+    #[error("the list has {entries} entries, more than the {max} takt accepts: merge entries or shorten the list")]
+    TooManyEntries { entries: usize, max: usize },
 }
 
 /// A gate control list with its base time, validated, plus the tables that
@@ -131,6 +154,18 @@ impl GateControlList {
         if entries.is_empty() {
             return Err(GclError::Empty);
         }
+        if entries.len() > MAX_GATE_ENTRIES {
+            return Err(GclError::TooManyEntries {
+                entries: entries.len(),
+                max: MAX_GATE_ENTRIES,
+            });
+        }
+        if base_time_ns > MAX_BASE_TIME_NS {
+            return Err(GclError::BaseTimeTooLate {
+                base_ns: base_time_ns,
+                max_ns: MAX_BASE_TIME_NS,
+            });
+        }
         let mut sum: u64 = 0;
         for (i, e) in entries.iter().enumerate() {
             if e.interval_ns == 0 {
@@ -143,6 +178,12 @@ impl GateControlList {
         let cycle = cycle_time_ns.unwrap_or(sum);
         if cycle == 0 {
             return Err(GclError::ZeroCycle);
+        }
+        if cycle > MAX_CYCLE_TIME_NS {
+            return Err(GclError::CycleTooLong {
+                cycle_ns: cycle,
+                max_ns: MAX_CYCLE_TIME_NS,
+            });
         }
         if cycle_time_extension_ns >= cycle {
             return Err(GclError::ExtensionTooLong {
@@ -290,6 +331,15 @@ pub enum ScheduleError {
     TcToPcpOutOfRange { class: u8, pcp: u8 },
     #[error("admin base_time {admin_ns} ns is not after the oper base_time {oper_ns} ns: the admin schedule takes over at its base time, so give it a later one")]
     AdminNotAfterOper { oper_ns: u64, admin_ns: u64 },
+    #[error("{count} streams: takt runs at most {max} (each holds its own histograms): split the schedule or remove streams")]
+    TooManyStreams { count: usize, max: usize },
+    #[error("stream \"{name}\": the streams up to this one send {frames} frames per cycle, more than the {max} takt accepts in one cycle: reduce frames_per_cycle")]
+    CycleFramesOverLimit {
+        stream: usize,
+        name: String,
+        frames: u64,
+        max: u64,
+    },
     #[error("stream \"{name}\" is defined twice (first as stream {first}): give each stream its own name")]
     DuplicateName {
         stream: usize,
@@ -395,7 +445,13 @@ pub enum Warning {
         entry: usize,
         gate_mask: u8,
     },
+    /// The oper base_time is more than a minute ahead of the schedule
+    /// clock when the file was loaded: a run sends nothing until then.
+    FirstCycleFar { base_ns: u64, wait_ns: u64 },
 }
+
+/// How far ahead a first cycle may be before the loader warns.
+pub const FAR_FIRST_CYCLE_NS: u64 = 60_000_000_000;
 
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -414,6 +470,11 @@ impl std::fmt::Display for Warning {
                 "{} entry {entry} opens gates {} but no stream sends in it (fine for a best-effort window)",
                 which.as_str(),
                 crate::gcl::format_mask(*gate_mask)
+            ),
+            Warning::FirstCycleFar { base_ns, wait_ns } => write!(
+                f,
+                "the first cycle starts in {} (base_time {base_ns} ns on the schedule clock): a run sends nothing until then, and a run whose --duration ends first sends nothing at all",
+                crate::units::format_ns(*wait_ns)
             ),
         }
     }

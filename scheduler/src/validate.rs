@@ -3,7 +3,8 @@
 
 use crate::schedule::{
     GateControlList, LinkConfig, ScheduleError, Stream, Validation, Warning, Which, Window,
-    MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_VLAN_ID, MIN_FRAME_BYTES, TRAFFIC_CLASSES,
+    MAX_CYCLE_FRAMES, MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_STREAMS, MAX_VLAN_ID,
+    MIN_FRAME_BYTES, TRAFFIC_CLASSES,
 };
 
 pub(crate) fn check_streams(
@@ -11,8 +12,16 @@ pub(crate) fn check_streams(
     streams: &[Stream],
     validation: Validation,
 ) -> Result<(), ScheduleError> {
+    if streams.len() > MAX_STREAMS {
+        return Err(ScheduleError::TooManyStreams {
+            count: streams.len(),
+            max: MAX_STREAMS,
+        });
+    }
+    let mut cycle_frames = 0u64;
     for (i, s) in streams.iter().enumerate() {
-        let name = || s.name.clone();
+        // For messages only: printed as it may be shown.
+        let name = || crate::printable(&s.name).into_owned();
         if let Some(first) = streams[..i].iter().position(|o| o.name == s.name) {
             return Err(ScheduleError::DuplicateName {
                 stream: i,
@@ -56,6 +65,15 @@ pub(crate) fn check_streams(
                 max: MAX_FRAMES_PER_CYCLE,
             });
         }
+        cycle_frames += u64::from(s.frames_per_cycle);
+        if cycle_frames > MAX_CYCLE_FRAMES {
+            return Err(ScheduleError::CycleFramesOverLimit {
+                stream: i,
+                name: name(),
+                frames: cycle_frames,
+                max: MAX_CYCLE_FRAMES,
+            });
+        }
         let wire = link.wire_time_ns(s.frame_size);
         if s.frames_per_cycle > 1 && s.spacing_ns < wire && validation == Validation::Full {
             return Err(ScheduleError::SpacingTooShort {
@@ -82,7 +100,7 @@ pub(crate) fn stream_window(
     if s.offset_ns >= cycle {
         return Err(ScheduleError::OffsetOutsideCycle {
             stream: index,
-            name: s.name.clone(),
+            name: crate::printable(&s.name).into_owned(),
             offset_ns: s.offset_ns,
             cycle_ns: cycle,
             which,
@@ -92,7 +110,7 @@ pub(crate) fn stream_window(
     if windows.is_empty() {
         return Err(ScheduleError::ClassNeverOpen {
             stream: index,
-            name: s.name.clone(),
+            name: crate::printable(&s.name).into_owned(),
             class: s.traffic_class,
             which,
         });
@@ -100,7 +118,7 @@ pub(crate) fn stream_window(
     let Some(&w) = windows.iter().find(|w| w.contains(s.offset_ns)) else {
         return Err(ScheduleError::OffsetGateClosed {
             stream: index,
-            name: s.name.clone(),
+            name: crate::printable(&s.name).into_owned(),
             offset_ns: s.offset_ns,
             class: s.traffic_class,
             which,
@@ -118,7 +136,7 @@ pub(crate) fn stream_window(
         if wire_end.is_none_or(|e| e > w.end_ns) {
             return Err(ScheduleError::FrameDoesNotFit {
                 stream: index,
-                name: s.name.clone(),
+                name: crate::printable(&s.name).into_owned(),
                 frame,
                 launch_ns: launch.unwrap_or(u64::MAX),
                 wire_end_ns: wire_end.unwrap_or(u64::MAX),
@@ -158,12 +176,12 @@ pub(crate) fn check_overlaps(link: &LinkConfig, streams: &[Stream]) -> Result<()
                 let (a, b) = if f.2 >= r.2 { (f, r) } else { (r, f) };
                 return Err(ScheduleError::Overlap {
                     stream: a.2,
-                    name: streams[a.2].name.clone(),
+                    name: crate::printable(&streams[a.2].name).into_owned(),
                     frame: a.3,
                     start_ns: a.0,
                     end_ns: a.1,
                     other: b.2,
-                    other_name: streams[b.2].name.clone(),
+                    other_name: crate::printable(&streams[b.2].name).into_owned(),
                     other_frame: b.3,
                     other_start_ns: b.0,
                     other_end_ns: b.1,

@@ -333,8 +333,14 @@ fn duration_overflowing_u64_ns() {
         12,
         "`interval` in [[schedule.entry]] is too large",
     );
-    // u64::MAX itself is a legal duration.
-    assert!(parse_str(&entry("18446744073709551615"), "t.toml").is_ok());
+    // u64::MAX itself is a legal duration, but not a legal cycle: without
+    // cycle_time the interval is the cycle, and [schedule] is pointed at.
+    assert_error(
+        &entry("18446744073709551615"),
+        1,
+        1,
+        "the cycle is 18446744073709551615 ns long, more than the longest takt runs",
+    );
 }
 
 #[test]
@@ -776,7 +782,7 @@ fn frames_per_cycle_zero() {
         &stream("frames_per_cycle = 0\n"),
         13,
         20,
-        "frames_per_cycle must be 1..=1000000, not 0",
+        "frames_per_cycle must be 1..=65536, not 0",
     );
 }
 

@@ -208,7 +208,11 @@ fn durations_in_every_form() {
         ("\"2s\"", 2_000_000_000),
         ("18446744073709551615", u64::MAX),
     ] {
-        let text = format!("[schedule]\n[[schedule.entry]]\ngates = [0]\ninterval = {written}\n");
+        // cycle_time cuts a long interval (a cycle is at most 60 s); a
+        // short one is stretched.
+        let text = format!(
+            "[schedule]\ncycle_time = \"1ns\"\n[[schedule.entry]]\ngates = [0]\ninterval = {written}\n"
+        );
         let s = load(&text).schedule;
         assert_eq!(s.oper().entries()[0].interval_ns, ns, "{written}");
     }
@@ -338,21 +342,25 @@ stream = [ { name = "a", traffic_class = 0, vlan_id = 1, dst_mac = "01:00:00:00:
 }
 
 #[test]
-fn a_cycle_near_2_pow_64_with_extension_and_admin_loads() {
+fn the_longest_cycle_at_the_latest_base_time_with_extension_and_admin_loads() {
     // switch_point adds cycle_time and its extension: this must not wrap.
     let text = r#"[schedule]
+base_time = 9223372036854775797
 cycle_time_extension = 1
 [[schedule.entry]]
 gates = [7]
-interval = 18446744073709551615
+interval = "60s"
 [admin]
-base_time = 10
+base_time = 9223372036854775807
 [[admin.entry]]
 gates = [7]
 interval = 10
 "#;
     let sw = load(text).schedule.switch().expect("switch");
-    assert_eq!((sw.last_oper_cycle, sw.last_oper_start_ns), (0, 0));
+    assert_eq!(
+        (sw.last_oper_cycle, sw.last_oper_start_ns),
+        (0, 9_223_372_036_854_775_797)
+    );
 }
 
 #[test]

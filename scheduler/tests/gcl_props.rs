@@ -6,6 +6,7 @@
 
 use proptest::prelude::*;
 use takt_scheduler::gcl::first_cycle_start;
+use takt_scheduler::schedule::{MAX_BASE_TIME_NS, MAX_CYCLE_TIME_NS};
 use takt_scheduler::{ClockId, GateControlList, GateEntry, LinkConfig, Schedule, Stream, Which};
 
 #[derive(Clone, Debug)]
@@ -306,7 +307,7 @@ proptest! {
     }
 
     #[test]
-    fn first_cycle_start_is_taprio_rule(base in any::<u64>(), now in any::<u64>(), cycle in 1u64..u64::MAX / 4) {
+    fn first_cycle_start_is_taprio_rule(base in 0..=MAX_BASE_TIME_NS, now in any::<u64>(), cycle in 1..=MAX_CYCLE_TIME_NS) {
         let gcl = GateControlList::new(base, Some(cycle), 0, vec![GateEntry { gate_mask: 1, interval_ns: cycle }]).unwrap();
         let want: u128 = if base > now {
             base as u128

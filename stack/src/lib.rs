@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod control;
+pub mod footprint;
 pub mod listener;
 pub mod loopback;
 pub mod plan;

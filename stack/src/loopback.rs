@@ -3,9 +3,9 @@
 //! second thread (port b).
 
 use crate::listener::{Listener, ListenerSummary};
-use crate::plan::Until;
+use crate::plan::{duration_end_ns, Until};
 use crate::progress::Progress;
-use crate::stats::{merge_interval_logs, IntervalLog, IntervalLogConfig, RunStats};
+use crate::stats::{merge_interval_logs, stream_tags, IntervalLog, IntervalLogConfig, RunStats};
 use crate::talker::{Talker, TalkerOptions, TalkerSummary};
 use crate::StackError;
 use std::path::{Path, PathBuf};
@@ -76,15 +76,16 @@ pub fn run(
         propagation_ns: cfg.propagation_ns,
         clock: SimClock::Real(clock.to_nix()),
         pool_size: in_flight,
-        buf_size: 2048,
+        buf_size: SIM_BUF_BYTES,
         wire_capacity: in_flight,
     });
-    let sched = schedule.started_at(clock.now_ns() + cfg.lead_ns);
+    let begin_ns = clock.now_ns() + cfg.lead_ns;
+    let sched = schedule.started_at(begin_ns);
     let start_ns = sched.oper().base_time_ns();
     let mut opts = cfg.talker;
     opts.advance_ns = Some(advance_ns);
     if let Until::Time(d) = opts.until {
-        opts.until = Until::Time(start_ns.saturating_add(d)); // a duration from the start
+        opts.until = Until::Time(duration_end_ns(&sched, begin_ns, d));
     }
     let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
     let mut tx_stats = RunStats::new(names.iter().copied());
@@ -174,9 +175,18 @@ pub fn run(
     })
 }
 
+/// Bytes of one buffer of the simulated ports and wire.
+pub const SIM_BUF_BYTES: usize = 2048;
+/// Most frames the simulated wire holds at once. Each costs four buffers
+/// (a pool slot per port, a lane slot per direction): 128 MiB in all at
+/// this bound. More frames in flight than this are counted late (no
+/// buffer), not allocated.
+pub const MAX_SIM_IN_FLIGHT: usize = 16_384;
+
 /// Frames that can be queued at once: those launching within the advance,
-/// plus two cycles and a margin, so the wire and pool never run dry.
-fn frames_in_flight(schedule: &Schedule, advance_ns: u64) -> usize {
+/// plus two cycles and a margin, so the wire and pool never run dry (up to
+/// [`MAX_SIM_IN_FLIGHT`]).
+pub fn frames_in_flight(schedule: &Schedule, advance_ns: u64) -> usize {
     let per_cycle: u64 = schedule
         .streams()
         .iter()
@@ -188,34 +198,41 @@ fn frames_in_flight(schedule: &Schedule, advance_ns: u64) -> usize {
         .min(schedule.admin().map_or(u64::MAX, |a| a.cycle_time_ns()));
     let cycles = advance_ns / cycle.max(1) + 2;
     let n = per_cycle.saturating_mul(cycles).saturating_add(1024);
-    usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20)
-}
-
-fn part(path: &Path, which: &str) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(format!(".{which}.part"));
-    PathBuf::from(p)
+    usize::try_from(n)
+        .unwrap_or(usize::MAX)
+        .min(MAX_SIM_IN_FLIGHT)
 }
 
 /// One log per thread (each records its own metric), merged at the end.
+/// Each goes to a new `.part` file next to `path`, never through a link
+/// someone left at that name.
 fn open_logs(
     path: &Path,
     names: &[&str],
     now_ns: u64,
 ) -> Result<(IntervalLog, IntervalLog), StackError> {
     let cfg = IntervalLogConfig::new(SystemTime::now());
-    let t = IntervalLog::for_streams(part(path, "tx"), names, now_ns, &cfg)?;
-    let r = IntervalLog::for_streams(part(path, "rx"), names, now_ns, &cfg)?;
+    let tags = stream_tags(names);
+    let t = IntervalLog::create_part(path, "tx", &tags, now_ns, &cfg)?;
+    let r = match IntervalLog::create_part(path, "rx", &tags, now_ns, &cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(t.path());
+            return Err(e.into());
+        }
+    };
     Ok((t, r))
 }
 
 fn finish_logs(path: &Path, t: IntervalLog, r: IntervalLog, end_ns: u64) -> Result<(), StackError> {
-    t.finish(end_ns)?;
-    r.finish(end_ns)?;
-    let parts = [part(path, "tx"), part(path, "rx")];
-    merge_interval_logs(&parts, path)?;
+    let parts = [t.path().to_path_buf(), r.path().to_path_buf()];
+    let merged = t
+        .finish(end_ns)
+        .and_then(|_| r.finish(end_ns))
+        .and_then(|_| merge_interval_logs(&parts, path));
     for p in &parts {
         let _ = std::fs::remove_file(p);
     }
+    merged?;
     Ok(())
 }

@@ -35,6 +35,19 @@ pub enum Until {
     Forever,
 }
 
+/// When a run given a duration (`--duration`) ends, for `schedule`
+/// already started at `begin_ns` (`Schedule::started_at`): `duration_ns`
+/// after its first cycle when that starts within one cycle of `begin_ns`
+/// (the usual case: the next cycle boundary, taprio's rule), else
+/// `duration_ns` after `begin_ns`, so a base_time far ahead cannot stretch
+/// the run (a run that ends before its first cycle sends nothing).
+pub fn duration_end_ns(schedule: &Schedule, begin_ns: u64, duration_ns: u64) -> u64 {
+    let first = schedule.oper().base_time_ns();
+    let soon = first.saturating_sub(begin_ns) <= schedule.oper().cycle_time_ns();
+    let from = if soon { first } else { begin_ns };
+    from.saturating_add(duration_ns)
+}
+
 /// Why a plan could not be resumed; the plan is left unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResumeError {
@@ -60,6 +73,9 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Bytes of the plan's table per frame of one cycle.
+    pub const BYTES_PER_FRAME: u64 = std::mem::size_of::<(u64, usize, u32)>() as u64;
+
     /// `schedule` should already be `started_at(now)`: cycle 0 is its first.
     pub fn new(schedule: Arc<Schedule>, until: Until) -> Self {
         let mut order: Vec<(u64, usize, u32)> = schedule

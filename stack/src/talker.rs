@@ -289,7 +289,34 @@ impl Talker {
         }
         self.drain(dev, &mut pending);
         self.pending = pending;
+        if let Until::Time(end) = self.opts.until {
+            if !summary.interrupted {
+                self.idle_until(dev, stats, summary.cycles, end);
+                summary.interrupted = rt::stop_requested();
+            }
+        }
         summary
+    }
+
+    /// A run with an end time lasts until then even when its last frame
+    /// (or its first cycle, far ahead) comes earlier: a long cycle must not
+    /// end a `--duration` run early. The control plane and PTP go on.
+    fn idle_until(
+        &mut self,
+        dev: &mut dyn RingDevice,
+        stats: &[StreamStats],
+        cycles: u64,
+        end_ns: u64,
+    ) {
+        self.serve_control_until(dev, stats, cycles, end_ns);
+        // Nothing to serve: sleep (never spin) to the end, or to a signal.
+        let sleep = rt::WakeConfig {
+            mode: rt::Wake::Nanosleep,
+            ..self.opts.wake
+        };
+        while !rt::stop_requested() && self.clock.now_ns() < end_ns {
+            rt::wait_until(&self.clock, end_ns, sleep);
+        }
     }
 
     /// Run on `clock` (default: the schedule's system clock as it is):

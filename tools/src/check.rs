@@ -16,6 +16,7 @@ use takt_scheduler::Warning;
 
 use crate::schedule_json::ScheduleJson;
 use crate::timeline;
+use takt_stack::footprint::Footprint;
 
 /// Every file is a valid schedule (warnings allowed).
 pub const EXIT_VALID: u8 = 0;
@@ -31,7 +32,8 @@ Example:
   takt check docs/examples/two-class-250us.toml
       Validate one schedule and print one cycle of it: the gate control
       list entries and where they sit in the cycle, each stream's frames
-      on the wire, and utilisation per traffic class.
+      on the wire, utilisation per traffic class, and the memory a run
+      of it allocates at start-up (talker, listener, loopback).
   takt check --json docs/examples/*.toml > schedules.json
       Validate several files and print them as one JSON array (a single
       file prints a single object). Fields: docs/check-json.md.
@@ -137,6 +139,7 @@ where
                 loaded.ptp.as_ref(),
             );
             out.write_all(text.as_bytes())?;
+            write_memory(out, &loaded)?;
             // Keep stdout and stderr in file order on a terminal.
             out.flush()?;
         }
@@ -153,6 +156,51 @@ where
     }
     out.flush()?;
     Ok(summary)
+}
+
+/// What a run of the schedule allocates at start-up, per program.
+fn write_memory<O: Write + ?Sized>(out: &mut O, loaded: &Loaded) -> io::Result<()> {
+    let f = Footprint::of(&loaded.schedule);
+    let control = if loaded.control.is_some() {
+        f.control_bytes
+    } else {
+        0
+    };
+    writeln!(out)?;
+    writeln!(
+        out,
+        "memory at start-up ({} per stream, {} of frame table; device rings not included):",
+        mib(f.per_stream_bytes),
+        mib(f.plan_bytes)
+    )?;
+    let with_control = if control > 0 { " with [control]" } else { "" };
+    for (tool, bytes, logs) in [
+        ("takt-talker", f.talker_bytes + control, 1),
+        ("takt-listener", f.listener_bytes + control, 1),
+        ("takt loopback", f.loopback_bytes, 2),
+    ] {
+        let suffix = if tool == "takt loopback" {
+            ""
+        } else {
+            with_control
+        };
+        writeln!(
+            out,
+            "  {tool:<14} {:>10}{suffix}, +{} with --hist-log",
+            mib(bytes),
+            mib(logs * f.hist_log_bytes)
+        )?;
+    }
+    Ok(())
+}
+
+/// Bytes in MiB, one decimal (KiB below one MiB).
+fn mib(bytes: u64) -> String {
+    if bytes < 1 << 20 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+    }
 }
 
 /// `FILE:LINE:COL: warning: MESSAGE`.

@@ -484,8 +484,9 @@ fn status(args: &StatusArgs) -> u8 {
     };
     if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
         eprintln!(
-            "takt control status: {} refused the request: {error}",
-            target.addr
+            "takt control status: {} refused the request: {}",
+            target.addr,
+            takt_scheduler::printable(error)
         );
         return EXIT_FAILED;
     }
@@ -562,7 +563,9 @@ fn schedule(args: &ScheduleArgs) -> u8 {
         (Some(true), _) => EXIT_OK,
         (_, Some(error)) => {
             if !args.json {
-                eprintln!("{}", with_file_name(error, &name));
+                // The reply is the network's: print it harmlessly.
+                let error = takt_scheduler::printable(error);
+                eprintln!("{}", with_file_name(&error, &name));
             }
             EXIT_BAD_INPUT
         }

@@ -15,7 +15,7 @@ use takt_drivers::{Counters, DeviceSpec, RingDevice};
 use takt_scheduler::{rt, Schedule};
 use takt_stack::clock::SchedClock;
 use takt_stack::listener::{Listener, ListenerSummary};
-use takt_stack::plan::Until;
+use takt_stack::plan::{duration_end_ns, Until};
 use takt_stack::progress::Progress;
 use takt_stack::sidecar::Sidecars;
 use takt_stack::stats::{RunStats, RxRejected};
@@ -72,7 +72,9 @@ runs; vfio needs the NIC bound to vfio-pci and an IOMMU: docs/net-mdev.md.)
 Latency needs the talker's and the listener's clocks in step (PTP). When
 the device timestamps on another clock than the schedule's, the offset
 between the two is measured at the start and applied to every timestamp.
---duration counts from the first cycle; --cycles ends 20 ms after the
+--duration counts from the first cycle (from the start when a base_time
+in the future puts the first cycle further away than one cycle); --cycles
+ends 20 ms after the
 schedule's cycles would have ended; with neither, listening ends on
 Ctrl-C/SIGTERM, and the report and histogram files are still written.
 On a terminal a progress line is redrawn once a second (-q: none).
@@ -163,11 +165,12 @@ pub struct ListenerRun {
 }
 
 /// When the listener stops polling, ns on the schedule clock (0: on a
-/// signal only), for a run whose schedule is `sched` (already started).
-pub fn deadline_ns(sched: &Schedule, until: Until, drain_ns: u64) -> u64 {
+/// signal only), for a run whose schedule is `sched` (already started at
+/// `begin_ns`).
+pub fn deadline_ns(sched: &Schedule, begin_ns: u64, until: Until, drain_ns: u64) -> u64 {
     let start = sched.oper().base_time_ns();
     match until {
-        Until::Time(d) => start.saturating_add(d),
+        Until::Time(d) => duration_end_ns(sched, begin_ns, d),
         Until::Cycles(n) => sched
             .cycle(n)
             .map(|c| c.start_ns)
@@ -240,9 +243,16 @@ pub fn run_on(
         ts.install(&mut sidecars);
         ts.wait_for_sync(&mut sidecars, dev, schedule, &sched_clock, cfg.wake)?;
     }
-    let sched = schedule.started_at(sched_clock.now_ns() + cfg.lead_ns);
+    let begin_ns = sched_clock.now_ns() + cfg.lead_ns;
+    let sched = schedule.started_at(begin_ns);
     let start_ns = sched.oper().base_time_ns();
-    let deadline = AtomicU64::new(deadline_ns(&sched, cfg.until, cfg.drain_ns));
+    let deadline = AtomicU64::new(deadline_ns(&sched, begin_ns, cfg.until, cfg.drain_ns));
+    // Even with -q: a run that receives nothing for a long time (or at
+    // all) must not look like a run that works.
+    let until = run::absolute_until(cfg.until, &sched, begin_ns);
+    if let Some(note) = run::first_cycle_note(&sched, begin_ns, until) {
+        eprintln!("{TOOL}: {note}");
+    }
     let mut stats = RunStats::new(names.iter().copied());
     stats.rt = rt_guard.as_ref().map(|g| g.report().clone());
 
@@ -369,10 +379,14 @@ mod tests {
         // 250 us cycles, first cycle at 1 ms.
         let s = fixtures::two_class_schedule().started_at(1_000_000 - 1);
         assert_eq!(s.oper().base_time_ns(), 1_000_000);
-        assert_eq!(deadline_ns(&s, Until::Forever, DRAIN_NS), 0);
-        assert_eq!(deadline_ns(&s, Until::Time(5_000), DRAIN_NS), 1_005_000);
+        let begin = 1_000_000 - 1;
+        assert_eq!(deadline_ns(&s, begin, Until::Forever, DRAIN_NS), 0);
         assert_eq!(
-            deadline_ns(&s, Until::Cycles(4), DRAIN_NS),
+            deadline_ns(&s, begin, Until::Time(5_000), DRAIN_NS),
+            1_005_000
+        );
+        assert_eq!(
+            deadline_ns(&s, begin, Until::Cycles(4), DRAIN_NS),
             1_000_000 + 4 * 250_000 + DRAIN_NS
         );
     }
@@ -382,7 +396,7 @@ mod tests {
         // Oper 250 us cycles until #7999 (stretched to 350 us), then admin
         // 200 us cycles from 2.0001 s.
         let s = fixtures::admin_schedule();
-        assert_eq!(deadline_ns(&s, Until::Cycles(8000), 0), 2_000_100_000);
-        assert_eq!(deadline_ns(&s, Until::Cycles(8002), 7), 2_000_500_007);
+        assert_eq!(deadline_ns(&s, 0, Until::Cycles(8000), 0), 2_000_100_000);
+        assert_eq!(deadline_ns(&s, 0, Until::Cycles(8002), 7), 2_000_500_007);
     }
 }

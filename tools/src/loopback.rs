@@ -53,6 +53,14 @@ pub fn main(args: &LoopbackArgs) -> ExitCode {
         hist_log: args.run.hist_log.clone(),
         ..LoopbackConfig::default()
     };
+    // As the run will start (within a few ms): a word if its first cycle
+    // is far away or after its end, even with -q.
+    let begin = schedule.clock().now_ns() + cfg.lead_ns;
+    let started = schedule.started_at(begin);
+    let until = run::absolute_until(cfg.talker.until, &started, begin);
+    if let Some(note) = run::first_cycle_note(&started, begin, until) {
+        eprintln!("takt loopback: {note}");
+    }
     let (tx, rx) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
     let line = {
         let (tx, rx) = (Arc::clone(&tx), Arc::clone(&rx));

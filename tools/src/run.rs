@@ -13,7 +13,7 @@ use std::time::Duration;
 use takt_drivers::{DeviceInfo, DeviceSpec, DriverError, RingDevice};
 use takt_scheduler::config::{self, ConfigError};
 use takt_scheduler::{rt, units, ClockId, Schedule, Validation};
-use takt_stack::plan::Until;
+use takt_stack::plan::{duration_end_ns, Until};
 use takt_stack::progress::Progress;
 use takt_stack::stats::{
     json_report, save_histfile, text_report, HistfileColumn, HistfileOptions, RunStats,
@@ -111,12 +111,34 @@ impl RunArgs {
     }
 }
 
-/// `until` with a duration turned into the end time of a run whose first
-/// cycle starts at `start_ns`.
-pub fn absolute_until(until: Until, start_ns: u64) -> Until {
+/// `until` with a duration turned into the end time of a run that begins
+/// at `begin_ns` with `sched` (already `started_at(begin_ns)`): see
+/// [`duration_end_ns`].
+pub fn absolute_until(until: Until, sched: &Schedule, begin_ns: u64) -> Until {
     match until {
-        Until::Time(d) => Until::Time(start_ns.saturating_add(d)),
+        Until::Time(d) => Until::Time(duration_end_ns(sched, begin_ns, d)),
         other => other,
+    }
+}
+
+/// What to tell a user whose run's first cycle is far away (`sched`
+/// started at `begin_ns`, ending at `until` as [`absolute_until`] gives
+/// it): that the run ends before it (nothing will be sent), or when it
+/// comes when that is more than a minute away. `None` otherwise.
+pub fn first_cycle_note(sched: &Schedule, begin_ns: u64, until: Until) -> Option<String> {
+    let first = sched.oper().base_time_ns();
+    let wait = first.saturating_sub(begin_ns);
+    match until {
+        Until::Time(end) if first >= end => Some(format!(
+            "the first cycle starts in {} (base_time {first} ns), after this run ends (in {}): nothing will be sent; give a longer --duration or an earlier base_time",
+            units::format_ns(wait),
+            units::format_ns(end.saturating_sub(begin_ns)),
+        )),
+        _ if wait > takt_scheduler::schedule::FAR_FIRST_CYCLE_NS => Some(format!(
+            "the first cycle starts in {} (base_time {first} ns): nothing is sent until then",
+            units::format_ns(wait)
+        )),
+        _ => None,
     }
 }
 
@@ -627,9 +649,16 @@ mod tests {
 
     #[test]
     fn a_duration_counts_from_the_start() {
-        assert_eq!(absolute_until(Until::Time(5), 100), Until::Time(105));
-        assert_eq!(absolute_until(Until::Cycles(5), 100), Until::Cycles(5));
-        assert_eq!(absolute_until(Until::Forever, 100), Until::Forever);
+        // The first cycle is within one cycle of the start: from there.
+        let s = crate::fixtures::two_class_schedule().started_at(100);
+        let first = s.oper().base_time_ns();
+        assert!(first > 100 && first - 100 <= s.oper().cycle_time_ns());
+        assert_eq!(
+            absolute_until(Until::Time(5), &s, 100),
+            Until::Time(first + 5)
+        );
+        assert_eq!(absolute_until(Until::Cycles(5), &s, 100), Until::Cycles(5));
+        assert_eq!(absolute_until(Until::Forever, &s, 100), Until::Forever);
     }
 
     #[test]

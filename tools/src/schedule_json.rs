@@ -9,6 +9,7 @@ use serde::Serialize;
 use takt_scheduler::config::{log_interval_ns, ControlSection, PtpSection};
 use takt_scheduler::schedule::TRAFFIC_CLASSES;
 use takt_scheduler::{GateControlList, Schedule, Which, Window};
+use takt_stack::footprint::Footprint;
 
 use crate::timeline::{format_mac, launch_offset};
 
@@ -33,6 +34,38 @@ pub struct ScheduleJson {
     pub control: Option<ControlJson>,
     /// The `[ptp]` section; `None` (null) when the file has none.
     pub ptp: Option<PtpJson>,
+    /// What a run of this schedule allocates at start-up, in bytes.
+    pub memory: MemoryJson,
+}
+
+/// Bytes a run allocates at start-up (`takt_stack::footprint`); the
+/// device's rings are not included.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemoryJson {
+    pub talker: u64,
+    pub listener: u64,
+    pub loopback: u64,
+    /// Added to a talker or listener by the `[control]` section (counted
+    /// whether or not the file has one).
+    pub control: u64,
+    /// Added to a talker or listener by `--hist-log` (twice to loopback).
+    pub hist_log: u64,
+    pub per_stream: u64,
+    pub plan: u64,
+}
+
+impl From<Footprint> for MemoryJson {
+    fn from(f: Footprint) -> Self {
+        MemoryJson {
+            talker: f.talker_bytes,
+            listener: f.listener_bytes,
+            loopback: f.loopback_bytes,
+            control: f.control_bytes,
+            hist_log: f.hist_log_bytes,
+            per_stream: f.per_stream_bytes,
+            plan: f.plan_bytes,
+        }
+    }
 }
 
 /// The control plane: IPv4 interface and the gate its frames wait for.
@@ -202,6 +235,7 @@ impl ScheduleJson {
             }),
             streams,
             warnings,
+            memory: Footprint::of(schedule).into(),
             control: None,
             ptp: None,
         }

@@ -222,10 +222,16 @@ pub fn run_on(
         ts.install(&mut sidecars);
         ts.wait_for_sync(&mut sidecars, dev, schedule, &sched_clock, cfg.talker.wake)?;
     }
-    let sched = schedule.started_at(sched_clock.now_ns() + cfg.lead_ns);
+    let begin_ns = sched_clock.now_ns() + cfg.lead_ns;
+    let sched = schedule.started_at(begin_ns);
     let start_ns = sched.oper().base_time_ns();
     let mut opts = cfg.talker;
-    opts.until = run::absolute_until(opts.until, start_ns);
+    opts.until = run::absolute_until(opts.until, &sched, begin_ns);
+    // Even with -q: a run that sends nothing for a long time (or at all)
+    // must not look like a run that works.
+    if let Some(note) = run::first_cycle_note(&sched, begin_ns, opts.until) {
+        eprintln!("{TOOL}: {note}");
+    }
     let mut stats = RunStats::new(names.iter().copied());
     stats.rt = rt_guard.as_ref().map(|g| g.report().clone());
 

@@ -15,7 +15,7 @@ use takt_scheduler::config::{
 use takt_scheduler::gcl::format_mask;
 use takt_scheduler::schedule::TRAFFIC_CLASSES;
 use takt_scheduler::units::{format_ns, format_speed};
-use takt_scheduler::{GateControlList, Schedule, Stream, Which};
+use takt_scheduler::{printable, GateControlList, Schedule, Stream, Which};
 
 /// Frames listed per stream; the rest are summarised as "... N more".
 pub const MAX_LISTED_FRAMES: u32 = 16;
@@ -163,7 +163,10 @@ pub fn ptp_lines(p: &PtpSection, schedule: &Schedule) -> String {
         g => format!(", guard band {}", format_ns(g)),
     };
     let socket = match p.mode {
-        PtpMode::Linuxptp => format!(", ptp4l socket {}", p.ptp4l_socket.display()),
+        PtpMode::Linuxptp => format!(
+            ", ptp4l socket {}",
+            printable(&p.ptp4l_socket.display().to_string())
+        ),
         _ => String::new(),
     };
     format!(
@@ -336,7 +339,7 @@ fn write_switch(out: &mut impl Write, schedule: &Schedule) -> fmt::Result {
         if sent < s.frames_per_cycle as usize {
             cut.push(format!(
                 "\"{}\" {sent} of {}",
-                s.name,
+                printable(&s.name),
                 count(s.frames_per_cycle as usize, "frame", "frames")
             ));
         }
@@ -367,7 +370,7 @@ fn write_streams(out: &mut impl Write, schedule: &Schedule) -> fmt::Result {
     let link = schedule.link();
     for (i, s) in streams.iter().enumerate() {
         let wire = link.wire_time_ns(s.frame_size);
-        writeln!(out, "  stream \"{}\"", s.name)?;
+        writeln!(out, "  stream \"{}\"", printable(&s.name))?;
         writeln!(
             out,
             "    class {}, VLAN {}, PCP {}, dst {}",

@@ -152,3 +152,44 @@ fn a_refused_setup_exits_1_and_says_what_is_missing() {
     );
     assert!(stdout.contains("cpu_dma_latency not held"), "{stdout}");
 }
+
+/// Links planted at the per-thread `.part` name and at the --histfile path
+/// (as another user could in /tmp) are not written through: the target is
+/// unchanged and the run still writes its log and histogram.
+#[test]
+fn planted_links_at_part_and_histfile_paths_are_not_followed() {
+    let dir = common::TempDir::new("cyclictest-links");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "not yours\n").unwrap();
+    let (log, hist) = (dir.file("run.hlog"), dir.file("run.hist"));
+    std::os::unix::fs::symlink(&victim, format!("{log}.thread0.part")).unwrap();
+    std::os::unix::fs::symlink(&victim, &hist).unwrap();
+    let out = common::run(
+        TAKT,
+        &[
+            "-i",
+            "200",
+            "-l",
+            "50",
+            "-q",
+            "-h",
+            "100",
+            "--histfile",
+            &hist,
+            "--hist-log",
+            &log,
+        ],
+    );
+    common::assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "not yours\n");
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("Tag=thread0,"));
+    let hist_text = std::fs::read_to_string(&hist).unwrap();
+    assert!(hist_text.contains("# Total:"), "{hist_text}");
+    assert!(!std::fs::symlink_metadata(&hist)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}

@@ -8,8 +8,8 @@ use super::Located;
 use crate::clock::ClockId;
 use crate::schedule::{
     GateControlList, GateEntry, GclError, LinkConfig, Schedule, ScheduleError, Stream, Validation,
-    Warning, Which, MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_VLAN_ID, MIN_FRAME_BYTES,
-    TRAFFIC_CLASSES,
+    Warning, Which, FAR_FIRST_CYCLE_NS, MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_VLAN_ID,
+    MIN_FRAME_BYTES, TRAFFIC_CLASSES,
 };
 use crate::units;
 use std::ops::Range;
@@ -40,11 +40,14 @@ pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Loca
         .collect::<Result<Vec<_>, _>>()?;
     let schedule = Schedule::with_validation(clock, link, oper, admin, streams, validation)
         .map_err(|e| schedule_error(raw, &e))?;
-    let warnings = schedule
+    let mut warnings: Vec<_> = schedule
         .warnings()
         .iter()
         .map(|w| (warning_span(raw, w), w.clone()))
         .collect();
+    if let Some(far) = first_cycle_far(&schedule, clock.now_ns()) {
+        warnings.push((warning_span(raw, &far), far));
+    }
     let control = raw
         .control
         .as_ref()
@@ -369,6 +372,14 @@ fn gcl_error(raw: &Tab<RawGcl>, which: Which, e: &GclError) -> Located {
         GclError::ExtensionTooLong { .. } => {
             (span_or(g.cycle_time_extension.as_ref(), raw), e.to_string())
         }
+        // Without cycle_time the intervals' sum is the cycle: the header.
+        GclError::CycleTooLong { .. } => (span_or(g.cycle_time.as_ref(), raw), e.to_string()),
+        GclError::BaseTimeTooLate { .. } => (span_or(g.base_time.as_ref(), raw), e.to_string()),
+        // At the first entry past the limit.
+        GclError::TooManyEntries { max, .. } => (
+            g.entry.get(max).map_or_else(|| raw.span(), Spanned::span),
+            e.to_string(),
+        ),
     };
     Located { span, message }
 }
@@ -430,6 +441,12 @@ fn schedule_error(raw: &RawFile, e: &ScheduleError) -> Located {
                 .map_or(0..0, |a| span_or(a.get_ref().base_time.as_ref(), a));
             return Located { span, message };
         }
+        // At the first stream past the limit.
+        E::TooManyStreams { max, .. } => {
+            let span = raw.stream.get(max).map_or(0..0, Spanned::span);
+            return Located { span, message };
+        }
+        E::CycleFramesOverLimit { stream, .. } => (stream, Key::FramesPerCycle),
         E::DuplicateName { stream, .. } => (stream, Key::Name),
         E::ClassOutOfRange { stream, .. } | E::ClassNeverOpen { stream, .. } => {
             (stream, Key::TrafficClass)
@@ -494,11 +511,23 @@ fn link_error(raw: &RawFile, message: String, class: Option<u8>) -> Located {
     Located { span, message }
 }
 
+/// The warning for a first cycle more than a minute after `now_ns` (a
+/// base_time in the past starts within one cycle, at most a minute).
+fn first_cycle_far(schedule: &Schedule, now_ns: u64) -> Option<Warning> {
+    let base_ns = schedule.oper().base_time_ns();
+    let wait_ns = base_ns.saturating_sub(now_ns);
+    (wait_ns > FAR_FIRST_CYCLE_NS).then_some(Warning::FirstCycleFar { base_ns, wait_ns })
+}
+
 /// A warning sits at the header of the entry it is about.
 fn warning_span(raw: &RawFile, w: &Warning) -> Range<usize> {
     let (which, entry) = match *w {
         Warning::EntryNeverRuns { which, entry }
         | Warning::EntryWithoutStream { which, entry, .. } => (which, entry),
+        Warning::FirstCycleFar { .. } => {
+            let s = &raw.schedule;
+            return span_or(s.get_ref().base_time.as_ref(), s);
+        }
     };
     let list = match which {
         Which::Oper => Some(&raw.schedule),

@@ -224,8 +224,8 @@ fn first_difference(n: &Stream, o: &Stream) -> Option<(Key, String, String)> {
     let fields = [
         (
             Key::Name,
-            format!("\"{}\"", n.name),
-            format!("\"{}\"", o.name),
+            format!("\"{}\"", crate::printable(&n.name)),
+            format!("\"{}\"", crate::printable(&o.name)),
         ),
         (
             Key::TrafficClass,

@@ -284,12 +284,44 @@ impl IntervalLog {
         config: &IntervalLogConfig,
     ) -> Result<Self, StatsError> {
         let path = path.as_ref().to_path_buf();
+        match super::out_file::create(&path) {
+            Ok(file) => Self::with_file(path, file, tags, base_ns, config),
+            Err(source) => Err(StatsError::Io { path, source }),
+        }
+    }
+
+    /// As [`IntervalLog::create`], into a new `<path>.<tag>.part` file next
+    /// to `path` (see `out_file::create_part`: never an existing file or
+    /// link); [`IntervalLog::path`] names the part.
+    pub fn create_part(
+        path: &Path,
+        tag: &str,
+        tags: &[String],
+        base_ns: u64,
+        config: &IntervalLogConfig,
+    ) -> Result<Self, StatsError> {
+        match super::out_file::create_part(path, tag) {
+            Ok((part, file)) => Self::with_file(part, file, tags, base_ns, config),
+            Err(source) => Err(StatsError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    fn with_file(
+        path: PathBuf,
+        file: File,
+        tags: &[String],
+        base_ns: u64,
+        config: &IntervalLogConfig,
+    ) -> Result<Self, StatsError> {
         let io_err = |source| StatsError::Io {
             path: path.clone(),
             source,
         };
         let tags: Vec<String> = tags.iter().map(|t| sanitize_tag(t)).collect();
-        let mut out = LineWriter::new(File::create(&path).map_err(io_err)?);
+        let mut out = LineWriter::new(file);
         write_header(&mut out, config).map_err(io_err)?;
         out.flush().map_err(io_err)?;
 
@@ -491,9 +523,12 @@ pub fn merge_interval_logs(parts: &[PathBuf], out: &Path) -> Result<(), StatsErr
         merged.push_str(l);
         merged.push('\n');
     }
-    std::fs::write(out, merged).map_err(|source| StatsError::Io {
-        path: out.to_path_buf(),
-        source,
+    // Replaced, not written through: a link at `out` is not followed.
+    super::out_file::replace(out, |f| f.write_all(merged.as_bytes())).map_err(|source| {
+        StatsError::Io {
+            path: out.to_path_buf(),
+            source,
+        }
     })
 }
 

@@ -280,6 +280,6 @@ pub fn save_histfile(
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::fs::File::create(path).map_err(io_err)?;
-    write_histfile(&mut file, columns, opts).map_err(io_err)
+    // Replaced, not written through: a link at `path` is not followed.
+    super::out_file::replace(path, |f| write_histfile(f, columns, opts)).map_err(io_err)
 }

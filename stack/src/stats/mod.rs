@@ -15,6 +15,7 @@ mod hist_log;
 mod histfile;
 mod json;
 mod metric;
+pub mod out_file;
 mod ptp;
 mod stream;
 mod text;

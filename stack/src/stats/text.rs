@@ -7,6 +7,7 @@ use std::fmt::{self, Write};
 use super::metric::Metric;
 use super::ptp::PtpReport;
 use super::stream::{MetricKind, RunStats, StreamStats};
+use takt_scheduler::printable;
 
 /// Writes `ns` as microseconds with 3 decimals ("-12.345"). No allocation.
 pub fn write_us3<W: Write>(out: &mut W, ns: i64) -> fmt::Result {
@@ -85,7 +86,7 @@ fn counter_rows(
     rows.push(head.into_iter().map(String::from).collect());
     for s in streams {
         let mut row = vec![
-            s.name.clone(),
+            printable(&s.name).into_owned(),
             s.frames_sent.to_string(),
             s.frames_received.to_string(),
             s.lost.to_string(),
@@ -134,7 +135,7 @@ fn metric_rows(
         let m = metric(s).summary();
         let mean = m.mean.map(|x| x.round() as i64);
         rows.push(vec![
-            s.name.clone(),
+            printable(&s.name).into_owned(),
             us3(m.min),
             us3(m.p50),
             us3(m.p90),

@@ -38,15 +38,6 @@ pub fn main(args: &CyclictestArgs) -> ExitCode {
     ExitCode::from(run(args, &plans))
 }
 
-/// Where a thread's part of the interval log goes before the merge.
-fn hist_log_part(args: &CyclictestArgs, i: usize) -> Option<std::path::PathBuf> {
-    args.hist_log.as_ref().map(|p| {
-        let mut s = p.clone().into_os_string();
-        s.push(format!(".thread{i}.part"));
-        s.into()
-    })
-}
-
 /// Set-up outcome a thread sends back before measuring.
 type Ready = Result<(usize, String, Vec<String>), String>;
 
@@ -58,17 +49,22 @@ fn run(args: &CyclictestArgs, plans: &[ThreadPlan]) -> u8 {
     // Interval logs are made here, so a bad path is reported before anything runs.
     let mut logs = Vec::new();
     for p in plans {
-        let Some(path) = hist_log_part(args, p.index) else {
+        let Some(path) = &args.hist_log else {
             logs.push(None);
             continue;
         };
         let mut cfg = IntervalLogConfig::new(started);
         cfg.comments
             .push(format!("takt-cyclictest thread {}", p.index));
-        match IntervalLog::create(&path, &[format!("thread{}", p.index)], base_ns, &cfg) {
+        let tag = format!("thread{}", p.index);
+        // A new `.threadN.part` next to the log, never through a link.
+        match IntervalLog::create_part(path, &tag, std::slice::from_ref(&tag), base_ns, &cfg) {
             Ok(l) => logs.push(Some(l)),
             Err(e) => {
                 eprintln!("takt-cyclictest: --hist-log: {e}");
+                for l in logs.iter().flatten() {
+                    let _ = std::fs::remove_file(l.path());
+                }
                 return EXIT_RUNTIME;
             }
         }
@@ -328,12 +324,14 @@ fn finish(
     if let Some((buckets, histofall)) = hist {
         let written =
             match &args.histfile {
-                Some(path) => std::fs::File::create(path)
-                    .and_then(|mut f| output::write_histogram(&mut f, &results, buckets, histofall))
-                    .map_err(|source| StatsError::Io {
-                        path: path.clone(),
-                        source,
-                    }),
+                // Replaced, not written through: a link at `path` is not followed.
+                Some(path) => takt_stack::stats::out_file::replace(path, |f| {
+                    output::write_histogram(f, &results, buckets, histofall)
+                })
+                .map_err(|source| StatsError::Io {
+                    path: path.clone(),
+                    source,
+                }),
                 None => output::write_histogram(&mut out, &results, buckets, histofall).map_err(
                     |source| StatsError::Io {
                         path: "stdout".into(),

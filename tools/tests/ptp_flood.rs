@@ -439,7 +439,8 @@ fn announce_run() -> u64 {
     u(&rep, &["total", "late"])
 }
 
-/// One talker + listener run, `--clock-offset +3ms` on the listener (its
+/// One talker + listener run (long enough for a lock that a loaded machine
+/// delays well past its usual ~2.5 s), `--clock-offset +3ms` on the listener (its
 /// clock starts 3 ms off: the servo steps it once, at its first lock), with
 /// forged Sync/Follow_Up sent to the listener from the talker's side when
 /// `forge`. The listener's report and stderr, the flood's JSON, the
@@ -461,13 +462,13 @@ fn listener_run(forge: bool) -> (Value, String, Option<Value>, u64) {
             "--clock-offset",
             "+3ms",
             "--duration",
-            "8s",
+            "12s",
             "--report",
             "json",
         ],
     );
     std::thread::sleep(Duration::from_millis(500));
-    let t = talker(&wire, &sched, "7s");
+    let t = talker(&wire, &sched, "11s");
     // From before the listener's first lock (~2.5 s) to after it.
     let fl = forge.then(|| {
         std::thread::sleep(Duration::from_millis(500));

@@ -511,22 +511,30 @@ mod tests {
         // Every published mapping keeps disc - sys = k * 1000 for k
         // steps of 1000 ns: a torn read would show anything else.
         let (_t, c) = manual(1_000_000, HostSkew::default());
+        // The writer starts only once the reader reads: on a loaded
+        // machine it could otherwise finish before the reader ran.
+        let reading = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = {
-            let c = Arc::clone(&c);
+            let (c, reading) = (Arc::clone(&c), Arc::clone(&reading));
             std::thread::spawn(move || {
+                while !reading.load(std::sync::atomic::Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
                 for _ in 0..20_000 {
                     c.step(1_000);
                 }
             })
         };
-        let mut seen = 0;
-        while !writer.is_finished() {
+        loop {
             let d = c.from_system(1_000_000) - 1_000_000;
             assert_eq!(d % 1_000, 0, "torn mapping: offset {d}");
-            seen += 1;
+            reading.store(true, std::sync::atomic::Ordering::Release);
+            if writer.is_finished() {
+                break;
+            }
         }
         writer.join().unwrap();
-        assert!(seen > 0);
+        assert_eq!(c.from_system(1_000_000) - 1_000_000, 20_000 * 1_000);
         assert_eq!(c.adjustments().steps, 20_000);
     }
 

@@ -479,6 +479,62 @@ fn two_services_cannot_be_made_to_bounce_datagrams() {
     );
 }
 
+/// The change of finding 2, signed with the key (so from someone who may
+/// change the schedule, by mistake): a cycle of u64::MAX ns overflowed the
+/// end of the first admin cycle and ended an endless run. It is refused
+/// with its position, the run goes on to its end, and the report counts it.
+#[test]
+fn a_signed_change_with_a_cycle_of_u64_max_is_refused_and_the_run_goes_on() {
+    if !ready("u64::MAX cycle change", &TOOLS) {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let wire = Wire::new();
+    let dir = TempDir::new("atk-max");
+    let sched = write(&dir, "s.toml", &schedule(2000, 1000, ""));
+    let key = key_file(&dir);
+    let l = with_listener(&wire, &sched, "6500ms");
+    let t = talker(
+        &wire,
+        &sched,
+        TAKT_A,
+        &["--duration", "5s", "--key-file", &key],
+    );
+    wait_for_service(&wire, false, TAKT_A);
+
+    let change = schedule(2000, 1000, "").replace(
+        "cycle_time = \"2000us\"",
+        "cycle_time = 18446744073709551615",
+    );
+    assert!(change.contains("18446744073709551615"), "{change}");
+    let signed = auth::signed_request(
+        &the_key(),
+        TAKT_A.parse().unwrap(),
+        PORT,
+        auth::realtime_ns(),
+        format!("schedule\n{change}").as_bytes(),
+    );
+    let reply = ask_b_waiting(&wire, (TAKT_A, PORT), &[signed], false, PATIENCE);
+    let reply = parsed(&reply[0]);
+    assert_eq!(reply["accepted"], false, "{reply}");
+    let err = reply["error"].as_str().unwrap_or_default();
+    assert!(
+        err.starts_with("request:4:"),
+        "the cycle_time key's line: {err}"
+    );
+
+    let t = report(wait_at_most(t, Duration::from_secs(30)), "takt-talker");
+    let l = report(wait_at_most(l, Duration::from_secs(30)), "takt-listener");
+    assert!(t.get("total").is_some(), "{t}");
+    // 5 s of 2 ms cycles: the run went to its end on the old schedule.
+    let sent = u(&t, &["total", "frames_sent"]);
+    assert!(u(&t, &["cycles"]) >= 2450, "{t}");
+    assert!(sent + u(&t, &["total", "late"]) >= 2450, "{t}");
+    assert_eq!(u(&l, &["total", "frames_received"]), sent, "{l}");
+    assert_eq!(u(&t, &["control", "schedule_changes"]), 0, "{t}");
+    assert_eq!(refused(&t, "invalid"), 1, "{t}");
+}
+
 #[test]
 fn a_short_request_gets_a_short_reply_and_strangers_none() {
     if !ready("reflection", &TOOLS) {

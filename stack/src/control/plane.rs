@@ -191,6 +191,7 @@ impl ControlPlane {
     /// (a JSON object) instead of the acceptance.
     pub fn plan_refused(&mut self, reason: &[u8]) {
         if let Some(mut job) = self.install.take() {
+            self.svc.refused.count(Refusal::Invalid);
             job.set_reply(reason);
             self.send_reply(job);
         }

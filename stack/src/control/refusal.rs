@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One reason a request was refused. Only `Oversize` and `PadRequest` are
+/// One reason a request was refused. Only `Oversize`, `PadRequest` and
+/// `Invalid` (signed, so from someone holding the key) are
 /// answered (with a short error); every other refusal gets no reply, so
 /// that nobody can make the service send to a third party or bounce
 /// datagrams with another service (docs/control-plane.md, threat model).
@@ -30,6 +31,9 @@ pub enum Refusal {
     /// A status request too short for its reply (answered with how long
     /// it must be).
     PadRequest,
+    /// A signed schedule change that does not validate, or that the
+    /// talker could not take (answered with the error and its line:col).
+    Invalid,
 }
 
 /// Refusals by reason.
@@ -44,6 +48,8 @@ pub struct Refusals {
     pub read_only: u64,
     pub oversize: u64,
     pub pad_request: u64,
+    #[serde(default)]
+    pub invalid: u64,
 }
 
 impl Refusals {
@@ -58,6 +64,7 @@ impl Refusals {
             Refusal::ReadOnly => &mut self.read_only,
             Refusal::Oversize => &mut self.oversize,
             Refusal::PadRequest => &mut self.pad_request,
+            Refusal::Invalid => &mut self.invalid,
         };
         *c = c.saturating_add(1);
     }
@@ -73,6 +80,7 @@ impl Refusals {
             self.read_only,
             self.oversize,
             self.pad_request,
+            self.invalid,
         ]
         .iter()
         .fold(0u64, |a, &b| a.saturating_add(b))
@@ -90,6 +98,7 @@ impl Refusals {
             ("read_only", self.read_only),
             ("oversize", self.oversize),
             ("pad_request", self.pad_request),
+            ("invalid", self.invalid),
         ];
         let parts: Vec<String> = all
             .iter()

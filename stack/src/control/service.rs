@@ -460,7 +460,10 @@ impl Worker {
                         "requested_base_ns": a.requested_base_ns })
                 .to_string()
             }
-            Err(e) => json!({ "accepted": false, "error": e }).to_string(),
+            Err(e) => {
+                job.refusal = Some(Refusal::Invalid);
+                json!({ "accepted": false, "error": e }).to_string()
+            }
         }
     }
 }

@@ -14,9 +14,15 @@
 //!   epoch, a number just after it), the two agree: the tracker follows
 //!   them from there, as a *restart* (new epoch) or a *resync* (same
 //!   epoch). Otherwise the held frame is counted *rogue* and dropped.
-//! - The first frames of a stream are followed the same way: two that
-//!   agree start it. One forged frame therefore never moves the counts;
-//!   two consistent forged frames cost one resync, never an absurd count.
+//! - A stream's first frame starts it at once when its number is one a
+//!   talker that just started sends (at most `MIN_JUMP`): a stream that
+//!   sends a single frame in a run (a slow stream, a short or starved run)
+//!   still counts it. A first frame with a larger number (a listener that
+//!   joined late, or a forgery) is held like any other: two that agree
+//!   start the stream. One forged frame therefore never moves the counts
+//!   by more than itself (a forged small first frame is one frame received
+//!   and, when the real talker follows, one restart); two consistent
+//!   forged frames cost one resync, never an absurd count.
 //!
 //! All arithmetic on received numbers is checked.
 
@@ -169,7 +175,25 @@ impl SeqTracker {
                 return a;
             }
         }
+        if self.epoch.is_none() && seq <= MIN_JUMP {
+            return self.start(epoch, seq, rx_ns);
+        }
         self.hold_or_confirm(epoch, seq, rx_ns)
+    }
+
+    /// The stream's first frame, `seq` numbers after a talker's first:
+    /// the ones before it are lost until they show up.
+    fn start(&mut self, epoch: u64, seq: u64, rx_ns: u64) -> Arrival {
+        // A frame held before it (a large number) did not start the stream.
+        if self.held.take().is_some() {
+            self.rogue = self.rogue.saturating_add(1);
+        }
+        self.epoch = Some(epoch);
+        self.next = 0;
+        self.advance_to(seq);
+        self.lost = self.lost.saturating_add(seq);
+        self.last_rx_ns = rx_ns;
+        Arrival::Ahead { skipped: seq }
     }
 
     /// Count `seq` against the current state if it is within `allowed` of
@@ -449,6 +473,39 @@ mod tests {
             Arrival::Ahead { skipped: 100_000 }
         );
         assert_eq!((t.lost, t.rogue), (100_000, 0));
+    }
+
+    #[test]
+    fn a_streams_only_frame_counts() {
+        let mut t = SeqTracker::with_bound(JumpBound::per_cycle(1, 1000));
+        assert_eq!(t.record_frame(5, 0, 0), Arrival::Ahead { skipped: 0 });
+        assert_eq!((t.unique, t.lost, t.rogue_including_held()), (1, 0, 0));
+        assert_eq!(t.epoch(), Some(5));
+    }
+
+    #[test]
+    fn a_forged_small_first_frame_costs_one_frame_and_one_restart() {
+        let mut t = SeqTracker::with_bound(JumpBound::per_cycle(1, 1000));
+        assert_eq!(t.record_frame(666, 0, 0), Arrival::Ahead { skipped: 0 });
+        assert_eq!(t.record_frame(1, 0, 1000), Arrival::Held);
+        assert_eq!(
+            t.record_frame(1, 1, 2000),
+            Arrival::Confirmed { restart: true }
+        );
+        for s in 2..100 {
+            t.record_frame(1, s, s * 1000 + 1000);
+        }
+        assert_eq!(
+            (
+                t.unique,
+                t.lost,
+                t.duplicates,
+                t.reordered,
+                t.restarts,
+                t.rogue
+            ),
+            (101, 0, 0, 0, 1, 0)
+        );
     }
 
     #[test]

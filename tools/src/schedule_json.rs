@@ -80,6 +80,23 @@ pub struct ControlJson {
     pub best_effort_class_default: bool,
     pub status_port: u16,
     pub guard_band: u64,
+    /// The pre-shared key's file as written; `None`: read-only (schedule
+    /// changes refused).
+    pub key_file: Option<String>,
+    /// Networks the service answers (`A.B.C.D/N`): the file's, or the
+    /// port's own subnet when it gives none.
+    pub allow: Vec<String>,
+    /// True when `allow` was left out of the file.
+    pub allow_default: bool,
+}
+
+/// The network `address/prefix_len` is in, as `A.B.C.D/N`.
+fn own_subnet(address: std::net::Ipv4Addr, prefix_len: u8) -> String {
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(prefix_len.min(32)))
+        .unwrap_or(0);
+    let net = std::net::Ipv4Addr::from(u32::from(address) & mask);
+    format!("{net}/{prefix_len}")
 }
 
 /// Time synchronisation: how the port takes part in PTP, the gate its
@@ -251,6 +268,13 @@ impl ScheduleJson {
             best_effort_class_default: c.best_effort_class.is_none(),
             status_port: c.status_port,
             guard_band: c.guard_band_ns,
+            key_file: c.key_file.clone(),
+            allow: if c.allow.is_empty() {
+                vec![own_subnet(c.address, c.prefix_len)]
+            } else {
+                c.allow.iter().map(|(a, n)| format!("{a}/{n}")).collect()
+            },
+            allow_default: c.allow.is_empty(),
         });
         self
     }
@@ -438,8 +462,22 @@ mod tests {
             serde_json::to_value(j).unwrap()["control"],
             json!({"address": "10.77.0.1", "prefix_len": 24, "gateway": null,
                    "best_effort_class": 0, "best_effort_class_default": true,
-                   "status_port": 9700, "guard_band": 20_000})
+                   "status_port": 9700, "guard_band": 20_000, "key_file": null,
+                   "allow": ["10.77.0.0/24"], "allow_default": true})
         );
+        let c = ControlSection {
+            key_file: Some("ctl.key".into()),
+            allow: vec![([10, 80, 0, 0].into(), 16), ([192, 0, 2, 7].into(), 32)],
+            ..c
+        };
+        let j = ScheduleJson::from_schedule("two.toml", &s).with_control(&s, Some(&c));
+        let v = serde_json::to_value(j).unwrap();
+        assert_eq!(v["control"]["key_file"], "ctl.key");
+        assert_eq!(
+            v["control"]["allow"],
+            json!(["10.80.0.0/16", "192.0.2.7/32"])
+        );
+        assert_eq!(v["control"]["allow_default"], false);
     }
 
     #[test]

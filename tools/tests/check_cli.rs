@@ -323,7 +323,8 @@ fn the_control_plane_example_shows_its_control_section() {
         v["control"],
         serde_json::json!({"address": "10.77.0.1", "prefix_len": 24, "gateway": null,
             "best_effort_class": 0, "best_effort_class_default": true,
-            "status_port": 9700, "guard_band": 30000})
+            "status_port": 9700, "guard_band": 30000, "key_file": null,
+            "allow": ["10.77.0.0/24"], "allow_default": true})
     );
 }
 

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod control;
 pub mod footprint;
+pub mod frames;
 pub mod listener;
 pub mod loopback;
 pub mod plan;

@@ -13,6 +13,7 @@
 use crate::clock::SchedClock;
 use crate::control::is_stream_frame;
 use crate::control::plane::ControlPlane;
+use crate::frames::FramesLog;
 use crate::progress::Progress;
 use crate::ptp::endpoint::PtpEndpoint;
 use crate::ptp::SyncStatus;
@@ -56,6 +57,8 @@ pub struct Listener {
     /// The schedule clock, and the device's timestamps moved onto it.
     clock: SchedClock,
     hist_log: Option<IntervalLog>,
+    /// Per-frame records (`--frames-log`), when asked for.
+    frames_log: Option<FramesLog>,
     stop_on_signal: bool,
     /// The control plane and the PTP port: what is not a stream frame.
     sidecars: Sidecars,
@@ -89,6 +92,7 @@ impl Listener {
             vlans: streams.iter().map(|s| (s.vlan_id, s.pcp)).collect(),
             clock,
             hist_log: None,
+            frames_log: None,
             stop_on_signal: true,
             sidecars: Sidecars::for_listener(),
             sync: None,
@@ -139,6 +143,17 @@ impl Listener {
     pub fn with_hist_log(mut self, log: IntervalLog) -> Self {
         self.hist_log = Some(log);
         self
+    }
+
+    /// Hand every frame's stage times to this log.
+    pub fn with_frames_log(mut self, log: FramesLog) -> Self {
+        self.frames_log = Some(log);
+        self
+    }
+
+    /// The frames log, to finish it after the run.
+    pub fn take_frames_log(&mut self) -> Option<FramesLog> {
+        self.frames_log.take()
     }
 
     /// The interval log, to `finish` it after the run.

@@ -8,6 +8,7 @@
 
 use crate::clock::SchedClock;
 use crate::control::plane::ControlPlane;
+use crate::frames::FramesLog;
 use crate::plan::{Plan, Planned, Until};
 use crate::progress::Progress;
 use crate::ptp::endpoint::PtpEndpoint;
@@ -125,6 +126,8 @@ pub struct Talker {
     advance_ns: u64,
     opts: TalkerOptions,
     hist_log: Option<IntervalLog>,
+    /// Per-frame records (`--frames-log`), when asked for.
+    frames_log: Option<FramesLog>,
 }
 
 impl Talker {
@@ -161,6 +164,7 @@ impl Talker {
             .collect();
         Talker {
             hist_log: None,
+            frames_log: None,
             plan: Plan::new(Arc::new(schedule.clone()), opts.until),
             peeked: None,
             last: None,
@@ -461,6 +465,17 @@ impl Talker {
     pub fn with_hist_log(mut self, log: IntervalLog) -> Self {
         self.hist_log = Some(log);
         self
+    }
+
+    /// Hand every frame's stage times to this log.
+    pub fn with_frames_log(mut self, log: FramesLog) -> Self {
+        self.frames_log = Some(log);
+        self
+    }
+
+    /// The frames log, to finish it after the run.
+    pub fn take_frames_log(&mut self) -> Option<FramesLog> {
+        self.frames_log.take()
     }
 
     /// The interval log, to `finish` it after the run.

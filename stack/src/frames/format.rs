@@ -84,7 +84,9 @@ pub struct FramesHeader {
 /// Why the bytes are not a frames log this build reads.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
-    #[error("not a takt frames log (it does not start with TAKTFRMS; write one with --frames-log)")]
+    #[error(
+        "not a takt frames log (it does not start with TAKTFRMS; write one with --frames-log)"
+    )]
     BadMagic,
     #[error("frames-log version {0}: this build reads version {VERSION}")]
     Version(u16),

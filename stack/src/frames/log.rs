@@ -9,7 +9,7 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -35,6 +35,52 @@ pub struct FramesTotals {
     pub dropped: u64,
 }
 
+/// Where `--frames-log` writes, and how many records a ring holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FramesLogConfig {
+    pub path: PathBuf,
+    pub capacity: usize,
+}
+
+impl FramesLogConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FramesLogConfig {
+            path: path.into(),
+            capacity: DEFAULT_CAPACITY,
+        }
+    }
+}
+
+/// The report's `frames_log` entry for a log finished with `result`
+pub fn frames_log_report(
+    path: &Path,
+    result: Result<FramesTotals, FramesError>,
+) -> crate::stats::FramesLogReport {
+    let path = path.display().to_string();
+    match result {
+        Ok(t) => crate::stats::FramesLogReport {
+            path,
+            written: t.written,
+            dropped: t.dropped,
+            error: None,
+        },
+        Err(e) => {
+            let (written, dropped) = match &e {
+                FramesError::Write {
+                    written, dropped, ..
+                } => (*written, *dropped),
+                _ => (0, 0),
+            };
+            crate::stats::FramesLogReport {
+                path,
+                written,
+                dropped,
+                error: Some(e.to_string()),
+            }
+        }
+    }
+}
+
 /// Why a frames log could not be opened or written. Every message names the
 /// file.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +95,7 @@ pub enum FramesError {
     Write {
         path: PathBuf,
         written: u64,
+        dropped: u64,
         #[source]
         source: std::io::Error,
     },
@@ -67,8 +114,6 @@ pub enum FramesError {
 struct Shared {
     rings: Vec<Ring>,
     stop: AtomicBool,
-    /// Records the writer has written so far.
-    written: AtomicU64,
 }
 
 /// The writer thread, owned by one of the file's logs.
@@ -146,7 +191,6 @@ impl FramesLog {
         let shared = Arc::new(Shared {
             rings: (0..producers).map(|_| Ring::new(capacity)).collect(),
             stop: AtomicBool::new(false),
-            written: AtomicU64::new(0),
         });
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -196,8 +240,8 @@ impl FramesLog {
     /// record pushed so far, then the trailer, and close the file. A log
     /// that does not own the writer (the second of a pair) returns its own
     /// counts and leaves the rest to the first.
-    pub fn finish(self) -> Result<FramesTotals, FramesError> {
-        let Some(w) = self.writer else {
+    pub fn finish(mut self) -> Result<FramesTotals, FramesError> {
+        let Some(w) = self.writer.take() else {
             return Ok(FramesTotals {
                 written: self.pushed(),
                 dropped: self.dropped(),
@@ -211,9 +255,21 @@ impl FramesLog {
             Ok(Err((written, source))) => Err(FramesError::Write {
                 path: w.path,
                 written,
+                dropped,
                 source,
             }),
             Err(_) => Err(FramesError::WriterLost { path: w.path }),
+        }
+    }
+}
+
+impl Drop for FramesLog {
+    /// A log dropped without `finish` (a run that failed) still lets its
+    /// writer write what it has and end; nobody waits for it.
+    fn drop(&mut self) {
+        if let Some(w) = &self.writer {
+            self.shared.stop.store(true, Ordering::Release);
+            w.thread.thread().unpark();
         }
     }
 }
@@ -246,7 +302,6 @@ fn drain(
                 }
             }
         }
-        shared.written.store(written, Ordering::Relaxed);
         if stopping {
             break;
         }
@@ -266,9 +321,7 @@ fn drain(
     let trailer = Trailer {
         written,
         dropped,
-        finished_unix_ns: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        finished_unix_ns: super::unix_now_ns(),
     };
     out.write_all(&trailer.encode())
         .and_then(|()| out.flush())

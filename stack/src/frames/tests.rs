@@ -131,9 +131,14 @@ fn hostile_records_and_trailers_are_errors_not_panics() {
     ));
     // A stream the header does not list.
     let mut b = good.clone();
-    b[head + 2 * RECORD_LEN + 4..head + 2 * RECORD_LEN + 6].copy_from_slice(&u16::MAX.to_le_bytes());
+    b[head + 2 * RECORD_LEN + 4..head + 2 * RECORD_LEN + 6]
+        .copy_from_slice(&u16::MAX.to_le_bytes());
     let e = reading(&b).unwrap_err();
-    assert!(e.to_string().contains("names stream 65535; the header lists 3"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("names stream 65535; the header lists 3"),
+        "{e}"
+    );
     // A trailer that counts other records, and bytes after the trailer.
     let mut b = good.clone();
     let t = good.len() - RECORD_LEN;
@@ -221,7 +226,11 @@ fn a_pair_writes_both_producers_into_one_file() {
     let bytes = sink.0.lock().unwrap().clone();
     let (_, recs, _) = read_all(&bytes);
     for kind in [RecordKind::Tx, RecordKind::Rx] {
-        let seqs: Vec<u64> = recs.iter().filter(|r| r.kind == kind).map(|r| r.seq).collect();
+        let seqs: Vec<u64> = recs
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| r.seq)
+            .collect();
         assert_eq!(seqs, (0..500).collect::<Vec<_>>(), "{kind:?}");
     }
 }

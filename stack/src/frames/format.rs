@@ -169,7 +169,7 @@ impl FramesHeader {
             return Err(HeaderError::RecordLen(rec));
         }
         let len = u32::from_le_bytes([first[12], first[13], first[14], first[15]]);
-        if len < 64 || len > MAX_HEADER_LEN || len % 64 != 0 {
+        if !(64..=MAX_HEADER_LEN).contains(&len) || !len.is_multiple_of(64) {
             return Err(HeaderError::HeaderLen(len));
         }
         Ok(len)

@@ -130,6 +130,7 @@ struct Writer {
 pub struct FramesLog {
     shared: Arc<Shared>,
     ring: usize,
+    path: PathBuf,
     writer: Option<Writer>,
 }
 
@@ -200,16 +201,14 @@ impl FramesLog {
                 path: path.to_path_buf(),
                 thread,
             });
-        let mut writer = match thread {
-            Ok(w) => Some(w),
-            // No thread: nothing drains; every record is counted dropped
-            // once the ring is full, and finish says the writer is lost.
-            Err(_) => None,
-        };
+        // No thread: nothing drains; records are counted dropped once the
+        // ring is full, and finish says the writer is lost.
+        let mut writer = thread.ok();
         (0..producers)
             .map(|ring| FramesLog {
                 shared: Arc::clone(&shared),
                 ring,
+                path: path.to_path_buf(),
                 writer: if ring == 0 { writer.take() } else { None },
             })
             .collect()
@@ -242,6 +241,11 @@ impl FramesLog {
     /// counts and leaves the rest to the first.
     pub fn finish(mut self) -> Result<FramesTotals, FramesError> {
         let Some(w) = self.writer.take() else {
+            if self.ring == 0 {
+                return Err(FramesError::WriterLost {
+                    path: self.path.clone(),
+                });
+            }
             return Ok(FramesTotals {
                 written: self.pushed(),
                 dropped: self.dropped(),

@@ -9,7 +9,7 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,6 +23,9 @@ use super::ring::Ring;
 pub const DEFAULT_CAPACITY: usize = 1 << 16;
 /// How long the writer sleeps when every ring is empty.
 const IDLE: Duration = Duration::from_millis(2);
+/// How long `finish` waits for a writer that makes no progress (a pipe
+/// nobody reads) before it gives up on the rest.
+const STALL: Duration = Duration::from_secs(5);
 /// Bytes of the writer's buffer.
 const BUF_BYTES: usize = 256 * 1024;
 
@@ -68,6 +71,9 @@ pub fn frames_log_report(
             let (written, dropped) = match &e {
                 FramesError::Write {
                     written, dropped, ..
+                }
+                | FramesError::Stalled {
+                    written, dropped, ..
                 } => (*written, *dropped),
                 _ => (0, 0),
             };
@@ -107,6 +113,12 @@ pub enum FramesError {
     },
     #[error("the frames-log writer for {} stopped unexpectedly; the log may be incomplete", path.display())]
     WriterLost { path: PathBuf },
+    #[error("the frames log {} took nothing for {} s (a pipe nobody reads?): gave up with {written} records written, the rest lost", path.display(), STALL.as_secs())]
+    Stalled {
+        path: PathBuf,
+        written: u64,
+        dropped: u64,
+    },
 }
 
 /// State the producers and the writer share.
@@ -114,6 +126,8 @@ pub enum FramesError {
 struct Shared {
     rings: Vec<Ring>,
     stop: AtomicBool,
+    /// Records written so far: `finish` watches it for progress.
+    written: AtomicU64,
 }
 
 /// The writer thread, owned by one of the file's logs.
@@ -192,6 +206,7 @@ impl FramesLog {
         let shared = Arc::new(Shared {
             rings: (0..producers).map(|_| Ring::new(capacity)).collect(),
             stop: AtomicBool::new(false),
+            written: AtomicU64::new(0),
         });
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -254,6 +269,23 @@ impl FramesLog {
         self.shared.stop.store(true, Ordering::Release);
         w.thread.thread().unpark();
         let dropped = self.shared.rings.iter().map(Ring::dropped).sum();
+        // Join only a writer that ends or keeps making progress: a write
+        // blocked for good must not hold the run's end (and its report).
+        let mut seen = self.shared.written.load(Ordering::Relaxed);
+        let mut since = std::time::Instant::now();
+        while !w.thread.is_finished() {
+            std::thread::sleep(Duration::from_millis(5));
+            let now = self.shared.written.load(Ordering::Relaxed);
+            if now != seen {
+                (seen, since) = (now, std::time::Instant::now());
+            } else if since.elapsed() >= STALL {
+                return Err(FramesError::Stalled {
+                    path: w.path,
+                    written: now,
+                    dropped,
+                });
+            }
+        }
         match w.thread.join() {
             Ok(Ok(written)) => Ok(FramesTotals { written, dropped }),
             Ok(Err((written, source))) => Err(FramesError::Write {
@@ -300,7 +332,10 @@ fn drain(
                 moved += 1;
                 if error.is_none() {
                     match out.write_all(&rec) {
-                        Ok(()) => written += 1,
+                        Ok(()) => {
+                            written += 1;
+                            shared.written.store(written, Ordering::Relaxed);
+                        }
                         Err(e) => error = Some(e),
                     }
                 }

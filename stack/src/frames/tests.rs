@@ -241,3 +241,28 @@ fn flag_names_name_every_bit() {
     assert_eq!(names, ["counted", "unsynced", "0x80"]);
     assert_eq!(flag_names(0).count(), 0);
 }
+
+#[test]
+fn finish_gives_up_on_a_writer_that_takes_nothing_and_says_so() {
+    let (rx, tx) = std::io::pipe().unwrap();
+    let mut log = log::start_on(Box::new(tx), &header(3), 1024);
+    for i in 0..100_000 {
+        log.push(&record(i));
+    }
+    let dropped = log.dropped();
+    assert!(dropped > 0);
+    // Nobody ever reads: finish must not wait for ever.
+    match log.finish() {
+        Err(FramesError::Stalled {
+            written,
+            dropped: d,
+            ..
+        }) => {
+            assert_eq!(d, dropped);
+            assert!(written < 100_000 - dropped, "{written}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The blocked writer gets EPIPE and ends.
+    drop(rx);
+}

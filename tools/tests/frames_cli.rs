@@ -374,3 +374,73 @@ fn sigint_still_finishes_the_frames_log() {
     assert_eq!(summary["records"], report["frames_log"]["written"]);
     assert_eq!(summary["dropped"], report["frames_log"]["dropped"]);
 }
+
+/// takt-talker's and takt-listener's run path (`run_on`, on the two ends of
+/// the simulated wire): each writes its own end's log, finished, with the
+/// device's stamp sources in the header, and says so in its report.
+#[test]
+fn talker_and_listener_runs_write_their_own_ends_logs() {
+    use takt_drivers::sim::{self, SimClock, SimConfig};
+    use takt_scheduler::ClockId;
+    use takt_stack::frames::{Ending, FramesLogConfig, FramesReader};
+    use takt_stack::plan::Until;
+    use takt_stack::progress::Progress;
+    use takt_stack::talker::TalkerOptions;
+    use takt_tools::listener::{self, ListenerConfig};
+    use takt_tools::talker::{self, TalkerConfig};
+
+    let dir = TempDir::new("frames-ends");
+    let schedule = takt_scheduler::config::load_file(example("two-class-250us.toml").as_ref())
+        .unwrap()
+        .schedule;
+    let (mut a, mut b, _link) = sim::pair(SimConfig {
+        speed_bps: schedule.link().speed_bps,
+        propagation_ns: 500,
+        clock: SimClock::Real(ClockId::Tai.to_nix()),
+        pool_size: 4096,
+        buf_size: 2048,
+        wire_capacity: 4096,
+    });
+    let (tx_path, rx_path) = (dir.file("tx.frames"), dir.file("rx.frames"));
+    let rx_cfg = ListenerConfig {
+        until: Until::Cycles(200),
+        drain_ns: 200_000_000,
+        backend: "sim".into(),
+        frames_log: Some(FramesLogConfig::new(&rx_path)),
+        ..ListenerConfig::default()
+    };
+    let tx_cfg = TalkerConfig {
+        talker: TalkerOptions {
+            advance_ns: Some(takt_stack::loopback::SIM_ADVANCE_NS),
+            until: Until::Cycles(200),
+            ..TalkerOptions::default()
+        },
+        backend: "sim".into(),
+        frames_log: Some(FramesLogConfig::new(&tx_path)),
+        ..TalkerConfig::default()
+    };
+    let (p, q) = (Progress::default(), Progress::default());
+    let (tx, rx) = std::thread::scope(|s| {
+        let rx = s.spawn(|| listener::run_on(&mut b, &schedule, &rx_cfg, &q));
+        let tx = talker::run_on(&mut a, &schedule, &tx_cfg, &p);
+        (tx, rx.join().expect("listener thread"))
+    });
+    let (tx, rx) = (tx.expect("talker run"), rx.expect("listener run"));
+    for (stats, path, end) in [
+        (&tx.stats, &tx_path, "talker"),
+        (&rx.stats, &rx_path, "listener"),
+    ] {
+        let f = stats.frames_log.as_ref().expect("frames_log in the report");
+        assert_eq!((f.path.as_str(), f.error.as_deref()), (path.as_str(), None));
+        assert_eq!(f.dropped, 0);
+        let mut r = FramesReader::open(path.as_ref()).unwrap();
+        assert_eq!(r.header().end.as_str(), end);
+        assert_eq!(r.header().clock, "tai");
+        assert_eq!(r.header().rx_stamps, "simulated");
+        let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(r.header().streams, names);
+        while r.next_record().unwrap().is_some() {}
+        assert_eq!(r.records_read(), f.written);
+        assert!(matches!(r.ending(), Some(Ending::Complete(_))), "{end}");
+    }
+}

@@ -253,6 +253,7 @@ struct StreamSummary {
     frames_received: u64,
     duplicates: u64,
     unsynced: u64,
+    rogue: u64,
     returned: u64,
     metrics: [Option<Box<Metric>>; METRICS],
 }
@@ -273,7 +274,9 @@ impl StreamSummary {
             RecordKind::Tx if rec.flags & FLAG_LATE != 0 => self.late += 1,
             RecordKind::Tx => self.frames_sent += 1,
             RecordKind::Rx if rec.flags & FLAG_DUPLICATE != 0 => self.duplicates += 1,
-            RecordKind::Rx => self.frames_received += 1,
+            RecordKind::Rx if rec.flags & FLAG_COUNTED != 0 => self.frames_received += 1,
+            // Neither counted nor a duplicate: a frame not believed.
+            RecordKind::Rx => self.rogue += 1,
             RecordKind::Return => self.returned += 1,
             RecordKind::Mirror => {}
         }
@@ -300,11 +303,34 @@ impl StreamSummary {
         self.frames_received += o.frames_received;
         self.duplicates += o.duplicates;
         self.unsynced += o.unsynced;
+        self.rogue += o.rogue;
         self.returned += o.returned;
         for (m, om) in self.metrics.iter_mut().zip(&o.metrics) {
             if let Some(om) = om {
                 m.get_or_insert_with(|| Box::new(Metric::new())).merge(om);
             }
+        }
+    }
+
+    /// As the run report's `stages.<name>`: the stages, the device stamp
+    /// source in it, the summary.
+    fn stage(&self, i: usize, header: &FramesHeader) -> StageJson {
+        let d = match i {
+            WIRE_UNSYNCED => Diff::Wire,
+            END_TO_END_UNSYNCED => Diff::EndToEnd,
+            _ => Diff::ALL[i],
+        };
+        let (_, from, to) = d.definition();
+        let source = match d {
+            Diff::Driver => Some(header.tx_stamps.clone()),
+            Diff::Wire | Diff::Pickup => Some(header.rx_stamps.clone()),
+            _ => None,
+        };
+        StageJson {
+            from: from.letter().to_string(),
+            to: to.letter().to_string(),
+            source,
+            summary: self.summary(i),
         }
     }
 
@@ -314,7 +340,7 @@ impl StreamSummary {
             .map_or_else(Summary::default, |m| m.summary())
     }
 
-    fn report(&self, name: &str) -> StreamJson {
+    fn report(&self, name: &str, header: &FramesHeader) -> StreamJson {
         StreamJson {
             name: name.to_string(),
             frames_sent: self.frames_sent,
@@ -322,12 +348,13 @@ impl StreamSummary {
             frames_received: self.frames_received,
             duplicates: self.duplicates,
             unsynced: self.unsynced,
+            rogue: self.rogue,
             returned: self.returned,
             tx_error_ns: self.summary(Diff::TxError as usize),
             latency_ns: self.summary(Diff::Wire as usize),
             latency_unsynced_ns: self.summary(WIRE_UNSYNCED),
             stages: (0..METRICS)
-                .map(|i| (metric_name(i), self.summary(i)))
+                .map(|i| (metric_name(i), self.stage(i, header)))
                 .collect(),
         }
     }
@@ -342,12 +369,25 @@ struct StreamJson {
     frames_received: u64,
     duplicates: u64,
     unsynced: u64,
+    /// rx records neither counted nor duplicates: frames not believed.
+    rogue: u64,
     /// Return records (mirror round trips).
     returned: u64,
     tx_error_ns: Summary,
     latency_ns: Summary,
     latency_unsynced_ns: Summary,
-    stages: std::collections::BTreeMap<&'static str, Summary>,
+    stages: std::collections::BTreeMap<&'static str, StageJson>,
+}
+
+/// One named difference: `to - from`, as the run report's stages.
+#[derive(Serialize)]
+struct StageJson {
+    from: String,
+    to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    #[serde(flatten)]
+    summary: Summary,
 }
 
 /// The whole `--summary --report json` document.
@@ -411,9 +451,9 @@ fn summary<R: std::io::Read>(
                 streams: streams
                     .iter()
                     .zip(&header.streams)
-                    .map(|(s, n)| s.report(n))
+                    .map(|(s, n)| s.report(n, &header))
                     .collect(),
-                total: total.report("total"),
+                total: total.report("total", &header),
             };
             let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
             writeln!(out, "{text}")?;
@@ -466,6 +506,7 @@ fn summary_text(
         "received",
         "duplicates",
         "unsynced",
+        "rogue",
         "returned",
     ]
     .map(String::from)
@@ -478,6 +519,7 @@ fn summary_text(
             s.frames_received.to_string(),
             s.duplicates.to_string(),
             s.unsynced.to_string(),
+            s.rogue.to_string(),
             s.returned.to_string(),
         ]);
     }
@@ -606,17 +648,28 @@ mod tests {
         let mut dup = rx;
         dup.flags = FLAG_DUPLICATE;
         s.add(&dup, "receive-poll");
-        let j = s.report("a");
+        let mut rogue = rx;
+        rogue.flags = 0;
+        s.add(&rogue, "receive-poll");
+        let j = s.report("a", &FramesHeader::default());
         assert_eq!((j.frames_sent, j.late), (1, 1));
         assert_eq!((j.frames_received, j.duplicates, j.unsynced), (1, 1, 1));
+        assert_eq!(j.rogue, 1);
         assert_eq!(j.tx_error_ns.max, Some(3));
-        assert_eq!(j.stages["wake_error"].max, Some(-5));
-        assert_eq!(j.stages["driver"].count, 0);
+        assert_eq!(j.stages["wake_error"].summary.max, Some(-5));
+        assert_eq!(
+            (
+                j.stages["wake_error"].from.as_str(),
+                j.stages["wake_error"].to.as_str()
+            ),
+            ("S", "W")
+        );
+        assert_eq!(j.stages["driver"].summary.count, 0);
         // Out of sync: into the unsynced histograms, not wire / end_to_end.
         assert_eq!(j.latency_ns.count, 0);
         assert_eq!(j.latency_unsynced_ns.max, Some(47));
-        assert_eq!(j.stages["end_to_end_unsynced"].max, Some(70));
+        assert_eq!(j.stages["end_to_end_unsynced"].summary.max, Some(70));
         // receive-poll: R is when userland looked, so no pickup.
-        assert_eq!(j.stages["pickup"].count, 0);
+        assert_eq!(j.stages["pickup"].summary.count, 0);
     }
 }

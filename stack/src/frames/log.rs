@@ -145,6 +145,8 @@ pub struct FramesLog {
     shared: Arc<Shared>,
     ring: usize,
     path: PathBuf,
+    /// No file, no writer: `in_memory`.
+    memory: bool,
     writer: Option<Writer>,
 }
 
@@ -224,9 +226,43 @@ impl FramesLog {
                 shared: Arc::clone(&shared),
                 ring,
                 path: path.to_path_buf(),
+                memory: false,
                 writer: if ring == 0 { writer.take() } else { None },
             })
             .collect()
+    }
+
+    /// A log with no file: a ring of `capacity` records that nothing drains
+    /// (tests: what the data path pushed, via [`FramesLog::take_records`]).
+    /// Once full, pushes are dropped and counted, as with a file.
+    pub fn in_memory(capacity: usize) -> FramesLog {
+        FramesLog {
+            shared: Arc::new(Shared {
+                rings: vec![Ring::new(capacity)],
+                stop: AtomicBool::new(false),
+                written: AtomicU64::new(0),
+            }),
+            ring: 0,
+            path: PathBuf::new(),
+            writer: None,
+            memory: true,
+        }
+    }
+
+    /// The records an [`in_memory`](FramesLog::in_memory) log holds, oldest
+    /// first, emptying it. Empty for a log with a file (its writer owns
+    /// the other end of the ring).
+    pub fn take_records(&mut self) -> Vec<FrameRecord> {
+        let mut out = Vec::new();
+        if self.memory {
+            while let Some(b) = self.shared.rings[self.ring].pop() {
+                // Encoded by push: decodes.
+                if let Ok(r) = FrameRecord::decode(&b) {
+                    out.push(r);
+                }
+            }
+        }
+        out
     }
 
     /// Hand one record over. False when the ring was full (counted).
@@ -256,7 +292,7 @@ impl FramesLog {
     /// counts and leaves the rest to the first.
     pub fn finish(mut self) -> Result<FramesTotals, FramesError> {
         let Some(w) = self.writer.take() else {
-            if self.ring == 0 {
+            if self.ring == 0 && !self.memory {
                 return Err(FramesError::WriterLost {
                     path: self.path.clone(),
                 });
@@ -296,6 +332,13 @@ impl FramesLog {
             }),
             Err(_) => Err(FramesError::WriterLost { path: w.path }),
         }
+    }
+}
+
+impl Default for FramesLog {
+    /// An in-memory log of 1024 records (no file).
+    fn default() -> Self {
+        FramesLog::in_memory(1024)
     }
 }
 

@@ -266,3 +266,19 @@ fn finish_gives_up_on_a_writer_that_takes_nothing_and_says_so() {
     // The blocked writer gets EPIPE and ends.
     drop(rx);
 }
+
+#[test]
+fn an_in_memory_log_keeps_what_was_pushed_until_full() {
+    let mut log = FramesLog::default();
+    assert_eq!(log.capacity(), 1024);
+    for i in 0..1030 {
+        log.push(&record(i));
+    }
+    assert_eq!(log.dropped(), 6);
+    let recs = log.take_records();
+    assert_eq!(recs, (0..1024).map(record).collect::<Vec<_>>());
+    assert!(log.push(&record(7)));
+    assert_eq!(log.take_records(), vec![record(7)]);
+    let t = log.finish().unwrap();
+    assert_eq!((t.written, t.dropped), (1025, 6));
+}

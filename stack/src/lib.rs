@@ -22,5 +22,7 @@ pub enum StackError {
     #[error(transparent)]
     Stats(#[from] stats::StatsError),
     #[error(transparent)]
+    Frames(#[from] frames::FramesError),
+    #[error(transparent)]
     Driver(#[from] takt_drivers::DriverError),
 }

@@ -33,6 +33,9 @@ pub struct LoopbackConfig {
     pub drain_ns: u64,
     /// Write an HdrHistogram interval log of tx error and latency here.
     pub hist_log: Option<PathBuf>,
+    /// Write per-frame records here: the talker's (tx) and the listener's
+    /// (rx) into one file, each through its own ring.
+    pub frames_log: Option<crate::frames::FramesLogConfig>,
 }
 
 impl Default for LoopbackConfig {
@@ -43,6 +46,7 @@ impl Default for LoopbackConfig {
             lead_ns: 20_000_000,
             drain_ns: 20_000_000,
             hist_log: None,
+            frames_log: None,
         }
     }
 }
@@ -105,6 +109,19 @@ pub fn run(
     if let Some(log) = rx_log {
         listener = listener.with_hist_log(log);
     }
+    let (tx_frames, rx_frames) = match &cfg.frames_log {
+        Some(f) => {
+            let (t, r) = open_frames_log(f, &a, &names, clock)?;
+            (Some(t), Some(r))
+        }
+        None => (None, None),
+    };
+    if let Some(log) = tx_frames {
+        talker = talker.with_frames_log(log);
+    }
+    if let Some(log) = rx_frames {
+        listener = listener.with_frames_log(log);
+    }
     let deadline = AtomicU64::new(0);
 
     let (talker_summary, listener_summary, mut listener) = std::thread::scope(|s| {
@@ -158,6 +175,16 @@ pub fn run(
     stats.data_path_allocations = rt::allocation_counting_active()
         .then(|| tx_heap.unwrap_or(0) + rx_stats.data_path_allocations.unwrap_or(0));
 
+    if let (Some(f), Some(t), Some(r)) = (
+        &cfg.frames_log,
+        talker.take_frames_log(),
+        listener.take_frames_log(),
+    ) {
+        // Both producers have stopped: the listener's first, then the
+        // talker's, which owns the writer.
+        let _ = r.finish();
+        stats.frames_log = Some(crate::frames::frames_log_report(&f.path, t.finish()));
+    }
     if let (Some(path), Some(t), Some(r)) = (
         &cfg.hist_log,
         talker.take_hist_log(),
@@ -173,6 +200,30 @@ pub fn run(
         port_b: b.counters(),
         schedule: sched,
     })
+}
+
+/// One frames log for both ends: tx records from the talker, rx records
+/// from the listener.
+fn open_frames_log(
+    f: &crate::frames::FramesLogConfig,
+    port: &dyn RingDevice,
+    names: &[&str],
+    clock: takt_scheduler::ClockId,
+) -> Result<(crate::frames::FramesLog, crate::frames::FramesLog), StackError> {
+    let caps = port.info().caps;
+    let header = crate::frames::FramesHeader {
+        end: crate::frames::LogEnd::Loopback,
+        clock: clock.as_str().into(),
+        rx_stamps: caps.rx_stamps.as_str().into(),
+        tx_stamps: caps.tx_stamps.as_str().into(),
+        device: "sim:a -> sim:b".into(),
+        streams: names.iter().map(|n| n.to_string()).collect(),
+        created_ns: clock.now_ns(),
+        created_unix_ns: crate::frames::unix_now_ns(),
+    };
+    Ok(crate::frames::FramesLog::create_pair(
+        &f.path, &header, f.capacity,
+    )?)
 }
 
 /// Bytes of one buffer of the simulated ports and wire.

@@ -128,6 +128,8 @@ pub struct ListenerConfig {
     pub device: DeviceSpec,
     /// No notes on stderr (`-q`).
     pub quiet: bool,
+    /// Write per-frame records here (`--frames-log`).
+    pub frames_log: Option<takt_stack::frames::FramesLogConfig>,
     /// How the sync phase waits between looks (the `--wake` flags).
     pub wake: rt::WakeConfig,
 }
@@ -146,6 +148,7 @@ impl Default for ListenerConfig {
             ptp: None,
             device: DeviceSpec::Sim,
             quiet: false,
+            frames_log: None,
             wake: rt::WakeConfig::default(),
         }
     }
@@ -198,6 +201,14 @@ pub fn run_on(
         &names,
         sched_clock.now_ns(),
         cfg.ptp.is_some(),
+    )?;
+    let frames = crate::frames_args::open(
+        cfg.frames_log.as_ref(),
+        takt_stack::frames::LogEnd::Listener,
+        &*dev,
+        clock,
+        &names,
+        sched_clock.now_ns(),
     )?;
     // Also before: its worker thread stays unpinned and SCHED_OTHER.
     let mut sidecars = Sidecars::for_listener();
@@ -266,6 +277,9 @@ pub fn run_on(
     if let Some(log) = log {
         listener = listener.with_hist_log(log);
     }
+    if let Some(f) = frames {
+        listener = listener.with_frames_log(f);
+    }
     let (summary, heap) =
         rt::count_allocations(|| listener.run(dev, &mut stats.streams, &deadline, progress));
     if let Some(plane) = listener.take_control() {
@@ -275,6 +289,11 @@ pub fn run_on(
         stats.ptp = Some(ts.finish(listener.take_ptp(), &stats));
     }
     drop(rt_guard);
+    crate::frames_args::finish(
+        cfg.frames_log.as_ref(),
+        listener.take_frames_log(),
+        &mut stats,
+    );
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = sched_clock.now_ns();
@@ -342,6 +361,7 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
         ptp,
         device: args.device.clone(),
         quiet: args.run.quiet,
+        frames_log: args.run.frames.config(),
         wake: args.rt.wake_config(),
         until: args.run.until(),
         hist_log: args.run.hist_log.clone(),

@@ -82,6 +82,8 @@ pub struct RunArgs {
     /// No progress line
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub frames: crate::frames_args::FramesArgs,
 }
 
 pub fn duration_arg(s: &str) -> Result<u64, String> {
@@ -539,6 +541,10 @@ pub fn write_reports(
             eprintln!("{e}");
             code = EXIT_RUNTIME;
         }
+    }
+    if let Some(e) = stats.frames_log.as_ref().and_then(|f| f.error.as_ref()) {
+        eprintln!("{e}");
+        code = EXIT_RUNTIME;
     }
     let report = match args.report {
         ReportFormat::Text => text_report(stats),

@@ -123,6 +123,8 @@ pub struct TalkerConfig {
     pub device: DeviceSpec,
     /// No notes on stderr (`-q`).
     pub quiet: bool,
+    /// Write per-frame records here (`--frames-log`).
+    pub frames_log: Option<takt_stack::frames::FramesLogConfig>,
 }
 
 impl Default for TalkerConfig {
@@ -139,6 +141,7 @@ impl Default for TalkerConfig {
             ptp: None,
             device: DeviceSpec::Sim,
             quiet: false,
+            frames_log: None,
         }
     }
 }
@@ -179,6 +182,14 @@ pub fn run_on(
         &names,
         sched_clock.now_ns(),
         cfg.ptp.is_some(),
+    )?;
+    let frames = crate::frames_args::open(
+        cfg.frames_log.as_ref(),
+        takt_stack::frames::LogEnd::Talker,
+        &*dev,
+        clock,
+        &names,
+        sched_clock.now_ns(),
     )?;
     // Also before: its worker thread stays unpinned and SCHED_OTHER.
     let running: control_args::Running = Arc::new(Mutex::new(None));
@@ -247,6 +258,9 @@ pub fn run_on(
     if let Some(log) = log {
         talker = talker.with_hist_log(log);
     }
+    if let Some(f) = frames {
+        talker = talker.with_frames_log(f);
+    }
     if cfg.control.is_some() {
         *running.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Arc::clone(talker.schedule()), opts.until));
@@ -263,6 +277,11 @@ pub fn run_on(
         stats.ptp = Some(ts.finish(talker.take_ptp(), &stats));
     }
     drop(rt_guard);
+    crate::frames_args::finish(
+        cfg.frames_log.as_ref(),
+        talker.take_frames_log(),
+        &mut stats,
+    );
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = sched_clock.now_ns();
@@ -333,6 +352,7 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         ptp,
         device: args.device.clone(),
         quiet: args.run.quiet,
+        frames_log: args.run.frames.config(),
         linger_ns: args.linger.unwrap_or(0),
         talker: TalkerOptions {
             wake: args.rt.wake_config(),

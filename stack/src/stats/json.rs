@@ -84,8 +84,26 @@ pub struct RunReport {
     /// Listener runs: frames rejected, by reason (null: not a listener).
     #[serde(default)]
     pub rx_rejected: Option<RxRejectedReport>,
+    /// The per-frame records of `--frames-log`, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_log: Option<FramesLogReport>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
+}
+
+/// What `--frames-log` wrote (docs/frames-log.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FramesLogReport {
+    /// The file, as given.
+    pub path: String,
+    /// Records in the file.
+    pub written: u64,
+    /// Records the data path dropped because the log's ring was full (the
+    /// writer fell behind: a slow disk, a full pipe).
+    pub dropped: u64,
+    /// Why the file is incomplete, when writing it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// `takt_drivers::Counters` under stable names.
@@ -209,6 +227,7 @@ impl From<&RunStats> for RunReport {
                 truncated: r.truncated,
                 other: r.other,
             }),
+            frames_log: run.frames_log.clone(),
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&total),
         }

@@ -31,8 +31,8 @@ pub use histfile::{
     DEFAULT_BUCKETS, MAX_BUCKETS,
 };
 pub use json::{
-    json_line, json_report, ControlReport, DeviceCountersReport, RtReportJson, RunReport,
-    RxRejectedReport, StreamReport, REPORT_VERSION,
+    json_line, json_report, ControlReport, DeviceCountersReport, FramesLogReport, RtReportJson,
+    RunReport, RxRejectedReport, StreamReport, REPORT_VERSION,
 };
 pub use metric::{Metric, Summary, METRIC_MAX_NS, METRIC_SIGFIG, SUMMARY_QUANTILES};
 pub use ptp::{OffsetStats, PtpReport};

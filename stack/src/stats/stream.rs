@@ -180,6 +180,8 @@ pub struct RunStats {
     /// Listener runs: received frames that belong to no stream (rogue and
     /// bad padding are per stream).
     pub rx_rejected: Option<RxRejected>,
+    /// What `--frames-log` wrote, when asked for.
+    pub frames_log: Option<super::json::FramesLogReport>,
 }
 
 /// A listener's rejected frames that no stream can claim.

@@ -235,6 +235,21 @@ pub fn text_report(run: &RunStats) -> String {
             total.rogue, total.bad_padding, r.truncated, r.other, total.restarts, total.resyncs
         );
     }
+    if let Some(f) = &run.frames_log {
+        let _ = write!(
+            out,
+            "frames log {}: {} records written, {} dropped (ring full)",
+            printable(&f.path),
+            f.written,
+            f.dropped
+        );
+        match &f.error {
+            Some(e) => {
+                let _ = writeln!(out, "; error: {}", printable(e));
+            }
+            None => out.push('\n'),
+        }
+    }
     out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");
 
     let mut rows = Vec::new();

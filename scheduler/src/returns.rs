@@ -11,11 +11,15 @@ use crate::schedule::Stream;
 pub enum ReturnError {
     #[error("stream index {index} does not exist")]
     NoSuchStream { index: usize },
-    #[error("stream \"{name}\" cannot be the return of itself: name the forward stream it carries back")]
+    #[error(
+        "stream \"{name}\" cannot be the return of itself: name the forward stream it carries back"
+    )]
     OfItself { ret: usize, name: String },
     #[error("stream \"{of}\" is itself a return stream: a return carries a forward stream back, not another return")]
     OfReturn { ret: usize, of: String },
-    #[error("stream \"{of}\" already has a return stream (\"{first}\"): one return per forward stream")]
+    #[error(
+        "stream \"{of}\" already has a return stream (\"{first}\"): one return per forward stream"
+    )]
     Twice {
         ret: usize,
         of: String,

@@ -34,8 +34,11 @@ fn with_return(ret: &str, more: &str) -> String {
 
 #[test]
 fn the_pairing_is_in_the_schedule() {
-    let l = parse_str(&with_return("return_of = \"ping\"", "frame_size = 128\n"), "t.toml")
-        .unwrap();
+    let l = parse_str(
+        &with_return("return_of = \"ping\"", "frame_size = 128\n"),
+        "t.toml",
+    )
+    .unwrap();
     let s = &l.schedule;
     assert_eq!(s.return_of(1), Some(0));
     assert_eq!(s.return_of(0), None);
@@ -45,7 +48,10 @@ fn the_pairing_is_in_the_schedule() {
 
 #[test]
 fn the_example_loads() {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/examples/round-trip.toml");
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/examples/round-trip.toml"
+    );
     let l = load_file(std::path::Path::new(p)).unwrap();
     assert_eq!(l.schedule.return_of(1), Some(0));
 }

@@ -44,6 +44,9 @@ pub struct StreamReport {
     /// confirmed.
     #[serde(default)]
     pub resyncs: u64,
+    /// Talker: the stream's round trips, when it has a return stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip: Option<super::RoundTripReport>,
 }
 
 /// A listener's rejected frames by reason, over all streams.
@@ -84,6 +87,9 @@ pub struct RunReport {
     /// Listener runs: frames rejected, by reason (null: not a listener).
     #[serde(default)]
     pub rx_rejected: Option<RxRejectedReport>,
+    /// `takt-listener --mirror`: the returns it sent (docs/round-trip.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<super::MirrorReport>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
 }
@@ -183,6 +189,7 @@ impl From<&StreamStats> for StreamReport {
             bad_padding: s.bad_padding,
             restarts: s.restarts,
             resyncs: s.resyncs,
+            round_trip: s.round_trip.as_deref().map(super::RoundTripReport::from),
         }
     }
 }
@@ -209,6 +216,7 @@ impl From<&RunStats> for RunReport {
                 truncated: r.truncated,
                 other: r.other,
             }),
+            mirror: run.mirror,
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&total),
         }

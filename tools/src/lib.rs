@@ -23,6 +23,8 @@
 //!   `--clock-drift` test aids.
 //! - [`rt_args`]: the real-time flags (`--cpu`, `--priority`, `--wake`,
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
+//! - [`mirror_args`]: `takt-listener --mirror` and the talker's
+//!   `--rtt-outlier` / `--rtt-timeout` (docs/round-trip.md).
 
 pub mod check;
 pub mod control_args;
@@ -30,6 +32,7 @@ pub mod control_client;
 pub mod cyclictest;
 pub mod listener;
 pub mod loopback;
+pub mod mirror_args;
 pub mod ptp_args;
 pub mod rt_args;
 pub mod run;

@@ -95,3 +95,53 @@ pub struct MirrorReport {
     pub d_max_ns: Option<i64>,
     pub d_steps: u64,
 }
+
+/// The text report's round-trip lines: one per stream with a return, and
+/// the mirror's.
+pub(super) fn write_text(out: &mut String, run: &super::RunStats) {
+    use std::fmt::Write;
+    let us = |v: Option<i64>| v.map_or("-".to_owned(), |ns| format!("{:.1}", ns as f64 / 1e3));
+    for s in &run.streams {
+        let Some(rt) = s.round_trip.as_deref() else {
+            continue;
+        };
+        let _ = write!(
+            out,
+            "round trip {}: returned {}, lost {}, late {}, outliers {} (> {} us), duplicates {}, rogue {}; rtt us p50 {} p99 {} max {}",
+            takt_scheduler::printable(&s.name),
+            rt.returned,
+            rt.lost,
+            rt.late,
+            rt.outliers,
+            rt.outlier_threshold_ns as f64 / 1e3,
+            rt.duplicates,
+            rt.rogue,
+            us(rt.rtt.value_at_percentile(50.0)),
+            us(rt.rtt.value_at_percentile(99.0)),
+            us(rt.rtt.max()),
+        );
+        if rt.rtt_device.count() > 0 {
+            let _ = write!(
+                out,
+                "; device stamps p50 {} p99 {} max {}",
+                us(rt.rtt_device.value_at_percentile(50.0)),
+                us(rt.rtt_device.value_at_percentile(99.0)),
+                us(rt.rtt_device.max()),
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(m) = &run.mirror {
+        let _ = writeln!(
+            out,
+            "mirror: sent {}, late {}, queue full {}, no buffer {}; d (mirror - talker clock + shortest one-way) {} .. {} us, {} steps",
+            m.sent,
+            m.late,
+            m.queue_full,
+            m.no_buffer,
+            us(m.d_min_ns),
+            us(m.d_max_ns),
+            m.d_steps
+        );
+    }
+}

@@ -164,3 +164,34 @@ fn packet_round_trip_the_same_with_a_mirror_clock_3_3ms_off() {
 fn packet_round_trip_spinning_talker() {
     mirror_clock_offset_does_not_change_the_round_trip(&["--wake", "spin"]);
 }
+
+/// `--mirror` (and the talker's round-trip flags) without a return stream
+/// in the schedule: exit 2, saying what to add.
+#[test]
+fn round_trip_flags_without_a_return_stream_are_refused() {
+    if !ready("round-trip flags", &[]) {
+        return;
+    }
+    let schedule = example("single-stream-1ms.toml");
+    for (program, flag) in [(LISTENER, "--mirror"), (TALKER, "--rtt-outlier=1ms")] {
+        let out = std::process::Command::new(program)
+            .args([
+                "--schedule",
+                &schedule,
+                "--device",
+                "packet:lo",
+                flag,
+                "--cycles",
+                "1",
+                "-q",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{program} {flag}: {err}");
+        assert!(
+            err.contains("return_of = \"NAME\""),
+            "{program} {flag}: {err}"
+        );
+    }
+}

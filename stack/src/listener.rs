@@ -14,6 +14,7 @@ use crate::clock::SchedClock;
 use crate::control::is_stream_frame;
 use crate::control::plane::ControlPlane;
 use crate::frames::FramesLog;
+use crate::mirror::Mirror;
 use crate::progress::Progress;
 use crate::ptp::endpoint::PtpEndpoint;
 use crate::ptp::SyncStatus;
@@ -66,6 +67,8 @@ pub struct Listener {
     sync: Option<Arc<SyncStatus>>,
     /// For the control plane's queries.
     schedule: Arc<Schedule>,
+    /// `--mirror`: send forward frames back (docs/round-trip.md).
+    mirror: Option<Mirror>,
 }
 
 impl Listener {
@@ -97,7 +100,20 @@ impl Listener {
             sidecars: Sidecars::for_listener(),
             sync: None,
             schedule: Arc::new(schedule.clone()),
+            mirror: None,
         }
+    }
+
+    /// Send each believed frame of a forward stream back in its return
+    /// stream's window (`takt-listener --mirror`).
+    pub fn with_mirror(mut self, mirror: Mirror) -> Self {
+        self.mirror = Some(mirror);
+        self
+    }
+
+    /// The mirror, to `finish` it after the run.
+    pub fn take_mirror(&mut self) -> Option<Mirror> {
+        self.mirror.take()
     }
 
     /// Whether SIGINT/SIGTERM end the run at once (the default). A
@@ -183,6 +199,9 @@ impl Listener {
             // nothing that arrived by `now` is left, however long this
             // thread is descheduled in between.
             let now = self.clock.now_ns();
+            if let Some(m) = &mut self.mirror {
+                m.service(now, dev, self.frames_log.as_mut());
+            }
             if dev.rx_burst(&mut batch) == 0 {
                 if !self.sidecars.is_empty() && self.sidecars.wants_service(now, &self.schedule) {
                     let cycles = self.schedule.cycle_at(now).map_or(0, |c| c.index + 1);
@@ -206,6 +225,8 @@ impl Listener {
                 std::hint::spin_loop();
                 continue;
             }
+            // The mirror's A: when this loop has the frames.
+            let app_ns = self.mirror.as_ref().map_or(0, |_| self.clock.now_ns());
             while let Some(f) = batch.pop_front() {
                 let rx = self.clock.from_device(f.rx_time_ns);
                 let f = if self.sidecars.is_empty() || is_stream_frame(&dev.buf(&f.buf)[..f.len]) {
@@ -217,7 +238,10 @@ impl Listener {
                     }
                 };
                 let rx_ns = i64::try_from(rx).unwrap_or(i64::MAX);
-                self.on_frame(&dev.buf(&f.buf)[..f.len], rx_ns, stats, &mut summary);
+                let believed = self.on_frame(&dev.buf(&f.buf)[..f.len], rx_ns, stats, &mut summary);
+                if let (true, Some(m)) = (believed, &mut self.mirror) {
+                    m.offer(dev, &f.buf, f.len, rx, app_ns);
+                }
                 dev.free(f.buf);
             }
         }
@@ -233,31 +257,32 @@ impl Listener {
         rx_ns: i64,
         stats: &mut [StreamStats],
         summary: &mut ListenerSummary,
-    ) {
+    ) -> bool {
         let frame = match StreamFrame::new_checked(bytes) {
             Ok(f) => f,
             Err(WireError::Truncated { .. }) => {
                 summary.truncated += 1;
-                return;
+                return false;
             }
             Err(_) => {
                 summary.other_frames += 1;
-                return;
+                return false;
             }
         };
         let id = frame.stream_id() as usize;
         let (Some(tracker), Some(st)) = (self.trackers.get_mut(id), stats.get_mut(id)) else {
             summary.other_frames += 1;
-            return;
+            return false;
         };
         if !frame.padding_ok() {
             // Corrupted: none of its fields can be believed.
             st.bad_padding += 1;
-            return;
+            return false;
         }
         let Some(latency) = plausible_latency(rx_ns, frame.tx_ns()) else {
             tracker.rogue += 1;
-            return self.count(id, stats);
+            self.count(id, stats);
+            return false;
         };
         if let Some(v) = frame.vlan() {
             if (v.vid, v.pcp) != self.vlans[id] {
@@ -265,7 +290,10 @@ impl Listener {
             }
         }
         let rx = u64::try_from(rx_ns).unwrap_or(0);
-        match tracker.record_frame(frame.epoch(), frame.sequence(), rx) {
+        let arrival = tracker.record_frame(frame.epoch(), frame.sequence(), rx);
+        // A duplicate is not sent back again (a mirror returns each frame once).
+        let believed = arrival != Arrival::Duplicate;
+        match arrival {
             Arrival::Duplicate => {}
             Arrival::Held => self.held_latency[id] = Some(latency),
             Arrival::Confirmed { .. } => {
@@ -279,6 +307,7 @@ impl Listener {
             }
         }
         self.count(id, stats);
+        believed
     }
 
     fn record_latency(&mut self, id: usize, st: &mut StreamStats, latency: i64) {

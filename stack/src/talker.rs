@@ -222,7 +222,14 @@ impl Talker {
                     // A new plan took over: it decides what comes next.
                     continue;
                 }
-                rt::wait_until(&self.clock, deadline, self.opts.wake);
+                crate::round_trip::wait_until(
+                    &mut self.sidecars,
+                    dev,
+                    &self.clock,
+                    deadline,
+                    self.opts.wake,
+                    self.frames_log.as_mut(),
+                );
                 if rt::stop_requested() {
                     summary.interrupted = true;
                     break;
@@ -250,6 +257,9 @@ impl Talker {
                 st.late += 1;
                 late += 1;
             } else if self.queue(dev, &mut pending, &p, self.seq[p.stream], tx_ns) {
+                if let Some(r) = self.sidecars.round_trip_mut() {
+                    r.on_sent(p.stream, self.seq[p.stream], tx_ns, p.launch_ns);
+                }
                 self.seq[p.stream] += 1;
                 wire_free_ns = depart + t.wire_ns;
                 st.frames_sent += 1;
@@ -293,6 +303,18 @@ impl Talker {
         }
         self.drain(dev, &mut pending);
         self.pending = pending;
+        if let Some(timeout) = self
+            .sidecars
+            .round_trip_mut()
+            .map(|r| r.options().timeout_ns)
+        {
+            // The last returns are on their way: wait for them (or for the
+            // timeout after which they count lost).
+            let last = summary.last_launch_ns.unwrap_or(0);
+            let end = self.clock.now_ns().max(last).saturating_add(timeout);
+            self.serve_control_until(dev, stats, summary.cycles, end);
+            crate::round_trip::drain_records(&mut self.sidecars, self.frames_log.as_mut());
+        }
         if let Until::Time(end) = self.opts.until {
             if !summary.interrupted {
                 self.idle_until(dev, stats, summary.cycles, end);
@@ -342,6 +364,25 @@ impl Talker {
     pub fn with_sidecars(mut self, sidecars: Sidecars) -> Self {
         self.sidecars = sidecars;
         self
+    }
+
+    /// Measure round trips against a mirror (docs/round-trip.md); after
+    /// `with_sidecars`, which would replace it.
+    pub fn with_round_trip(
+        mut self,
+        opts: crate::round_trip::RoundTripOptions,
+        dev: &dyn RingDevice,
+    ) -> Self {
+        let rt =
+            crate::round_trip::RoundTrip::for_device(self.plan.schedule(), self.epoch(), dev, opts);
+        self.sidecars
+            .set_round_trip(rt, crate::round_trip::poll_interval_ns(self.opts.wake));
+        self
+    }
+
+    /// The round trips, to `finish` them into the stats after the run.
+    pub fn take_round_trip(&mut self) -> Option<crate::round_trip::RoundTrip> {
+        self.sidecars.take_round_trip()
     }
 
     /// Count frames sent while `sync` says the clock is out of sync.

@@ -26,6 +26,8 @@
 //!   or the report's histograms recomputed.
 //! - [`rt_args`]: the real-time flags (`--cpu`, `--priority`, `--wake`,
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
+//! - [`mirror_args`]: `takt-listener --mirror` and the talker's
+//!   `--rtt-outlier` / `--rtt-timeout` (docs/round-trip.md).
 
 pub mod check;
 pub mod control_args;
@@ -36,6 +38,7 @@ pub mod frames_cmd;
 pub mod frames_printf;
 pub mod listener;
 pub mod loopback;
+pub mod mirror_args;
 pub mod ptp_args;
 pub mod rt_args;
 pub mod run;

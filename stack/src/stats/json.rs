@@ -44,6 +44,9 @@ pub struct StreamReport {
     /// confirmed.
     #[serde(default)]
     pub resyncs: u64,
+    /// Talker: the stream's round trips, when it has a return stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip: Option<super::RoundTripReport>,
 }
 
 /// A listener's rejected frames by reason, over all streams.
@@ -87,6 +90,9 @@ pub struct RunReport {
     /// The per-frame records of `--frames-log`, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_log: Option<FramesLogReport>,
+    /// `takt-listener --mirror`: the returns it sent (docs/round-trip.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<super::MirrorReport>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
 }
@@ -201,6 +207,7 @@ impl From<&StreamStats> for StreamReport {
             bad_padding: s.bad_padding,
             restarts: s.restarts,
             resyncs: s.resyncs,
+            round_trip: s.round_trip.as_deref().map(super::RoundTripReport::from),
         }
     }
 }
@@ -228,6 +235,7 @@ impl From<&RunStats> for RunReport {
                 other: r.other,
             }),
             frames_log: run.frames_log.clone(),
+            mirror: run.mirror,
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&total),
         }

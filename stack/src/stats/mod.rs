@@ -17,6 +17,7 @@ mod json;
 mod metric;
 pub mod out_file;
 mod ptp;
+mod round_trip;
 mod stream;
 mod text;
 
@@ -36,6 +37,7 @@ pub use json::{
 };
 pub use metric::{Metric, Summary, METRIC_MAX_NS, METRIC_SIGFIG, SUMMARY_QUANTILES};
 pub use ptp::{OffsetStats, PtpReport};
+pub use round_trip::{MirrorReport, RoundTripReport, RoundTripStats};
 pub use stream::{MetricKind, RunStats, RxRejected, StreamStats};
 pub use text::{text_report, write_progress_line, write_us1, write_us3};
 

@@ -69,6 +69,8 @@ pub struct StreamStats {
     pub latency_ns: Metric,
     /// The listener's latencies of those frames, kept out of `latency_ns`.
     pub latency_unsynced_ns: Metric,
+    /// Talker: the round trips of a stream with a return (round_trip.rs).
+    pub round_trip: Option<Box<super::RoundTripStats>>,
 }
 
 impl StreamStats {
@@ -91,6 +93,7 @@ impl StreamStats {
             tx_error_ns: Metric::new(),
             latency_ns: Metric::new(),
             latency_unsynced_ns: Metric::new(),
+            round_trip: None,
         }
     }
 
@@ -182,6 +185,8 @@ pub struct RunStats {
     pub rx_rejected: Option<RxRejected>,
     /// What `--frames-log` wrote, when asked for.
     pub frames_log: Option<super::json::FramesLogReport>,
+    /// `takt-listener --mirror`: the returns it sent.
+    pub mirror: Option<super::MirrorReport>,
 }
 
 /// A listener's rejected frames that no stream can claim.

@@ -227,6 +227,7 @@ pub fn text_report(run: &RunStats) -> String {
     if let Some(p) = &run.ptp {
         let _ = writeln!(out, "{}", ptp_line(p));
     }
+    super::round_trip::write_text(&mut out, run);
     if let Some(r) = &run.rx_rejected {
         let _ = writeln!(
             out,

@@ -12,6 +12,7 @@ pub mod progress;
 pub mod ptp;
 pub mod seq;
 pub mod sidecar;
+pub mod stages;
 pub mod stats;
 pub mod talker;
 pub mod wire;

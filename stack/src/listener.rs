@@ -173,12 +173,15 @@ impl Listener {
 
     /// Allocate the stage metrics this listener fills for `info`'s
     /// receive stamps (end_to_end, and pickup unless the stamp is taken by
-    /// the receive poll itself): call at start-up.
+    /// the receive poll itself): call at start-up, after `with_sync`.
     pub fn prepare_stats(&self, info: &DeviceInfo, stats: &mut [StreamStats]) {
         let src = info.caps.rx_stamps;
         for st in stats {
-            st.stages
-                .enable_listener(src.as_str(), src != StampSource::ReceivePoll);
+            st.stages.enable_listener(
+                src.as_str(),
+                src != StampSource::ReceivePoll,
+                self.sync.is_some(),
+            );
         }
     }
 

@@ -50,10 +50,28 @@ pub struct StampTable {
 }
 
 impl StampTable {
-    /// Room for `cap` frames in flight (clamped to MIN..=MAX_IN_FLIGHT,
-    /// rounded up to a power of two so tags wrap onto the same slots).
+    pub const BYTES_PER_SLOT: usize = std::mem::size_of::<Option<InFlight>>();
+
+    /// The slots `new(frames)` allocates: clamped to MIN..=MAX_IN_FLIGHT,
+    /// rounded up to a power of two so tags wrap onto the same slots.
+    pub fn capacity_for(frames: usize) -> usize {
+        frames
+            .clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT)
+            .next_power_of_two()
+    }
+
+    /// No room: for a device without transmit stamps (never inserted to).
+    pub fn empty() -> Self {
+        StampTable {
+            slots: Vec::new(),
+            next: 0,
+            waiting: 0,
+        }
+    }
+
+    /// Room for `cap` frames in flight (see `capacity_for`).
     pub fn new(cap: usize) -> Self {
-        let cap = cap.clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT).next_power_of_two();
+        let cap = Self::capacity_for(cap);
         StampTable {
             slots: vec![None; cap],
             next: 0,
@@ -62,7 +80,7 @@ impl StampTable {
     }
 
     fn slot(&self, tag: u32) -> usize {
-        (tag & !STREAM_TAG_BIT) as usize & (self.slots.len() - 1)
+        (tag & !STREAM_TAG_BIT) as usize & self.slots.len().saturating_sub(1)
     }
 
     /// The tag the next `insert` gives.
@@ -78,7 +96,10 @@ impl StampTable {
         self.next = self.next.wrapping_add(1);
         f.tag = tag;
         let i = self.slot(tag);
-        let old = self.slots[i].replace(f);
+        let Some(slot) = self.slots.get_mut(i) else {
+            return (tag, Some(f)); // no room at all: given up at once
+        };
+        let old = slot.replace(f);
         if old.is_none() {
             self.waiting += 1;
         }
@@ -91,9 +112,10 @@ impl StampTable {
             return None;
         }
         let i = self.slot(tag);
-        if self.slots[i].is_some_and(|f| f.tag == tag) {
+        let slot = self.slots.get_mut(i)?;
+        if slot.is_some_and(|f| f.tag == tag) {
             self.waiting -= 1;
-            return self.slots[i].take();
+            return slot.take();
         }
         None
     }

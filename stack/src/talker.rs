@@ -182,11 +182,12 @@ impl Talker {
             hist_log: None,
             frames_log: None,
             tx_stamps,
-            in_flight: StampTable::new(if tx_stamps.is_some() {
-                frames_in_window(schedule, advance_ns)
+            // Empty unless stamps come (the slots are allocated here).
+            in_flight: if tx_stamps.is_some() {
+                StampTable::new(frames_in_window(schedule, advance_ns))
             } else {
-                0
-            }),
+                StampTable::empty()
+            },
             plan: Plan::new(Arc::new(schedule.clone()), opts.until),
             peeked: None,
             last: None,
@@ -702,6 +703,13 @@ fn tx_record(f: &InFlight, t_ns: Option<u64>) -> FrameRecord {
         r.set(Stage::TxStamp, t);
     }
     r
+}
+
+/// Bytes of the table of frames waiting for their transmit stamp, on a
+/// device that stamps transmits, with this advance.
+pub fn stamp_table_bytes(schedule: &Schedule, advance_ns: u64) -> u64 {
+    (StampTable::capacity_for(frames_in_window(schedule, advance_ns)) * StampTable::BYTES_PER_SLOT)
+        as u64
 }
 
 /// Frames one talker has in flight at most: those launching within the

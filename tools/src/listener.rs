@@ -266,6 +266,8 @@ pub fn run_on(
     if let Some(log) = log {
         listener = listener.with_hist_log(log);
     }
+    // The stage metrics this device lets the listener fill (docs/reports.md).
+    listener.prepare_stats(dev.info(), &mut stats.streams);
     let (summary, heap) =
         rt::count_allocations(|| listener.run(dev, &mut stats.streams, &deadline, progress));
     if let Some(plane) = listener.take_control() {

@@ -247,6 +247,8 @@ pub fn run_on(
     if let Some(log) = log {
         talker = talker.with_hist_log(log);
     }
+    // The stage metrics this device lets the talker fill (docs/reports.md).
+    talker.prepare_stats(&mut stats.streams);
     if cfg.control.is_some() {
         *running.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Arc::clone(talker.schedule()), opts.until));

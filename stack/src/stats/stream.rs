@@ -112,13 +112,16 @@ impl StageStats {
         }
     }
 
-    /// Allocate the listener's: A - S always, A - R unless `pickup` is
-    /// false (the receive stamp is the poll itself).
-    pub fn enable_listener(&mut self, rx_source: &'static str, pickup: bool) {
+    /// Allocate the listener's: A - S always (and apart while out of sync
+    /// when `unsynced`: PTP runs), A - R unless `pickup` is false (the
+    /// receive stamp is the poll itself).
+    pub fn enable_listener(&mut self, rx_source: &'static str, pickup: bool, unsynced: bool) {
         self.listener = true;
         self.rx_source = Some(rx_source);
         self.end_to_end.get_or_insert_with(Metric::new);
-        self.end_to_end_unsynced.get_or_insert_with(Metric::new);
+        if unsynced {
+            self.end_to_end_unsynced.get_or_insert_with(Metric::new);
+        }
         if pickup {
             self.pickup.get_or_insert_with(Metric::new);
         }

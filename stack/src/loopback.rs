@@ -107,7 +107,7 @@ pub fn run(
     }
     // Every stage on the sim: each end's stage metrics, allocated now.
     talker.prepare_stats(&mut tx_stats.streams);
-    listener.prepare_stats(&b.info(), &mut rx_stats.streams);
+    listener.prepare_stats(b.info(), &mut rx_stats.streams);
     let deadline = AtomicU64::new(0);
 
     let (talker_summary, listener_summary, mut listener) = std::thread::scope(|s| {

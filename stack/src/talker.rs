@@ -172,7 +172,7 @@ impl Talker {
                 wire_ns: schedule.link().wire_time_ns(s.frame_size),
             })
             .collect();
-        let tx_stamps = stages::transmit_stamps(&info);
+        let tx_stamps = stages::transmit_stamps(info);
         let advance_ns = opts.advance_ns.unwrap_or(if info.caps.launch_time {
             LAUNCH_TIME_ADVANCE_NS
         } else {
@@ -320,6 +320,7 @@ impl Talker {
                 summary.no_buffer += 1;
                 st.late += 1;
                 late += 1;
+                self.log_late(&p, seq);
             }
             self.last = Some(p);
             if self.peeked.is_none() {

@@ -74,17 +74,15 @@ fn packet_reports_driver_and_pickup_and_xdp_no_driver() {
         let g = &ts["stages"];
         assert_eq!(keys(g), ["driver", "tx_error", "wake_error"], "{name}: {g}");
         assert_eq!(g["driver"]["source"], "kernel-software", "{g}");
-        // A stamp may be lost (counted in tx_stamps_lost), never invented.
+        // packet: stamps one frame a millisecond at most (a stamp is two
+        // system calls): a sample, never more than the frames sent ...
         let stamped = u(g, &["driver", "count"]);
-        let lost = u(&t, &["device_counters", "tx_stamps_lost"]);
         assert!(
-            stamped > 0 && stamped <= sent,
+            stamped > 100 && stamped <= sent.min(2_100),
             "{name}: {stamped} of {sent}"
         );
-        assert!(
-            stamped + lost >= sent,
-            "{name}: {stamped} + {lost} lost < {sent}"
-        );
+        // ... and asking for them makes no frame late.
+        assert_eq!(u(ts, &["late"]), 0, "{name}: {ts}");
         // The driver's xmit runs after the hand-over, and within a second.
         let (min, max) = (
             g["driver"]["min"].as_i64().unwrap(),

@@ -75,14 +75,12 @@ fn packet_reports_driver_and_pickup_and_xdp_no_driver() {
         assert_eq!(keys(g), ["driver", "tx_error", "wake_error"], "{name}: {g}");
         assert_eq!(g["driver"]["source"], "kernel-software", "{g}");
         // packet: stamps one frame a millisecond at most (a stamp is two
-        // system calls): a sample, never more than the frames sent ...
+        // system calls): a sample, never more than the frames sent.
         let stamped = u(g, &["driver", "count"]);
         assert!(
             stamped > 100 && stamped <= sent.min(2_100),
             "{name}: {stamped} of {sent}"
         );
-        // ... and asking for them makes no frame late.
-        assert_eq!(u(ts, &["late"]), 0, "{name}: {ts}");
         // The driver's xmit runs after the hand-over, and within a second.
         let (min, max) = (
             g["driver"]["min"].as_i64().unwrap(),

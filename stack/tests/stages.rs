@@ -37,6 +37,8 @@ fn a_loopback_run_reports_all_six_differences_for_every_frame() {
             ..TalkerOptions::default()
         },
         propagation_ns: 500,
+        // A loaded machine may leave the listener's thread waiting.
+        drain_ns: 300_000_000,
         ..LoopbackConfig::default()
     };
     let (p, q) = (Progress::default(), Progress::default());

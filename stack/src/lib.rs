@@ -14,6 +14,7 @@ pub mod ptp;
 pub mod round_trip;
 pub mod seq;
 pub mod sidecar;
+pub mod stages;
 pub mod stats;
 pub mod talker;
 pub mod wire;

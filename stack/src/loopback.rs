@@ -83,6 +83,20 @@ pub fn run(
         buf_size: SIM_BUF_BYTES,
         wire_capacity: in_flight,
     });
+    // The statistics, stage metrics too (MiBs), before the start is fixed:
+    // their set-up must not eat into the lead.
+    let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
+    let mut tx_stats = RunStats::new(names.iter().copied());
+    let mut rx_stats = RunStats::new(names.iter().copied());
+    let (tx_src, rx_src) = (
+        crate::stages::transmit_stamps(a.info()).map(|s| s.as_str()),
+        b.info().caps.rx_stamps,
+    );
+    for (t, r) in tx_stats.streams.iter_mut().zip(&mut rx_stats.streams) {
+        t.stages.enable_talker(tx_src);
+        let pickup = rx_src != takt_drivers::StampSource::ReceivePoll;
+        r.stages.enable_listener(rx_src.as_str(), pickup, false);
+    }
     let begin_ns = clock.now_ns() + cfg.lead_ns;
     let sched = schedule.started_at(begin_ns);
     let start_ns = sched.oper().base_time_ns();
@@ -91,9 +105,6 @@ pub fn run(
     if let Until::Time(d) = opts.until {
         opts.until = Until::Time(duration_end_ns(&sched, begin_ns, d));
     }
-    let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
-    let mut tx_stats = RunStats::new(names.iter().copied());
-    let mut rx_stats = RunStats::new(names.iter().copied());
 
     let logs = match &cfg.hist_log {
         Some(path) => Some(open_logs(path, &names, clock.now_ns())?),

@@ -15,7 +15,7 @@ use crate::ptp::queue::OffsetSample;
 use crate::round_trip::RoundTrip;
 use crate::stats::StreamStats;
 use heapless::spsc::Consumer;
-use takt_drivers::{RingDevice, RxBatch, RxFrame};
+use takt_drivers::{RingDevice, RxBatch, RxFrame, TxStamp, TxStampBatch};
 use takt_scheduler::{rt, Schedule};
 
 /// Serving only the sidecars, look at least this often whether to stop.
@@ -41,6 +41,7 @@ pub struct Sidecars {
     /// talker); otherwise it hands them what is not its own (a listener).
     polls_device: bool,
     rx: RxBatch,
+    stamps: TxStampBatch,
     next_rx_poll_ns: u64,
     /// How often a talker's sidecars poll the device.
     rx_poll_interval_ns: u64,
@@ -67,6 +68,7 @@ impl Sidecars {
             offsets: None,
             polls_device,
             rx: RxBatch::new(),
+            stamps: TxStampBatch::new(),
             next_rx_poll_ns: 0,
             rx_poll_interval_ns: RX_POLL_INTERVAL_NS,
             counters: SidecarCounters::default(),
@@ -281,6 +283,21 @@ impl Sidecars {
                 .min(self.next_rx_poll_ns)
                 .min(now.saturating_add(SERVE_LOOK_MAX_NS));
             rt::wait_until(clock, next, wake);
+        }
+    }
+
+    /// The device's transmit stamps of stream frames (tags with
+    /// `stages::STREAM_TAG_BIT`) to `f`; the PTP port's go to it. The one
+    /// reader of `RingDevice::tx_stamps` besides the port's own service.
+    pub fn take_stream_stamps(&mut self, dev: &mut dyn RingDevice, mut f: impl FnMut(TxStamp)) {
+        if let Some(p) = &mut self.ptp {
+            return p.take_stream_stamps(dev, f);
+        }
+        dev.tx_stamps(&mut self.stamps);
+        while let Some(s) = self.stamps.pop_front() {
+            if s.tag & crate::stages::STREAM_TAG_BIT != 0 {
+                f(s);
+            }
         }
     }
 

@@ -296,6 +296,8 @@ pub fn run_on(
         let mirror = takt_stack::mirror::Mirror::new(schedule, &*dev, sched_clock.clone(), m);
         listener = listener.with_mirror(mirror);
     }
+    // The stage metrics this device lets the listener fill (docs/reports.md).
+    listener.prepare_stats(dev.info(), &mut stats.streams);
     let (summary, heap) =
         rt::count_allocations(|| listener.run(dev, &mut stats.streams, &deadline, progress));
     if let Some(plane) = listener.take_control() {

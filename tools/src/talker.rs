@@ -281,6 +281,8 @@ pub fn run_on(
         dev.accept_destinations(&dsts)?;
         talker = talker.with_round_trip(o, &*dev);
     }
+    // The stage metrics this device lets the talker fill (docs/reports.md).
+    talker.prepare_stats(&mut stats.streams);
     if cfg.control.is_some() {
         *running.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Arc::clone(talker.schedule()), opts.until));

@@ -33,12 +33,12 @@ pub use histfile::{
 };
 pub use json::{
     json_line, json_report, ControlReport, DeviceCountersReport, FramesLogReport, RtReportJson,
-    RunReport, RxRejectedReport, StreamReport, REPORT_VERSION,
+    RunReport, RxRejectedReport, StageReport, StagesReport, StreamReport, REPORT_VERSION,
 };
 pub use metric::{Metric, Summary, METRIC_MAX_NS, METRIC_SIGFIG, SUMMARY_QUANTILES};
 pub use ptp::{OffsetStats, PtpReport};
 pub use round_trip::{MirrorReport, RoundTripReport, RoundTripStats};
-pub use stream::{MetricKind, RunStats, RxRejected, StreamStats};
+pub use stream::{MetricKind, RunStats, RxRejected, StageStats, StreamStats};
 pub use text::{text_report, write_progress_line, write_us1, write_us3};
 
 /// Errors writing reports. Every message names the file.

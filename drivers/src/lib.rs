@@ -12,6 +12,7 @@
 //!
 //! Drivers know nothing of schedules or streams.
 
+pub mod busy_poll;
 pub mod e1000e;
 pub mod link;
 mod mapping;
@@ -24,8 +25,9 @@ mod stamp_queue;
 pub mod vfio;
 pub mod xdp;
 
+pub use busy_poll::{BusyPoll, DeviceTuning};
 pub use pool::{BufId, Pool};
-pub use spec::{open, DeviceSpec, PciAddress};
+pub use spec::{open, open_tuned, DeviceSpec, PciAddress};
 
 /// Largest batch a `tx_burst` / `rx_burst` moves at once.
 pub const MAX_BURST: usize = 64;

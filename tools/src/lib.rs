@@ -28,6 +28,7 @@ pub mod check;
 pub mod control_args;
 pub mod control_client;
 pub mod cyclictest;
+pub mod device_args;
 pub mod listener;
 pub mod loopback;
 pub mod ptp_args;

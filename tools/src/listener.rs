@@ -97,6 +97,8 @@ pub struct ListenerArgs {
     pub control: ControlArgs,
     #[command(flatten)]
     pub ptp: PtpArgs,
+    #[command(flatten)]
+    pub device_tuning: crate::device_args::DeviceArgs,
 }
 
 /// How to run, besides the device and the schedule.
@@ -319,6 +321,7 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
         &args.run,
         &args.rt,
         &args.ptp,
+        &args.device_tuning,
     ) {
         Ok(ready) => ready,
         Err(code) => return code,

@@ -298,7 +298,17 @@ pub fn open_device(
     spec: &DeviceSpec,
     load: Option<takt_drivers::RxLoad>,
 ) -> Result<Box<dyn RingDevice>, ExitCode> {
-    takt_drivers::spec::open_for(spec, load).map_err(|e| {
+    open_tuned_device(tool, spec, load, &takt_drivers::DeviceTuning::default())
+}
+
+/// As [`open_device`], with `tuning` (the device flags) applied.
+pub fn open_tuned_device(
+    tool: &str,
+    spec: &DeviceSpec,
+    load: Option<takt_drivers::RxLoad>,
+    tuning: &takt_drivers::DeviceTuning,
+) -> Result<Box<dyn RingDevice>, ExitCode> {
+    takt_drivers::spec::open_tuned(spec, load, tuning).map_err(|e| {
         eprintln!("{tool}: --device {spec}: {e}");
         ExitCode::from(driver_exit_code(&e))
     })
@@ -323,14 +333,20 @@ pub fn prepare(
     args: &RunArgs,
     rt_args: &RtArgs,
     ptp_args: &crate::ptp_args::PtpArgs,
+    device_args: &crate::device_args::DeviceArgs,
 ) -> Result<Prepared, ExitCode> {
+    if let Err(e) = device_args.check(device) {
+        eprintln!("{tool}: error: {e}");
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
+    }
     let loaded = load_schedule_file(schedule, args.allow_overbooking)?;
     let ptp = ptp_settings(tool, ptp_args, loaded.ptp.as_ref(), &loaded.schedule)?;
     if let Err(e) = crate::rt_args::check(&rt_args.config()) {
         eprintln!("{tool}: {e}");
         return Err(ExitCode::from(EXIT_RUNTIME));
     }
-    let dev = open_device(tool, device, Some(rx_load(&loaded.schedule)))?;
+    let load = Some(rx_load(&loaded.schedule));
+    let dev = open_tuned_device(tool, device, load, &device_args.tuning())?;
     catch_signals()?;
     Ok(Prepared { loaded, ptp, dev })
 }

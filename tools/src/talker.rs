@@ -90,6 +90,8 @@ pub struct TalkerArgs {
     pub control: ControlArgs,
     #[command(flatten)]
     pub ptp: PtpArgs,
+    #[command(flatten)]
+    pub device_tuning: crate::device_args::DeviceArgs,
     /// After the run, keep answering ARP, ping and status requests this
     /// long (the counters as they ended), e.g. 5s
     #[arg(long, value_name = "DURATION", value_parser = run::duration_arg)]
@@ -310,6 +312,7 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         &args.run,
         &args.rt,
         &args.ptp,
+        &args.device_tuning,
     ) {
         Ok(ready) => ready,
         Err(code) => return code,

@@ -5,7 +5,7 @@
 //! never put an address it does not own into a descriptor.
 //!
 //! Backends: [`sim`] (two ports on a simulated wire), [`packet`] (AF_PACKET
-//! TPACKET_V3 rings), [`xdp`] (AF_XDP: UMEM, four rings and a small redirect
+//! TPACKET_V2 rings), [`xdp`] (AF_XDP: UMEM, four rings and a small redirect
 //! program loaded with raw bpf()), [`e1000e`] over [`vfio`] (a userland
 //! Intel 82574L). [`spec::open`] picks one from a `--device` string;
 //! [`link`] sets interfaces up (and builds veth pairs for tests).

@@ -10,7 +10,7 @@ use std::str::FromStr;
 pub enum DeviceSpec {
     /// The in-process simulated wire.
     Sim,
-    /// AF_PACKET (TPACKET_V3 rings) on an interface.
+    /// AF_PACKET (TPACKET_V2 rings) on an interface.
     Packet { ifname: String },
     /// AF_XDP on one queue of an interface (`Some`), or on all (`None`).
     Xdp { ifname: String, queue: Option<u32> },

@@ -45,6 +45,13 @@
 //!   completion ring (no leak). Once the outage is known, `tx_burst` drops
 //!   new frames before the ring, checking the interface flags (one ioctl
 //!   per burst) until the link is back.
+//! - **Tuning** ([`XdpOptions`]): `need_wakeup` false binds without
+//!   XDP_USE_NEED_WAKEUP, and then every TX burst kicks and every fill-ring
+//!   top-up wakes the kernel; `busy_poll` sets SO_BUSY_POLL (and the
+//!   prefer/budget options) on every queue's socket and makes `rx_burst`
+//!   call a non-blocking `recvfrom` on each queue before reading it, which
+//!   runs the queue's NAPI loop in the caller's thread
+//!   (Documentation/networking/af_xdp.rst; docs/backends.md).
 //! - **Mode**: the socket is bound without a copy/zero-copy flag by
 //!   default: the kernel tries zero copy and falls back to copy (veth only
 //!   has copy); [`XdpDevice::mode`] says which. The program is attached

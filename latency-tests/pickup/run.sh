@@ -9,13 +9,16 @@
 #
 # Namespaces takt-pk-<pid>-a / -b joined by a veth pair, deleted on exit
 # (also on Ctrl-C or failure):
-#   a: takt-talker (--no-control, CPU 1, SCHED_FIFO 80, --wake hybrid) and
-#      the kernel's 10.77.0.1/24, which sends the pings.
+#   a: takt-talker on packet: always (--no-control, CPU 1, SCHED_FIFO 80,
+#      --wake hybrid) and the kernel's 10.77.0.1/24, which sends the pings
+#      (an AF_XDP talker's program would take the ping replies from the
+#      kernel there).
 #   b: takt-listener (CPU 0, SCHED_FIFO 70, --wake hybrid) with its control
 #      plane at 10.77.0.2/24 (no kernel address there: takt answers).
 # Schedule: docs/examples/control-plane.toml (1 ms cycle, one 128-byte
-# frame a cycle). Cases: packet, packet + busy poll, xdp, xdp + busy poll
-# (--busy-poll 50 --prefer-busy-poll --busy-poll-budget 64). Per case it
+# frame a cycle). Cases, the listener's device: packet, packet + busy poll,
+# xdp, xdp + busy poll (--busy-poll 50 --prefer-busy-poll
+# --busy-poll-budget 64 on the listener). Per case it
 # prints pickup p50/p99/max from the listener's JSON report
 # (streams[i].stages.pickup, ns) and the ping RTT p50/p99 of
 # `ping -c 200 -i 0.01`. Everything goes to latency-tests/results/pickup/<time>/.
@@ -111,8 +114,8 @@ run_case() {
     local rx_pid=$!
     bg+=("$rx_pid")
     sleep 0.5 # the listener's socket is open before the first frame
-    ip netns exec "$ns_a" "$bin/takt-talker" --schedule "$sched" --device "$be:$if_a" \
-        --no-control --cpu 1 --priority 80 --wake hybrid "$@" \
+    ip netns exec "$ns_a" "$bin/takt-talker" --schedule "$sched" --device "packet:$if_a" \
+        --no-control --cpu 1 --priority 80 --wake hybrid \
         --duration "${duration}s" -q --report json \
         >"$pre-talker.json" 2>"$pre-talker.err" &
     local tx_pid=$!
@@ -121,8 +124,8 @@ run_case() {
     ip netns exec "$ns_a" ping -c 200 -i 0.01 -W 1 "$takt_ip" >"$pre-ping.txt" 2>&1 || true
     wait "$tx_pid" || rc_tx=$?
     wait "$rx_pid" || rc_rx=$?
-    [ "$rc_tx" = 0 ] || echo "    talker exit $rc_tx: $(tail -3 "$pre-talker.err")" >&2
-    [ "$rc_rx" = 0 ] || echo "    listener exit $rc_rx: $(tail -3 "$pre-listener.err")" >&2
+    [ "$rc_tx" = 0 ] || echo "    talker exit $rc_tx: $(tail -n 3 "$pre-talker.err")" >&2
+    [ "$rc_rx" = 0 ] || echo "    listener exit $rc_rx: $(tail -n 3 "$pre-listener.err")" >&2
     phase_done
 }
 
@@ -153,8 +156,8 @@ for case in ["packet", "packet-busy", "xdp", "xdp-busy"]:
         continue
     for s in rep.get("streams", []):
         pk = (s.get("stages") or {}).get("pickup") or {}
-        lat = s.get("latency") or s.get("latency_ns") or {}
-        frames = s.get("received", s.get("frames", "?"))
+        lat = s.get("latency_ns") or {}
+        frames = s.get("frames_received", "?")
         rtts = []
         try:
             for line in open(f"{out}/{case}-ping.txt"):

@@ -4,12 +4,16 @@
 //! kernel does not read back: that the open did not fail says it was set). Also what docs/backends.md
 //! says of AF_PACKET: it never records a NAPI context, so busy polling has
 //! nothing to poll for it; and AF_XDP without need-wakeup still carries
-//! frames both ways.
+//! frames both ways. Receiving with busy polling on allocates nothing
+//! (the counting allocator).
 //!
 //! Needs root (namespaces, raw sockets, BPF, CAP_NET_ADMIN for the
 //! options). Without it the tests skip with a message, except under
 //! CI=true, where they fail. The namespaces are deleted when each test
 //! ends, also when it fails.
+
+#[global_allocator]
+static ALLOC: takt_scheduler::rt::CountingAllocator = takt_scheduler::rt::CountingAllocator;
 
 mod common;
 
@@ -61,8 +65,20 @@ fn send(dev: &mut dyn RingDevice, n: usize) {
     }
 }
 
-/// Frames with the test's EtherType that `dev` receives within 5 s, up to `n`.
+/// Frames with the test's EtherType that `dev` receives within 5 s, up to
+/// `n`; the receive loop must not touch the heap.
 fn receive(dev: &mut dyn RingDevice, n: usize) -> usize {
+    assert!(takt_scheduler::rt::allocation_counting_active());
+    let (got, counts) = takt_scheduler::rt::count_allocations(|| receive_loop(dev, n));
+    assert_eq!(
+        (counts.allocs, counts.frees),
+        (0, 0),
+        "heap operations while receiving"
+    );
+    got
+}
+
+fn receive_loop(dev: &mut dyn RingDevice, n: usize) -> usize {
     let mut got = 0;
     let mut batch = RxBatch::new();
     let t0 = Instant::now();

@@ -90,17 +90,18 @@ fn get_int(fd: RawFd, opt: c_int) -> io::Result<c_int> {
     Ok(val)
 }
 
-/// Set `bp` on `fd` (nothing when it is off). The kernel refuses a
-/// SO_BUSY_POLL above net.core.busy_read, and SO_PREFER_BUSY_POLL or
-/// SO_BUSY_POLL_BUDGET, without CAP_NET_ADMIN: the error says so.
+/// Set `bp` on `fd` (nothing when it is off). The kernel refuses
+/// SO_PREFER_BUSY_POLL and SO_BUSY_POLL_BUDGET without CAP_NET_ADMIN (and,
+/// on kernels that check it, a SO_BUSY_POLL above net.core.busy_read;
+/// 6.18 takes one): the error names the capability and the option.
 pub(crate) fn apply(fd: RawFd, bp: &BusyPoll, device: &str) -> Result<(), DriverError> {
     let set = |opt, name: &str, val: c_int, why: &str| {
         set_int(fd, opt, val).map_err(|e| match e.raw_os_error() {
             Some(libc::EPERM) | Some(libc::EACCES) => DriverError::DeviceNotReady {
                 device: device.into(),
                 what: format!(
-                    "setting {name} {val} needs CAP_NET_ADMIN{why}: run as root (or raise \
-                     the sysctl), or leave the busy-poll flags out"
+                    "setting {name} {val} needs CAP_NET_ADMIN{why}: run as root, or leave \
+                     the busy-poll flags out"
                 ),
             },
             _ => DriverError::Io {
@@ -118,7 +119,7 @@ pub(crate) fn apply(fd: RawFd, bp: &BusyPoll, device: &str) -> Result<(), Driver
             SO_BUSY_POLL,
             "SO_BUSY_POLL",
             usec,
-            " when above net.core.busy_read",
+            " when above net.core.busy_read (or raise that sysctl)",
         )?;
     }
     if bp.prefer {

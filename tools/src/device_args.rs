@@ -14,8 +14,8 @@ Device tuning (packet: and xdp: only; an error on sim and vfio):
   SO_BUSY_POLL_BUDGET (both need --busy-poll). On xdp: the receive path
   then drives the queue's NAPI loop itself (a non-blocking recvfrom per
   poll); on packet: the kernel has no NAPI context to poll for an AF_PACKET
-  socket, so they change nothing there (docs/backends.md). Values above
-  net.core.busy_read, and the other two, need CAP_NET_ADMIN (root).
+  socket, so they change nothing there (docs/backends.md).
+  --prefer-busy-poll and --busy-poll-budget need CAP_NET_ADMIN (root).
   --xdp-need-wakeup off binds AF_XDP without XDP_USE_NEED_WAKEUP (every
   send and fill-ring top-up then makes a system call); on is the default.
   e.g. --busy-poll 50 --prefer-busy-poll --busy-poll-budget 64";

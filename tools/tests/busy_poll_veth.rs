@@ -5,7 +5,8 @@
 //! says of AF_PACKET: it never records a NAPI context, so busy polling has
 //! nothing to poll for it; and AF_XDP without need-wakeup still carries
 //! frames both ways. Receiving with busy polling on allocates nothing
-//! (the counting allocator).
+//! (the counting allocator). Without CAP_NET_ADMIN, --prefer-busy-poll
+//! ends takt-listener with exit 1 naming the option and the capability.
 //!
 //! Needs root (namespaces, raw sockets, BPF, CAP_NET_ADMIN for the
 //! options). Without it the tests skip with a message, except under
@@ -191,4 +192,42 @@ fn busy_poll_flags_reach_every_xdp_socket_and_frames_cross_without_need_wakeup()
         );
     }
     assert_eq!(got, 20, "frames received over AF_XDP with busy polling");
+}
+
+#[test]
+fn without_cap_net_admin_prefer_busy_poll_is_refused_naming_it() {
+    let test = "without_cap_net_admin_prefer_busy_poll_is_refused_naming_it";
+    if !ready(test, &["ip", "setpriv"]) {
+        return;
+    }
+    let _one = one_at_a_time();
+    let wire = Wire::new();
+    let schedule = common::example("single-stream-1ms.toml");
+    let child = wire.spawn(
+        &wire.b,
+        "setpriv",
+        &[
+            "--inh-caps=-all",
+            "--bounding-set=-net_admin",
+            "--",
+            env!("CARGO_BIN_EXE_takt-listener"),
+            "--schedule",
+            &schedule,
+            "--device",
+            "packet:tk-b",
+            "--busy-poll",
+            "50",
+            "--prefer-busy-poll",
+            "--duration",
+            "1s",
+            "-q",
+        ],
+    );
+    let out = common::wait_at_most(child, Duration::from_secs(30));
+    let err = common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("SO_PREFER_BUSY_POLL 1 needs CAP_NET_ADMIN"),
+        "{err}"
+    );
 }

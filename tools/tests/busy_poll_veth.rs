@@ -1,12 +1,13 @@
 //! The busy-poll flags reach the sockets: parsed as `takt-listener` parses
 //! them, opened on `packet:` and `xdp:` devices on a veth pair between two
-//! namespaces, and read back with getsockopt (all but SO_BUSY_POLL_BUDGET, which the
-//! kernel does not read back: that the open did not fail says it was set). Also what docs/backends.md
-//! says of AF_PACKET: it never records a NAPI context, so busy polling has
-//! nothing to poll for it; and AF_XDP without need-wakeup still carries
-//! frames both ways. Receiving with busy polling on allocates nothing
-//! (the counting allocator). Without CAP_NET_ADMIN, --prefer-busy-poll
-//! ends takt-listener with exit 1 naming the option and the capability.
+//! namespaces, and read back with getsockopt (all but SO_BUSY_POLL_BUDGET,
+//! which the kernel does not read back: that the open did not fail says it
+//! was set). Also what docs/backends.md says of AF_PACKET: it never
+//! records a NAPI context, so busy polling has nothing to poll for it; and
+//! AF_XDP without need-wakeup still carries frames both ways. Receiving
+//! with busy polling on allocates nothing (the counting allocator).
+//! Without CAP_NET_ADMIN, --prefer-busy-poll ends takt-listener with exit
+//! 1 naming the option and the capability.
 //!
 //! Needs root (namespaces, raw sockets, BPF, CAP_NET_ADMIN for the
 //! options). Without it the tests skip with a message, except under

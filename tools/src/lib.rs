@@ -33,6 +33,7 @@ pub mod check;
 pub mod control_args;
 pub mod control_client;
 pub mod cyclictest;
+pub mod device_args;
 pub mod frames_args;
 pub mod frames_cmd;
 pub mod frames_printf;

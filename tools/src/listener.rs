@@ -106,6 +106,8 @@ pub struct ListenerArgs {
     pub ptp: PtpArgs,
     #[command(flatten)]
     pub mirror: crate::mirror_args::MirrorArgs,
+    #[command(flatten)]
+    pub device_tuning: crate::device_args::DeviceArgs,
 }
 
 /// How to run, besides the device and the schedule.
@@ -359,6 +361,7 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
         &args.run,
         &args.rt,
         &args.ptp,
+        &args.device_tuning,
     ) {
         Ok(ready) => ready,
         Err(code) => return code,

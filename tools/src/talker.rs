@@ -99,6 +99,8 @@ pub struct TalkerArgs {
     pub ptp: PtpArgs,
     #[command(flatten)]
     pub rtt: crate::mirror_args::RttArgs,
+    #[command(flatten)]
+    pub device_tuning: crate::device_args::DeviceArgs,
     /// After the run, keep answering ARP, ping and status requests this
     /// long (the counters as they ended), e.g. 5s
     #[arg(long, value_name = "DURATION", value_parser = run::duration_arg)]
@@ -354,6 +356,7 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         &args.run,
         &args.rt,
         &args.ptp,
+        &args.device_tuning,
     ) {
         Ok(ready) => ready,
         Err(code) => return code,

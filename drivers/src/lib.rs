@@ -23,6 +23,7 @@ pub mod sim;
 pub mod spec;
 mod stamp_queue;
 pub mod vfio;
+pub(crate) mod wait;
 pub mod xdp;
 
 pub use busy_poll::{BusyPoll, DeviceTuning};
@@ -224,6 +225,14 @@ pub trait RingDevice: Send {
     fn tx_stamps(&mut self, out: &mut TxStampBatch) -> usize {
         let _ = out;
         0
+    }
+
+    /// Sleep until `rx_burst` may have frames, or `timeout_ns` passed (a
+    /// signal may end it early). False when the device cannot wait (the
+    /// caller busy-polls instead): the default. Never allocates.
+    fn wait_rx(&mut self, timeout_ns: u64) -> bool {
+        let _ = timeout_ns;
+        false
     }
 
     /// Make frames sent to these destination MACs reach `rx_burst`: join

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod progress;
 pub mod ptp;
 pub mod round_trip;
+pub mod rx_windows;
 pub mod seq;
 pub mod sidecar;
 pub mod stages;

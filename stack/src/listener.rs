@@ -20,6 +20,7 @@ use crate::mirror::Mirror;
 use crate::progress::Progress;
 use crate::ptp::endpoint::PtpEndpoint;
 use crate::ptp::SyncStatus;
+use crate::rx_windows::RxWindows;
 use crate::seq::{Arrival, JumpBound, SeqTracker};
 use crate::sidecar::Sidecars;
 use crate::stats::{IntervalLog, MetricKind, StreamStats, METRIC_MAX_NS};
@@ -30,6 +31,9 @@ use std::sync::Arc;
 use takt_drivers::{DeviceInfo, RingDevice, RxBatch, StampSource};
 use takt_scheduler::{rt, Schedule};
 
+/// Longest sleep in `RingDevice::wait_rx`: a deadline another thread sets
+/// (or a stop request) is seen at most this late.
+const MAX_RX_SLEEP_NS: u64 = 10_000_000;
 /// Publish the progress figures (incl. a percentile) this often.
 const PROGRESS_EVERY_NS: u64 = 1_000_000_000;
 /// A transmit time further than this from the receive time is not
@@ -70,6 +74,11 @@ pub struct Listener {
     hist_log: Option<IntervalLog>,
     /// Per-frame records (`--frames-log`), when asked for.
     frames_log: Option<FramesLog>,
+    /// Spin: busy-poll the ring. Nanosleep / hybrid: sleep in the kernel
+    /// until a frame comes (`RingDevice::wait_rx`) or timed work is due.
+    wake: rt::WakeConfig,
+    /// Where a hybrid listener spins.
+    rx_windows: RxWindows,
     stop_on_signal: bool,
     /// The control plane and the PTP port: what is not a stream frame.
     sidecars: Sidecars,
@@ -106,6 +115,11 @@ impl Listener {
             clock,
             hist_log: None,
             frames_log: None,
+            rx_windows: RxWindows::new(schedule),
+            wake: rt::WakeConfig {
+                mode: rt::Wake::Spin,
+                ..rt::WakeConfig::default()
+            },
             stop_on_signal: true,
             sidecars: Sidecars::for_listener(),
             sync: None,
@@ -168,6 +182,15 @@ impl Listener {
 
     pub fn with_hist_log(mut self, log: IntervalLog) -> Self {
         self.hist_log = Some(log);
+        self
+    }
+
+    /// How the loop waits for frames: `Wake::Spin` busy-polls (the
+    /// default here); nanosleep and hybrid sleep in the kernel until a
+    /// frame comes, on devices that can (`RingDevice::wait_rx`), so a
+    /// real-time listener is not throttled for never sleeping.
+    pub fn with_wake(mut self, wake: rt::WakeConfig) -> Self {
+        self.wake = wake;
         self
     }
 
@@ -245,6 +268,33 @@ impl Listener {
                 if now >= next_progress {
                     self.publish(stats, progress);
                     next_progress = now + PROGRESS_EVERY_NS;
+                }
+                if self.wake.mode != rt::Wake::Spin {
+                    let mut until = next_progress;
+                    if deadline != 0 {
+                        until = until.min(deadline);
+                    }
+                    if !self.sidecars.is_empty() {
+                        until = until.min(self.sidecars.next_wake(now, &self.schedule));
+                    }
+                    if let Some(due) = self.mirror.as_ref().and_then(|m| m.next_due()) {
+                        until = until.min(due);
+                    }
+                    // Hybrid: spin the last margin before timed work, and
+                    // around the streams' windows (rx_windows.rs).
+                    let quiet = if self.wake.mode == rt::Wake::Hybrid {
+                        until = until.saturating_sub(self.wake.margin_ns);
+                        self.rx_windows
+                            .quiet_until(&self.schedule, now, self.wake.margin_ns)
+                    } else {
+                        Some(u64::MAX)
+                    };
+                    if let Some(q) = quiet {
+                        let timeout = until.min(q).saturating_sub(now).min(MAX_RX_SLEEP_NS);
+                        if timeout > 0 && dev.wait_rx(timeout) {
+                            continue;
+                        }
+                    }
                 }
                 std::hint::spin_loop();
                 continue;

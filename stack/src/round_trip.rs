@@ -268,9 +268,10 @@ impl RoundTrip {
     }
 }
 
-/// How often a talker polls for returns while it waits, by wake mode:
-/// spinning polls all the time; sleeping modes poll at the sidecars'
-/// usual interval (a return waits until then: the rtt includes it).
+/// How often the sidecars poll for returns in the talker's idle time
+/// (control plane, PTP), by wake mode: spinning polls all the time;
+/// sleeping modes at the sidecars' usual interval (the frame waits in
+/// `wait_until` sleep in the device instead, woken by the return).
 pub fn poll_interval_ns(wake: takt_scheduler::rt::WakeConfig) -> u64 {
     match wake.mode {
         takt_scheduler::rt::Wake::Spin => 0,
@@ -278,9 +279,14 @@ pub fn poll_interval_ns(wake: takt_scheduler::rt::WakeConfig) -> u64 {
     }
 }
 
-/// The talker's wait for a frame's wake-up time `deadline_ns`: a spinning
-/// talker with round trips polls for returns while it spins; otherwise
-/// `rt::wait_until` as ever. The records of returns go to `log`.
+/// Longest sleep in one `RingDevice::wait_rx` while waiting for returns.
+const RETURN_SLEEP_MAX_NS: u64 = 10_000_000;
+
+/// The talker's wait for a frame's wake-up time `deadline_ns`, with round
+/// trips: spinning polls for returns all the time; nanosleep and hybrid
+/// sleep in `RingDevice::wait_rx` (woken by the return itself) and poll
+/// when woken. Without round trips, `rt::wait_until` as ever. The records
+/// of returns go to `log`.
 pub fn wait_until(
     sidecars: &mut crate::sidecar::Sidecars,
     dev: &mut dyn takt_drivers::RingDevice,
@@ -297,6 +303,29 @@ pub fn wait_until(
                 break;
             }
             sidecars.poll_now(now, dev, clock);
+        }
+    } else if sidecars.round_trip_mut().is_some() {
+        // Sleep in the kernel until a return (or anything) comes, so it is
+        // picked up when it arrives, not at the next frame; hybrid spins
+        // the last margin as its plain wait does.
+        let spin_from = match wake.mode {
+            rt::Wake::Hybrid => deadline_ns.saturating_sub(wake.margin_ns),
+            _ => deadline_ns,
+        };
+        loop {
+            let now = clock.now_ns();
+            if now >= deadline_ns || rt::stop_requested() {
+                break;
+            }
+            sidecars.poll_now(now, dev, clock);
+            if now < spin_from {
+                let timeout = (spin_from - now).min(RETURN_SLEEP_MAX_NS);
+                if !dev.wait_rx(timeout) {
+                    // A device that cannot wait: the plain wait.
+                    rt::wait_until(clock, deadline_ns, wake);
+                    break;
+                }
+            }
         }
     } else {
         rt::wait_until(clock, deadline_ns, wake);

@@ -284,7 +284,9 @@ pub fn run_on(
     if let Some(plane) = sidecars.control_mut() {
         plane.set_run_info(start_ns, stats.rt.clone());
     }
-    let mut listener = Listener::new(&sched, sched_clock.clone()).with_sidecars(sidecars);
+    let mut listener = Listener::new(&sched, sched_clock.clone())
+        .with_sidecars(sidecars)
+        .with_wake(cfg.wake);
     if let Some(ts) = &time_sync {
         listener = listener.with_sync(ts.sync());
     }

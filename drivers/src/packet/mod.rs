@@ -229,6 +229,8 @@ const DRAIN_EVERY: u32 = 32;
 /// An AF_PACKET socket with its mapped rings and its own buffer pool.
 pub struct PacketDevice {
     info: DeviceInfo,
+    /// POLLIN on the ring's socket, for `wait_rx`.
+    rx_wait: Vec<libc::pollfd>,
     fd: OwnedFd,
     ring: Mapping,
     rx_block_size: usize,
@@ -415,6 +417,7 @@ impl PacketDevice {
         };
 
         Ok(PacketDevice {
+            rx_wait: crate::wait::readable_set(&[fd.as_raw_fd()]),
             info: DeviceInfo {
                 name: format!("packet:{ifname}"),
                 mac,
@@ -890,6 +893,11 @@ impl RingDevice for PacketDevice {
         let ifname = self.info.name.trim_start_matches("packet:");
         let ifindex = netif::ifindex(&self.info.name, ifname)?;
         sys::join_destinations(self.fd.as_raw_fd(), ifindex, &self.info, macs)
+    }
+
+    fn wait_rx(&mut self, timeout_ns: u64) -> bool {
+        crate::wait::wait_readable(&mut self.rx_wait, timeout_ns);
+        true
     }
 
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {

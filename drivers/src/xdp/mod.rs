@@ -200,6 +200,8 @@ impl XdpOptions {
 /// An AF_XDP socket with its UMEM, rings and redirect program.
 pub struct XdpDevice {
     info: DeviceInfo,
+    /// POLLIN on every receive queue's socket, for `wait_rx`.
+    rx_wait: Vec<libc::pollfd>,
     // Field order is drop order: detach the program first, then the map,
     // the rings, the socket and last the UMEM.
     _link: OwnedFd,
@@ -394,7 +396,12 @@ impl XdpDevice {
         let prog = bpf::load_program(&device, &map)?;
         let (link, attach) = bpf::attach(&device, ifname, &prog, ifindex, opts.attach)?;
 
+        let rx_fds: Vec<_> = rxq
+            .iter()
+            .map(|q| q.fd().map_or(fd.as_raw_fd(), |f| f.as_raw_fd()))
+            .collect();
         Ok(XdpDevice {
+            rx_wait: crate::wait::readable_set(&rx_fds),
             info: DeviceInfo {
                 name: device,
                 mac,
@@ -862,6 +869,11 @@ impl RingDevice for XdpDevice {
         }
         self.kick();
         taken
+    }
+
+    fn wait_rx(&mut self, timeout_ns: u64) -> bool {
+        crate::wait::wait_readable(&mut self.rx_wait, timeout_ns);
+        true
     }
 
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {

@@ -184,7 +184,7 @@ def table(out, m):
             d = data[(row, r)]
             cells = [LABELS.get(row, row), str(r)]
             if d["status"] != "ok":
-                lines.append("| " + " | ".join(cells + [d["status"]] + ["-"] * 9) + " |")
+                lines.append("| " + " | ".join(cells + [d["status"]] + ["-"] * 8) + " |")
                 continue
             rt = d["rtt"]
             ratio = "-"

@@ -66,8 +66,9 @@ def summary_of(vals):
     return d
 
 
-def sockperf_round(pre):
-    """sockperf's samples (rtt, ns) from its --full-log, and its counters."""
+def sockperf_round(pre, threshold):
+    """sockperf's samples (rtt, ns) from its --full-log, and its counters;
+    outliers: samples above threshold (ns), takt's criterion."""
     rtt = []
     try:
         with open(pre + "-full.csv") as f:
@@ -92,7 +93,8 @@ def sockperf_round(pre):
     half = summary_of([v / 2.0 for v in rtt])
     return {"status": "ok", "sent": sent, "returned": len(rtt), "lost": lost,
             "duplicates": dup, "reordered": ooo, "rtt": rtt_s, "one_way": half,
-            "one_way_label": "rtt / 2"}
+            "one_way_label": "rtt / 2",
+            "outliers": sum(1 for v in rtt if v > threshold) if threshold else None}
 
 
 def forward_stream(report):
@@ -122,6 +124,8 @@ def takt_round(pre):
         "late": rt.get("late"),
         "duplicates": rt.get("duplicates"),
         "outliers": rt.get("outliers"),
+        "threshold": rt.get("outlier_threshold_ns"),
+        "mirror": (rx or {}).get("mirror") or {},
         "rtt": rt.get("rtt") or {},
         "rtt_device": rt.get("rtt_device") or {},
         "one_way": e2e or {},
@@ -142,12 +146,27 @@ def rounds_of(m):
         return 1
 
 
-def round_data(out, row, r):
+def threshold_of(out, m):
+    """takt's outlier threshold (ns) from the run's talker reports, else
+    its default: 2 cycles."""
+    for row in rows_of(m):
+        for r in range(1, rounds_of(m) + 1):
+            if row != "sockperf":
+                d = takt_round(os.path.join(out, "rows", "{}.{}".format(row, r)))
+                if d.get("threshold"):
+                    return d["threshold"]
+    try:
+        return 2 * 1000000000 // int(m.get("rate", "1000"))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def round_data(out, row, r, threshold=None):
     pre = os.path.join(out, "rows", "{}.{}".format(row, r))
     status = read_text(pre + ".status", "missing")
     if status != "ok":
         return {"status": status}
-    return sockperf_round(pre) if row == "sockperf" else takt_round(pre)
+    return sockperf_round(pre, threshold) if row == "sockperf" else takt_round(pre)
 
 
 def us(ns):
@@ -160,23 +179,26 @@ def n(x):
 
 def table(out, m):
     rows, rounds = rows_of(m), rounds_of(m)
-    data = {(row, r): round_data(out, row, r) for row in rows for r in range(1, rounds + 1)}
+    thr = threshold_of(out, m)
+    data = {(row, r): round_data(out, row, r, thr) for row in rows for r in range(1, rounds + 1)}
     lines = ["Round trip over veth: takt mirror vs sockperf",
              "machine: " + machine_line(m),
              "run: {} UTC, {} round(s) x {} s per row, {} round trips/s, {}-byte frames "
              "(sockperf -m {}), pinging side CPU {}, answering side CPU {}, SCHED_FIFO {}, "
-             "busy poll {} us (takt: {}), takt-talker --wake {}; load avg before: {}".format(
+             "busy poll {} us (takt: {}), takt-talker --wake {}, takt return slot {} us after "
+             "the forward launch; load avg before: {}".format(
                  m.get("date", "?"), m.get("rounds", "?"), m.get("secs", "?"), m.get("rate", "?"),
                  m.get("frame", "?"), m.get("sockperf_msg", "?"), m.get("ping_cpu", "?"),
                  m.get("echo_cpu", "?"), m.get("priority", "?"), m.get("busy_poll_us", "?"),
-                 m.get("takt_busy_flag", "?"), m.get("wake", "?"), m.get("loadavg", "?"))]
+                 m.get("takt_busy_flag", "?"), m.get("wake", "?"), m.get("gap_us", "?"),
+                 m.get("loadavg", "?"))]
     st = steal(out)
     if st:
         lines.append("steal time (hypervisor ran another guest) over the run: " + st)
     lines += ["", "Round trip (us):", "",
-              "| row | round | sent | returned | lost | rtt p50 | p90 | p99 | p99.9 | max "
-              "| p99 / sockperf p99 |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "| row | round | sent | returned | lost | over {} | rtt p50 | p90 | p99 | p99.9 "
+              "| max | p99 / sockperf p99 |".format("{:g} us".format(thr / 1000.0) if thr else "threshold"),
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in range(1, rounds + 1):
         base = data.get(("sockperf", r), {})
         base_p99 = base.get("rtt", {}).get("p99") if base.get("status") == "ok" else None
@@ -184,14 +206,14 @@ def table(out, m):
             d = data[(row, r)]
             cells = [LABELS.get(row, row), str(r)]
             if d["status"] != "ok":
-                lines.append("| " + " | ".join(cells + [d["status"]] + ["-"] * 8) + " |")
+                lines.append("| " + " | ".join(cells + [d["status"]] + ["-"] * 9) + " |")
                 continue
             rt = d["rtt"]
             ratio = "-"
             if row != "sockperf" and base_p99 and rt.get("p99") is not None:
                 ratio = "{:.2f}".format(rt["p99"] / base_p99)
             cells += [n(d.get("sent")), n(d.get("returned")), n(d.get("lost")),
-                      us(rt.get("p50")), us(rt.get("p90")), us(rt.get("p99")),
+                      n(d.get("outliers")), us(rt.get("p50")), us(rt.get("p90")), us(rt.get("p99")),
                       us(rt.get("p999")), us(rt.get("max")), ratio]
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "One way (us): takt end to end A - S (the mirror's listener report) beside "
@@ -210,18 +232,23 @@ def table(out, m):
     extra = []
     for (row, r), d in sorted(data.items()):
         if d.get("status") == "ok" and row != "sockperf":
-            extra.append("{} round {}: late {}, outliers {}, duplicates {}, talker late {}, "
-                         "data_path_allocations talker/mirror {}".format(
-                             LABELS.get(row, row), r, n(d.get("late")), n(d.get("outliers")),
-                             n(d.get("duplicates")), n(d.get("tx_late")),
+            mi = d.get("mirror") or {}
+            extra.append("{} round {}: not sent by the talker (late) {}; mirror sent {}, late "
+                         "(not sent) {}, queue full {}, no buffer {}; returns late {}, duplicates "
+                         "{}; data_path_allocations talker/mirror {}".format(
+                             LABELS.get(row, row), r, n(d.get("tx_late")), n(mi.get("sent")),
+                             n(mi.get("late")), n(mi.get("queue_full")), n(mi.get("no_buffer")),
+                             n(d.get("late")), n(d.get("duplicates")),
                              "/".join("-" if a is None else str(a) for a in d["allocs"])))
     if extra:
         lines += [""] + extra
     lines += ["",
               "sockperf: exact nearest-rank percentiles of its --full-log samples (after its "
               "warm-up); rtt = the client's receive time - its send time (user space). takt: "
-              "the talker's round_trip.rtt (HDR, 3 significant figures). p99 / sockperf p99: "
-              "against the sockperf row of the same round."]
+              "the talker's round_trip.rtt = A - H (HDR, 3 significant figures), over the "
+              "frames that came back; lost: sent, never came back within --rtt-timeout. "
+              "over: round trips above takt's outlier threshold (--rtt-outlier). "
+              "p99 / sockperf p99: against the sockperf row of the same round."]
     return "\n".join(lines)
 
 

@@ -31,6 +31,7 @@ echo_cpu=${TAKT_RTT_ECHO_CPU:-1}     # sockperf server / takt-listener --mirror
 prio=${TAKT_RTT_PRIO:-80}
 busy_us=${TAKT_RTT_BUSY_POLL:-50}    # sockperf --lls, takt's busy-poll flag
 wake=${TAKT_RTT_WAKE:-spin}          # takt-talker --wake
+gap_us=${TAKT_RTT_GAP_US:-20}        # takt: return slot - forward launch, us
 port=11111
 
 usage() {
@@ -57,7 +58,8 @@ go to latency-tests/results/rtt/<time>/. Default: 2 rounds x 3 rows x 10 s.
 Environment: TAKT_RTT_SECS, TAKT_RTT_ROUNDS, TAKT_RTT_RATE,
 TAKT_RTT_FRAME (64: Ethernet frame with FCS, 64..1518), TAKT_RTT_ROWS,
 TAKT_RTT_PING_CPU (0), TAKT_RTT_ECHO_CPU (1), TAKT_RTT_PRIO (80),
-TAKT_RTT_BUSY_POLL (us, 50), TAKT_RTT_WAKE (spin), TAKT_RTT_OUT.
+TAKT_RTT_BUSY_POLL (us, 50), TAKT_RTT_WAKE (spin), TAKT_RTT_GAP_US (20:
+takt's return slot after the forward launch), TAKT_RTT_OUT.
 See latency-tests/rtt/README.md.
 EOF
 }
@@ -79,10 +81,10 @@ while [ $# -gt 0 ]; do
 done
 
 bad() { echo "run.sh: $*" >&2; exit 2; }
-for v in secs rounds rate frame ping_cpu echo_cpu prio busy_us; do
+for v in secs rounds rate frame ping_cpu echo_cpu prio busy_us gap_us; do
     [[ ${!v} =~ ^[0-9]+$ ]] || bad "$v must be a whole number, not '${!v}'"
 done
-for v in secs rounds rate prio busy_us; do
+for v in secs rounds rate prio busy_us gap_us; do
     [ "${!v}" -gt 0 ] || bad "$v must be above 0"
 done
 [ $((1000000000 % rate)) = 0 ] || bad "--rate $rate must divide 1e9 (one frame per cycle of 1e9/rate ns)"
@@ -110,6 +112,7 @@ apt_install_missing sockperf:sockperf
 msg=$((frame - 46))
 [ "$msg" -ge 14 ] || die "sockperf needs a 14-byte message at least"
 cycle_ns=$((1000000000 / rate))
+[ $((gap_us * 2000 + 10000)) -lt "$cycle_ns" ] || bad "TAKT_RTT_GAP_US=$gap_us: the return must be in the first half of the ${cycle_ns}-ns cycle"
 
 results_dir rtt
 
@@ -139,25 +142,35 @@ if [ "$takt_rows" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- 2. schedule
-# One forward frame per cycle (class 7, 10 us into the cycle) and its
-# return: the mirror sends each frame back as soon as it has it, inside
-# the return stream's window (the rest of the class-7 window).
+# One forward frame ("ping", class 7) per cycle, 10 us into the cycle, and
+# its return ("pong", class 6) GAP us later. The mirror sends a return in
+# the first return slot after it has the frame (plus its --mirror-process
+# allowance, 10 us), so takt's round trip is the gap plus the return's one
+# way delay and pick-up, and a frame that reaches the mirror too late for
+# its slot comes back a cycle later (docs/round-trip.md).
 sched=$out/round-trip.toml
+fwd_ns=10000
+ret_ns=$((fwd_ns + gap_us * 1000))
 cat >"$sched" <<EOF
 # Written by latency-tests/rtt/run.sh: $rate round trips per second,
-# $frame-byte frames (destination MAC through FCS, 802.1Q tagged).
+# $frame-byte frames (destination MAC through FCS, 802.1Q tagged), the
+# return ${gap_us} us after the forward frame.
 [schedule]
 clock = "tai"
 base_time = 0
 cycle_time = $cycle_ns
 
-[[schedule.entry]]
+[[schedule.entry]]         # the forward window
 gates = [7]
-interval = $((cycle_ns / 2))
+interval = $ret_ns
 
-[[schedule.entry]]
-gates = [0, 1, 2, 3, 4, 5, 6]
-interval = $((cycle_ns - cycle_ns / 2))
+[[schedule.entry]]         # the return window
+gates = [6]
+interval = $(((cycle_ns - ret_ns) / 2))
+
+[[schedule.entry]]         # best effort
+gates = [0, 1, 2, 3, 4, 5]
+interval = $((cycle_ns - ret_ns - (cycle_ns - ret_ns) / 2))
 
 [link]
 speed = "1Gbps"
@@ -168,16 +181,16 @@ traffic_class = 7
 vlan_id = 100
 dst_mac = "91:e0:f0:00:fe:10"
 frame_size = $frame
-offset = "10us"
+offset = $fwd_ns
 
 [[stream]]
 name = "pong"
-traffic_class = 7
+return_of = "ping"
+traffic_class = 6
 vlan_id = 100
 dst_mac = "91:e0:f0:00:fe:11"
 frame_size = $frame
-offset = "20us"
-return_of = "ping"
+offset = $ret_ns
 EOF
 
 # ---------------------------------------------------------------- 3. machine
@@ -198,6 +211,7 @@ EOF
     echo "priority=$prio"
     echo "busy_poll_us=$busy_us"
     echo "wake=$wake"
+    echo "gap_us=$gap_us"
     echo "takt_busy_flag=${busy_flag[*]:-none}"
     echo "sched_rt_runtime_us=$(cat /proc/sys/kernel/sched_rt_runtime_us 2>/dev/null || true)"
 } >"$out/machine.txt"

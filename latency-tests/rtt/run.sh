@@ -32,6 +32,7 @@ prio=${TAKT_RTT_PRIO:-80}
 busy_us=${TAKT_RTT_BUSY_POLL:-50}    # sockperf --lls, takt's busy-poll flag
 wake=${TAKT_RTT_WAKE:-spin}          # takt-talker --wake
 gap_us=${TAKT_RTT_GAP_US:-20}        # takt: return slot - forward launch, us
+process=${TAKT_RTT_MIRROR_PROCESS:-10us} # takt-listener --mirror-process (takt's default)
 port=11111
 
 usage() {
@@ -59,7 +60,8 @@ Environment: TAKT_RTT_SECS, TAKT_RTT_ROUNDS, TAKT_RTT_RATE,
 TAKT_RTT_FRAME (64: Ethernet frame with FCS, 64..1518), TAKT_RTT_ROWS,
 TAKT_RTT_PING_CPU (0), TAKT_RTT_ECHO_CPU (1), TAKT_RTT_PRIO (80),
 TAKT_RTT_BUSY_POLL (us, 50), TAKT_RTT_WAKE (spin), TAKT_RTT_GAP_US (20:
-takt's return slot after the forward launch), TAKT_RTT_OUT.
+takt's return slot after the forward launch), TAKT_RTT_MIRROR_PROCESS
+(10us: takt-listener --mirror-process), TAKT_RTT_OUT.
 See latency-tests/rtt/README.md.
 EOF
 }
@@ -212,11 +214,16 @@ EOF
     echo "busy_poll_us=$busy_us"
     echo "wake=$wake"
     echo "gap_us=$gap_us"
+    echo "mirror_process=$process"
     echo "takt_busy_flag=${busy_flag[*]:-none}"
     echo "sched_rt_runtime_us=$(cat /proc/sys/kernel/sched_rt_runtime_us 2>/dev/null || true)"
 } >"$out/machine.txt"
 grep '^cpu' /proc/stat >"$out/stat-start.txt"
 ps -eo pcpu=,comm= --sort=-pcpu | head -5 >"$out/top-start.txt"
+# Real-time user tasks already running (another run's spinning SCHED_FIFO
+# thread on CPU 0 or 1 would take the CPU from a row at the same priority).
+rt_tasks() { ps -eLo cls=,rtprio=,psr=,pcpu=,comm=,args= | awk '($1 == "FF" || $1 == "RR") && $6 !~ /^\[/'; }
+rt_tasks >"$out/rt-start.txt"
 
 # ---------------------------------------------------------------- 4. namespaces
 veth_namespaces rtt tr
@@ -257,6 +264,14 @@ pair() {
     e_pid=$!
     bg+=("$e_pid")
     sleep 0.5 # bound / device open before the first frame
+    # A server that is not bound yet (a loaded machine) would leave the
+    # pinging side without answers: wait for it, up to 5 s more.
+    if [ -n "${ECHO_PORT:-}" ]; then
+        for ((t = 0; t < 50; t++)); do
+            ip netns exec "$ns_b" ss -Hlun "sport = :$ECHO_PORT" | grep -q . && break
+            sleep 0.1
+        done
+    fi
     ip netns exec "$ns_a" taskset -c "$ping_cpu" "${PING[@]}" >"${PING_OUT:-/dev/null}" 2>"$pre-ping.err" &
     p_pid=$!
     bg+=("$p_pid")
@@ -265,11 +280,21 @@ pair() {
         kill -0 "$e_pid" 2>/dev/null || break
         sleep 0.1
     done
-    kill -0 "$e_pid" 2>/dev/null && kill -TERM "$e_pid" 2>/dev/null
+    if kill -0 "$e_pid" 2>/dev/null; then
+        # Out of SCHED_FIFO first: its exit waits for an RCU grace period
+        # (the namespace's mounts), which a real-time task of the same
+        # priority spinning on its CPU (another run's) would hold off.
+        chrt -o -p 0 "$e_pid" 2>/dev/null || true
+        kill -TERM "$e_pid" 2>/dev/null || true
+    fi
     wait "$e_pid" || rc_e=$?
     bg=("${bg[@]:0:${#bg[@]}-2}")
     # sockperf's server ends only on a signal: that is its normal end.
     if [ "$ECHO_SIGNALLED_OK" = 1 ] && { [ "$rc_e" = 143 ] || [ "$rc_e" = 130 ]; }; then rc_e=0; fi
+    # sockperf ends 0 even when no answer came: it prints no valid duration.
+    if [ "$rc_p" = 0 ] && [ -n "${PING_DONE:-}" ] && ! grep -q "$PING_DONE" "${PING_OUT:-/dev/null}"; then
+        rc_p="0 but no '$PING_DONE' in its output"
+    fi
     if [ "$rc_p" = 0 ] && [ "$rc_e" = 0 ]; then
         echo ok >"$pre.status"
         return 0
@@ -285,6 +310,7 @@ run_sockperf() { # prefix
     PING=(chrt -f "$prio" sockperf ping-pong -i 10.84.0.2 -p "$port" -m "$msg" --mps "$rate"
         -t "$secs" --lls "$busy_us" --nonblocked --full-rtt --full-log "$pre-full.csv")
     ECHO_OUT=$pre-echo.out PING_OUT=$pre-ping.out ECHO_GRACE=0 ECHO_SIGNALLED_OK=1
+    ECHO_PORT=$port PING_DONE='Valid Duration'
     printf '%s\n' "${ECHO[*]}" "${PING[*]}" >"$pre.cmd"
     pair "$pre"
 }
@@ -294,12 +320,14 @@ run_takt() { # prefix backend
     # The mirror runs 2 s longer than the talker: it is up before the first
     # frame and answers the last; then it ends by itself.
     ECHO=("$bin/takt-listener" --schedule "$sched" --device "$(spec_of "$be" b)" "${mirror_flag[@]}"
+        --mirror-process "$process"
         --duration "$((secs + 2))s" -q --report json --cpu "$echo_cpu" --priority "$prio"
         "${busy_flag[@]}")
     PING=("$bin/takt-talker" --schedule "$sched" --device "$(spec_of "$be" a)"
         --duration "${secs}s" -q --report json --cpu "$ping_cpu" --priority "$prio" --wake "$wake"
         "${busy_flag[@]}")
     ECHO_OUT=$pre-listener.json PING_OUT=$pre-talker.json ECHO_GRACE=4 ECHO_SIGNALLED_OK=0
+    ECHO_PORT= PING_DONE=
     printf '%s\n' "${ECHO[*]}" "${PING[*]}" >"$pre.cmd"
     pair "$pre"
 }
@@ -328,6 +356,7 @@ done
 phase "table and plot"
 grep '^cpu' /proc/stat >"$out/stat-end.txt"
 ps -eo pcpu=,comm= --sort=-pcpu | head -5 >"$out/top-end.txt"
+rt_tasks >"$out/rt-end.txt"
 python3 "$here/analyze.py" "$out" --svg "$out/rtt.svg" | tee "$out/table.md"
 echo "results: $out" >&2
 phase_done

@@ -139,7 +139,7 @@ if [ "$takt_rows" = 1 ]; then
         || die "$bin/takt-listener has no --mirror: build a takt with the round-trip mirror"
     mirror_flag=(--mirror)
     if "$bin/takt-talker" --help 2>&1 | grep -q -- '--busy-poll'; then
-        busy_flag=(--busy-poll "${busy_us}us")
+        busy_flag=(--busy-poll "$busy_us")
     fi
 fi
 

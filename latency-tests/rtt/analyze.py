@@ -4,17 +4,17 @@
     python3 latency-tests/rtt/analyze.py RESULTS_DIR [--svg FILE]
 
 Prints (markdown) the round trip per row and round -- sockperf ping-pong,
-takt mirror over packet:, takt mirror over xdp: -- at p50/p99/p99.9/max,
-each takt row's p99 as a ratio to the sockperf round it ran beside, and the
-one-way figures: takt's end to end (A - S, the mirror's listener report)
-beside sockperf's round trip / 2. With --svg it draws the round trip as
-percentile curves (x: "nines" axis, y: us, log), one per row and round.
-Standard library only.
+takt mirror over packet:, takt mirror over xdp: -- at p50/p90/p99/p99.9/
+max, each takt row's p99 as a ratio to the sockperf round it ran beside,
+the rounds pooled, and the one-way figures: takt's end to end (A - S, the
+mirror's frames) beside sockperf's round trip / 2. With --svg it draws the
+round trip as percentile curves (x: "nines" axis, y: us, log), one per row,
+rounds pooled. Standard library only.
 
-sockperf's figures are exact (nearest rank over its --full-log samples);
-takt's come from its JSON reports (HDR histograms, 3 significant figures).
-Both are drawn at the points takt's report has: min, p50, p90, p99,
-p99.9 and max.
+Exact values where every sample is at hand: sockperf's --full-log and
+takt's --frames-log files (nearest rank). A takt row without a frames log
+falls back to its JSON report (HDR histogram, 3 significant figures), per
+round only.
 """
 
 import json
@@ -22,6 +22,7 @@ import math
 import os
 import pathlib
 import re
+import struct
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
@@ -31,9 +32,16 @@ from svgplot import chart, document, esc, machine_line, nines, read_text, steal,
 LABELS = {"sockperf": "sockperf (UDP, busy poll)", "packet": "takt mirror packet:",
           "xdp": "takt mirror xdp:"}
 COLORS = {"sockperf": "#d62728", "packet": "#1f77b4", "xdp": "#2ca02c"}
-DASHES = ["", ' stroke-dasharray="6,3"', ' stroke-dasharray="2,3"', ' stroke-dasharray="8,3,2,3"']
-# (key in takt's summary, percentile) of the points every row is shown at.
+# (key in takt's summary, percentile)
 POINTS = [("min", 0.0), ("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9)]
+# Percentiles drawn from exact samples.
+FINE = [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999]
+
+# docs/frames-log.md, version 1.
+FRAMES_MAGIC, TRAILER_MAGIC = b"TAKTFRMS", b"TAKTEND\0"
+KIND_RX, KIND_RETURN = 2, 3
+FLAG_COUNTED = 0x01
+S, H, A = 0, 2, 5
 
 
 def read_json(path):
@@ -66,6 +74,34 @@ def summary_of(vals):
     return d
 
 
+def frames_diffs(path, kind, late, early):
+    """Exact `late - early` (ns) of the counted records of `kind` in a
+    frames log (docs/frames-log.md), or None when the file is missing or
+    not a frames log. A record without both stages is skipped."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if len(data) < 64 or data[:8] != FRAMES_MAGIC:
+        return None
+    (hlen,) = struct.unpack_from("<I", data, 12)
+    if hlen < 64 or hlen % 64 or hlen > len(data):
+        return None
+    out = []
+    for off in range(hlen, len(data) - 63, 64):
+        if data[off:off + 8] == TRAILER_MAGIC:
+            break
+        k, present, flags = data[off], data[off + 1], data[off + 2]
+        if k != kind or not flags & FLAG_COUNTED:
+            continue
+        if not (present >> late) & 1 or not (present >> early) & 1:
+            continue
+        t = struct.unpack_from("<6Q", data, off + 16)
+        out.append(t[late] - t[early])
+    return out
+
+
 def sockperf_round(pre, threshold):
     """sockperf's samples (rtt, ns) from its --full-log, and its counters;
     outliers: samples above threshold (ns), takt's criterion."""
@@ -80,21 +116,20 @@ def sockperf_round(pre, threshold):
     except OSError:
         return {"status": "no --full-log"}
     text = read_text(pre + "-ping.out")
-    lost = dup = ooo = None
-    m = re.search(r"# dropped messages = (\d+); # duplicated messages = (\d+); "
-                  r"# out-of-order messages = (\d+)", text)
+    lost = None
+    m = re.search(r"# dropped messages = (\d+)", text)
     if m:
-        lost, dup, ooo = (int(x) for x in m.groups())
+        lost = int(m.group(1))
     sent = None
-    m = re.search(r"\[Valid Duration\] RunTime=[\d.]+ sec; SentMessages=(\d+); ReceivedMessages=(\d+)", text)
+    m = re.search(r"\[Valid Duration\] RunTime=[\d.]+ sec; SentMessages=(\d+)", text)
     if m:
         sent = int(m.group(1))
-    rtt_s = summary_of(rtt)
-    half = summary_of([v / 2.0 for v in rtt])
     return {"status": "ok", "sent": sent, "returned": len(rtt), "lost": lost,
-            "duplicates": dup, "reordered": ooo, "rtt": rtt_s, "one_way": half,
-            "one_way_label": "rtt / 2",
-            "outliers": sum(1 for v in rtt if v > threshold) if threshold else None}
+            "rtt": summary_of(rtt), "rtt_samples": rtt,
+            "one_way": summary_of([v / 2.0 for v in rtt]),
+            "one_way_samples": [v / 2.0 for v in rtt], "one_way_label": "rtt / 2",
+            "outliers": sum(1 for v in rtt if v > threshold) if threshold else None,
+            "source": "exact"}
 
 
 def forward_stream(report):
@@ -116,7 +151,7 @@ def takt_round(pre):
     for s in (rx or {}).get("streams", []):
         if s.get("name") == fwd.get("name"):
             e2e = (s.get("stages") or {}).get("end_to_end")
-    return {
+    d = {
         "status": "ok",
         "sent": fwd.get("frames_sent"),
         "returned": rt.get("returned"),
@@ -127,12 +162,21 @@ def takt_round(pre):
         "threshold": rt.get("outlier_threshold_ns"),
         "mirror": (rx or {}).get("mirror") or {},
         "rtt": rt.get("rtt") or {},
-        "rtt_device": rt.get("rtt_device") or {},
         "one_way": e2e or {},
         "one_way_label": "end to end A - S",
         "tx_late": fwd.get("late"),
         "allocs": [(tx or {}).get("data_path_allocations"), (rx or {}).get("data_path_allocations")],
+        "source": "report",
     }
+    # Exact figures from the frames logs, when the run wrote them.
+    rtt = frames_diffs(pre + "-talker.frames", KIND_RETURN, A, H)
+    if rtt:
+        d["rtt"], d["rtt_samples"], d["source"] = summary_of(rtt), rtt, "exact"
+        d["rtt_report"] = rt.get("rtt") or {}
+    ow = frames_diffs(pre + "-listener.frames", KIND_RX, A, S)
+    if ow:
+        d["one_way"], d["one_way_samples"] = summary_of(ow), ow
+    return d
 
 
 def rows_of(m):
@@ -152,9 +196,10 @@ def threshold_of(out, m):
     for row in rows_of(m):
         for r in range(1, rounds_of(m) + 1):
             if row != "sockperf":
-                d = takt_round(os.path.join(out, "rows", "{}.{}".format(row, r)))
-                if d.get("threshold"):
-                    return d["threshold"]
+                tx = read_json(os.path.join(out, "rows", "{}.{}-talker.json".format(row, r)))
+                fwd = forward_stream(tx)
+                if fwd and fwd["round_trip"].get("outlier_threshold_ns"):
+                    return fwd["round_trip"]["outlier_threshold_ns"]
     try:
         return 2 * 1000000000 // int(m.get("rate", "1000"))
     except (ValueError, ZeroDivisionError):
@@ -169,6 +214,30 @@ def round_data(out, row, r, threshold=None):
     return sockperf_round(pre, threshold) if row == "sockperf" else takt_round(pre)
 
 
+def all_data(out, m):
+    thr = threshold_of(out, m)
+    rows, rounds = rows_of(m), rounds_of(m)
+    data = {(row, r): round_data(out, row, r, thr) for row in rows for r in range(1, rounds + 1)}
+    return thr, data
+
+
+def pooled(data, row, rounds):
+    """The row's rounds pooled, when every round that ran has exact samples."""
+    ok = [data[(row, r)] for r in range(1, rounds + 1) if data[(row, r)]["status"] == "ok"]
+    if not ok or any("rtt_samples" not in d for d in ok):
+        return None
+    p = {"status": "ok", "rounds": len(ok)}
+    for k in ("sent", "returned", "lost", "outliers"):
+        vals = [d.get(k) for d in ok]
+        p[k] = None if any(v is None for v in vals) else sum(vals)
+    p["rtt_samples"] = [v for d in ok for v in d["rtt_samples"]]
+    p["rtt"] = summary_of(p["rtt_samples"])
+    if all("one_way_samples" in d for d in ok):
+        p["one_way"] = summary_of([v for d in ok for v in d["one_way_samples"]])
+    p["one_way_label"] = ok[0]["one_way_label"]
+    return p
+
+
 def us(ns):
     return "-" if ns is None else "{:.1f}".format(ns / 1000.0)
 
@@ -177,28 +246,42 @@ def n(x):
     return "-" if x is None else "{:,}".format(x)
 
 
+def rtt_cells(d, base_p99):
+    rt = d["rtt"]
+    ratio = "-"
+    if base_p99 and rt.get("p99") is not None:
+        ratio = "{:.2f}".format(rt["p99"] / base_p99)
+    return [n(d.get("sent")), n(d.get("returned")), n(d.get("lost")), n(d.get("outliers")),
+            us(rt.get("p50")), us(rt.get("p90")), us(rt.get("p99")), us(rt.get("p999")),
+            us(rt.get("max")), ratio]
+
+
 def table(out, m):
     rows, rounds = rows_of(m), rounds_of(m)
-    thr = threshold_of(out, m)
-    data = {(row, r): round_data(out, row, r, thr) for row in rows for r in range(1, rounds + 1)}
+    thr, data = all_data(out, m)
     lines = ["Round trip over veth: takt mirror vs sockperf",
              "machine: " + machine_line(m),
              "run: {} UTC, {} round(s) x {} s per row, {} round trips/s, {}-byte frames "
              "(sockperf -m {}), pinging side CPU {}, answering side CPU {}, SCHED_FIFO {}, "
              "busy poll {} us (takt: {}), takt-talker --wake {}, takt return slot {} us after "
-             "the forward launch; load avg before: {}".format(
+             "the forward launch, --mirror-process {}; load avg before: {}".format(
                  m.get("date", "?"), m.get("rounds", "?"), m.get("secs", "?"), m.get("rate", "?"),
                  m.get("frame", "?"), m.get("sockperf_msg", "?"), m.get("ping_cpu", "?"),
                  m.get("echo_cpu", "?"), m.get("priority", "?"), m.get("busy_poll_us", "?"),
                  m.get("takt_busy_flag", "?"), m.get("wake", "?"), m.get("gap_us", "?"),
-                 m.get("loadavg", "?"))]
+                 m.get("mirror_process", "?"), m.get("loadavg", "?"))]
     st = steal(out)
     if st:
         lines.append("steal time (hypervisor ran another guest) over the run: " + st)
-    lines += ["", "Round trip (us):", "",
-              "| row | round | sent | returned | lost | over {} | rtt p50 | p90 | p99 | p99.9 "
-              "| max | p99 / sockperf p99 |".format("{:g} us".format(thr / 1000.0) if thr else "threshold"),
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    others = read_text(os.path.join(out, "rt-start.txt"))
+    if others:
+        lines.append("real-time tasks of other work at the start: " + "; ".join(
+            " ".join(line.split()[:5]) for line in others.splitlines()))
+    head = ("| row | round | sent | returned | lost | over {} | rtt p50 | p90 | p99 | p99.9 "
+            "| max | p99 / sockperf p99 |".format(
+                "{:g} us".format(thr / 1000.0) if thr else "threshold"))
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    lines += ["", "Round trip (us), each round:", "", head, rule]
     for r in range(1, rounds + 1):
         base = data.get(("sockperf", r), {})
         base_p99 = base.get("rtt", {}).get("p99") if base.get("status") == "ok" else None
@@ -208,24 +291,30 @@ def table(out, m):
             if d["status"] != "ok":
                 lines.append("| " + " | ".join(cells + [d["status"]] + ["-"] * 9) + " |")
                 continue
-            rt = d["rtt"]
-            ratio = "-"
-            if row != "sockperf" and base_p99 and rt.get("p99") is not None:
-                ratio = "{:.2f}".format(rt["p99"] / base_p99)
-            cells += [n(d.get("sent")), n(d.get("returned")), n(d.get("lost")),
-                      n(d.get("outliers")), us(rt.get("p50")), us(rt.get("p90")), us(rt.get("p99")),
-                      us(rt.get("p999")), us(rt.get("max")), ratio]
-            lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "One way (us): takt end to end A - S (the mirror's listener report) beside "
-              "sockperf's round trip / 2:", "",
-              "| row | round | measure | p50 | p99 | p99.9 | max |",
-              "|---|---:|---|---:|---:|---:|---:|"]
-    for r in range(1, rounds + 1):
+            lines.append("| " + " | ".join(
+                cells + rtt_cells(d, base_p99 if row != "sockperf" else None)) + " |")
+    pools = {row: pooled(data, row, rounds) for row in rows}
+    if any(pools.values()) and rounds > 1:
+        lines += ["", "Round trip (us), rounds pooled:", "", head.replace("| round ", "| rounds "),
+                  rule]
+        base = pools.get("sockperf")
+        base_p99 = base["rtt"].get("p99") if base else None
         for row in rows:
-            d = data[(row, r)]
-            if d["status"] != "ok":
+            p = pools[row]
+            if p:
+                lines.append("| " + " | ".join(
+                    [LABELS.get(row, row), str(p["rounds"])]
+                    + rtt_cells(p, base_p99 if row != "sockperf" else None)) + " |")
+    lines += ["", "One way (us): takt end to end A - S at the mirror beside sockperf's "
+              "round trip / 2:", "",
+              "| row | round | measure | p50 | p99 | p99.9 | max |",
+              "|---|---|---|---:|---:|---:|---:|"]
+    for r in list(range(1, rounds + 1)) + (["all"] if rounds > 1 else []):
+        for row in rows:
+            d = pools[row] if r == "all" else data[(row, r)]
+            if not d or d["status"] != "ok" or not d.get("one_way"):
                 continue
-            ow = d.get("one_way") or {}
+            ow = d["one_way"]
             lines.append("| {} | {} | {} | {} | {} | {} | {} |".format(
                 LABELS.get(row, row), r, d["one_way_label"], us(ow.get("p50")), us(ow.get("p99")),
                 us(ow.get("p999")), us(ow.get("max"))))
@@ -233,62 +322,82 @@ def table(out, m):
     for (row, r), d in sorted(data.items()):
         if d.get("status") == "ok" and row != "sockperf":
             mi = d.get("mirror") or {}
-            extra.append("{} round {}: not sent by the talker (late) {}; mirror sent {}, late "
+            rep = d.get("rtt_report")
+            extra.append("- {} round {}: not sent by the talker (late) {}; mirror sent {}, late "
                          "(not sent) {}, queue full {}, no buffer {}; returns late {}, duplicates "
-                         "{}; data_path_allocations talker/mirror {}".format(
+                         "{}; data_path_allocations talker/mirror {}{}".format(
                              LABELS.get(row, row), r, n(d.get("tx_late")), n(mi.get("sent")),
                              n(mi.get("late")), n(mi.get("queue_full")), n(mi.get("no_buffer")),
                              n(d.get("late")), n(d.get("duplicates")),
-                             "/".join("-" if a is None else str(a) for a in d["allocs"])))
+                             "/".join("-" if a is None else str(a) for a in d["allocs"]),
+                             "; report rtt p50/p99/max {}/{}/{} us".format(
+                                 us(rep.get("p50")), us(rep.get("p99")), us(rep.get("max")))
+                             if rep else ""))
     if extra:
         lines += [""] + extra
+    srcs = sorted({d.get("source") for (row, _), d in data.items()
+                   if row != "sockperf" and d.get("status") == "ok"})
     lines += ["",
-              "sockperf: exact nearest-rank percentiles of its --full-log samples (after its "
-              "warm-up); rtt = the client's receive time - its send time (user space). takt: "
-              "the talker's round_trip.rtt = A - H (HDR, 3 significant figures), over the "
-              "frames that came back; lost: sent, never came back within --rtt-timeout. "
-              "over: round trips above takt's outlier threshold (--rtt-outlier). "
-              "p99 / sockperf p99: against the sockperf row of the same round."]
+              "sockperf: rtt = the client's receive time - its send time, exact (nearest rank "
+              "over its --full-log, after its warm-up). takt: the talker's rtt = A - H (after "
+              "the receive poll that returned the frame - the frame's handover time), {}, over "
+              "the frames that came back. lost: sent and never back within --rtt-timeout. over: "
+              "round trips above takt's outlier threshold (--rtt-outlier). p99 / sockperf p99: "
+              "against the sockperf row of the same round (or pooled).".format(
+                  "exact from its --frames-log" if srcs == ["exact"]
+                  else "from its JSON report (HDR, 3 significant figures)" if srcs == ["report"]
+                  else "exact where a --frames-log was written, else from its JSON report")]
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ plot
 
 def curve(d):
-    """[(x, us)], max us from a summary (ns)."""
+    """[(x, us)], max us: at FINE percentiles from exact samples, else at
+    the summary's points."""
     rt = d.get("rtt") or {}
+    count = rt.get("count") or 0
     pts = []
-    for k, p in POINTS:
-        v = rt.get(k)
-        if v is None:
-            continue
-        # Leave out percentiles finer than the sample count resolves.
-        if rt.get("count") and p > 0 and 1.0 / (1.0 - p / 100.0) > rt["count"]:
-            continue
-        pts.append((nines(p), max(v, 1) / 1000.0))
+    samples = d.get("rtt_samples")
+    if samples:
+        s = sorted(samples)
+        for p in FINE:
+            # Leave out percentiles finer than the sample count resolves.
+            if p > 0 and 1.0 / (1.0 - p / 100.0) > count:
+                continue
+            pts.append((nines(p), max(rank(s, p), 1) / 1000.0))
+    else:
+        for k, p in POINTS:
+            v = rt.get(k)
+            if v is None or (count and p > 0 and 1.0 / (1.0 - p / 100.0) > count):
+                continue
+            pts.append((nines(p), max(v, 1) / 1000.0))
     mx = rt.get("max")
     return pts, (max(mx, 1) / 1000.0 if mx is not None else None)
 
 
 def svg(out, m):
     rows, rounds = rows_of(m), rounds_of(m)
+    _, data = all_data(out, m)
     w, h = 860, 440
-    left, right, top, bottom = 70, 240, 50 + 14, h - 50
+    left, right, top, bottom = 70, 240, 64, h - 50
     el = []
     title_lines(el, left, 0, "Round trip over veth: takt mirror vs sockperf ping-pong",
-                [machine_line(m) + "; " + m.get("date", "") + "; {} round trips/s, {}-byte frames".format(
-                    m.get("rate", "?"), m.get("frame", "?"))])
+                [machine_line(m) + "; " + m.get("date", "") + "; {} round trips/s, {}-byte "
+                 "frames".format(m.get("rate", "?"), m.get("frame", "?"))])
     cs, failed = [], []
     for row in rows:
-        for r in range(1, rounds + 1):
-            d = round_data(out, row, r)
+        p = pooled(data, row, rounds)
+        runs = [(p, "all")] if p else [(data[(row, r)], r) for r in range(1, rounds + 1)]
+        for d, r in runs:
             if d["status"] != "ok":
                 failed.append("{} r{}: {}".format(LABELS.get(row, row), r, d["status"]))
                 continue
             pts, mx = curve(d)
             if not pts or mx is None:
                 continue
-            label = "{} r{} ({:,})".format(LABELS.get(row, row), r, d["rtt"].get("count", 0))
+            label = "{}{} ({:,})".format(LABELS.get(row, row), "" if r == "all" else " r{}".format(r),
+                                         d["rtt"].get("count", 0))
             cs.append(((row, r), label, pts, mx))
     if not cs:
         el.append('<text x="{}" y="{}">no round-trip data</text>'.format(left, top + 20))
@@ -296,12 +405,13 @@ def svg(out, m):
 
     def style(key):
         row, r = key
-        return COLORS.get(row, "#000"), DASHES[(r - 1) % len(DASHES)]
+        dash = "" if r in ("all", 1) else ' stroke-dasharray="6,3"'
+        return COLORS.get(row, "#000"), dash
 
     ly = chart(el, cs, left, top, bottom, w - left - right, "round trip (us, log)", style)
     for f in failed:
         el.append('<text x="{}" y="{}" font-size="11" fill="#888">{}</text>'.format(
-            left + w - left - right + 15, ly + 4, esc(f[:40])))
+            w - right + 15, ly + 4, esc(f[:40])))
         ly += 18
     return document(w, h, [el])
 

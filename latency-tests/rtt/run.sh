@@ -33,6 +33,7 @@ busy_us=${TAKT_RTT_BUSY_POLL:-50}    # sockperf --lls, takt's busy-poll flag
 wake=${TAKT_RTT_WAKE:-spin}          # takt-talker --wake
 gap_us=${TAKT_RTT_GAP_US:-20}        # takt: return slot - forward launch, us
 process=${TAKT_RTT_MIRROR_PROCESS:-10us} # takt-listener --mirror-process (takt's default)
+frames_log=${TAKT_RTT_FRAMES_LOG:-1} # 1: takt rows write --frames-log (exact percentiles)
 port=11111
 
 usage() {
@@ -61,7 +62,9 @@ TAKT_RTT_FRAME (64: Ethernet frame with FCS, 64..1518), TAKT_RTT_ROWS,
 TAKT_RTT_PING_CPU (0), TAKT_RTT_ECHO_CPU (1), TAKT_RTT_PRIO (80),
 TAKT_RTT_BUSY_POLL (us, 50), TAKT_RTT_WAKE (spin), TAKT_RTT_GAP_US (20:
 takt's return slot after the forward launch), TAKT_RTT_MIRROR_PROCESS
-(10us: takt-listener --mirror-process), TAKT_RTT_OUT.
+(10us: takt-listener --mirror-process), TAKT_RTT_FRAMES_LOG (1: takt
+rows write --frames-log for exact percentiles; 0: report histograms only),
+TAKT_RTT_OUT.
 See latency-tests/rtt/README.md.
 EOF
 }
@@ -133,13 +136,16 @@ phase_done
 
 # takt's flags as this build names them (they were new when this was
 # written): the mirror, and busy polling of the packet:/xdp: sockets.
-mirror_flag=() busy_flag=()
+mirror_flag=() busy_flag=() have_frames_log=0
 if [ "$takt_rows" = 1 ]; then
     "$bin/takt-listener" --help 2>&1 | grep -q -- '--mirror' \
         || die "$bin/takt-listener has no --mirror: build a takt with the round-trip mirror"
     mirror_flag=(--mirror)
     if "$bin/takt-talker" --help 2>&1 | grep -q -- '--busy-poll'; then
         busy_flag=(--busy-poll "$busy_us")
+    fi
+    if [ "$frames_log" = 1 ] && "$bin/takt-talker" --help 2>&1 | grep -q -- '--frames-log'; then
+        have_frames_log=1
     fi
 fi
 
@@ -215,6 +221,7 @@ EOF
     echo "wake=$wake"
     echo "gap_us=$gap_us"
     echo "mirror_process=$process"
+    echo "frames_log=$have_frames_log"
     echo "takt_busy_flag=${busy_flag[*]:-none}"
     echo "sched_rt_runtime_us=$(cat /proc/sys/kernel/sched_rt_runtime_us 2>/dev/null || true)"
 } >"$out/machine.txt"
@@ -326,6 +333,11 @@ run_takt() { # prefix backend
     PING=("$bin/takt-talker" --schedule "$sched" --device "$(spec_of "$be" a)"
         --duration "${secs}s" -q --report json --cpu "$ping_cpu" --priority "$prio" --wake "$wake"
         "${busy_flag[@]}")
+    if [ "$have_frames_log" = 1 ]; then
+        # Every frame's stage times: exact percentiles, rounds pooled.
+        ECHO+=(--frames-log "$pre-listener.frames")
+        PING+=(--frames-log "$pre-talker.frames")
+    fi
     ECHO_OUT=$pre-listener.json PING_OUT=$pre-talker.json ECHO_GRACE=4 ECHO_SIGNALLED_OK=0
     ECHO_PORT= PING_DONE=
     printf '%s\n' "${ECHO[*]}" "${PING[*]}" >"$pre.cmd"

@@ -5,13 +5,14 @@
 //! never put an address it does not own into a descriptor.
 //!
 //! Backends: [`sim`] (two ports on a simulated wire), [`packet`] (AF_PACKET
-//! TPACKET_V3 rings), [`xdp`] (AF_XDP: UMEM, four rings and a small redirect
+//! TPACKET_V2 rings), [`xdp`] (AF_XDP: UMEM, four rings and a small redirect
 //! program loaded with raw bpf()), [`e1000e`] over [`vfio`] (a userland
 //! Intel 82574L). [`spec::open`] picks one from a `--device` string;
 //! [`link`] sets interfaces up (and builds veth pairs for tests).
 //!
 //! Drivers know nothing of schedules or streams.
 
+pub mod busy_poll;
 pub mod e1000e;
 pub mod link;
 mod mapping;
@@ -24,8 +25,9 @@ mod stamp_queue;
 pub mod vfio;
 pub mod xdp;
 
+pub use busy_poll::{BusyPoll, DeviceTuning};
 pub use pool::{BufId, Pool};
-pub use spec::{open, DeviceSpec, PciAddress};
+pub use spec::{open, open_tuned, DeviceSpec, PciAddress};
 
 /// Largest batch a `tx_burst` / `rx_burst` moves at once.
 pub const MAX_BURST: usize = 64;

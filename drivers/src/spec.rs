@@ -10,7 +10,7 @@ use std::str::FromStr;
 pub enum DeviceSpec {
     /// The in-process simulated wire.
     Sim,
-    /// AF_PACKET (TPACKET_V3 rings) on an interface.
+    /// AF_PACKET (TPACKET_V2 rings) on an interface.
     Packet { ifname: String },
     /// AF_XDP on one queue of an interface (`Some`), or on all (`None`).
     Xdp { ifname: String, queue: Option<u32> },
@@ -163,34 +163,70 @@ pub fn open_for(
     spec: &DeviceSpec,
     load: Option<crate::RxLoad>,
 ) -> Result<Box<dyn RingDevice>, DriverError> {
+    open_tuned(spec, load, &crate::DeviceTuning::default())
+}
+
+/// As [`open_for`], with `tuning` (busy polling, XDP need-wakeup) applied
+/// to the `packet:` and `xdp:` sockets. A tuning the backend has no use
+/// for is refused ([`tuning_applies`] says which).
+pub fn open_tuned(
+    spec: &DeviceSpec,
+    load: Option<crate::RxLoad>,
+    tuning: &crate::DeviceTuning,
+) -> Result<Box<dyn RingDevice>, DriverError> {
+    tuning_applies(spec, tuning)?;
+    let xdp = || crate::xdp::XdpOptions {
+        busy_poll: tuning.busy_poll,
+        need_wakeup: tuning.xdp_need_wakeup.unwrap_or(true),
+        ..crate::xdp::XdpOptions::for_load(load)
+    };
     match spec {
         DeviceSpec::Sim => Err(DriverError::Unsupported(
             "sim joins two ports in one process: run talker and listener together with `takt loopback`".into(),
         )),
         DeviceSpec::Packet { ifname } => Ok(Box::new(crate::packet::PacketDevice::open(
             ifname,
-            crate::packet::PacketOptions::for_load(load),
+            crate::packet::PacketOptions {
+                busy_poll: tuning.busy_poll,
+                ..crate::packet::PacketOptions::for_load(load)
+            },
         )?)),
         DeviceSpec::Xdp {
             ifname,
             queue: Some(q),
-        } => Ok(Box::new(crate::xdp::XdpDevice::open(
-            ifname,
-            *q,
-            crate::xdp::XdpOptions::for_load(load),
-        )?)),
+        } => Ok(Box::new(crate::xdp::XdpDevice::open(ifname, *q, xdp())?)),
         DeviceSpec::Xdp {
             ifname,
             queue: None,
-        } => Ok(Box::new(crate::xdp::XdpDevice::open_all(
-            ifname,
-            crate::xdp::XdpOptions::for_load(load),
-        )?)),
+        } => Ok(Box::new(crate::xdp::XdpDevice::open_all(ifname, xdp())?)),
         DeviceSpec::Vfio { addr } => Ok(Box::new(crate::e1000e::E1000e::open(
             *addr,
             crate::e1000e::E1000eOptions::default(),
         )?)),
     }
+}
+
+/// Whether `tuning` means anything on `spec`'s backend: busy polling on
+/// `packet:` and `xdp:`, need-wakeup on `xdp:` only. `Unsupported` (bad
+/// input) names the setting and the backends that take it.
+pub fn tuning_applies(spec: &DeviceSpec, tuning: &crate::DeviceTuning) -> Result<(), DriverError> {
+    let (packet, xdp) = match spec {
+        DeviceSpec::Packet { .. } => (true, false),
+        DeviceSpec::Xdp { .. } => (true, true),
+        _ => (false, false),
+    };
+    if !tuning.busy_poll.is_off() && !packet {
+        return Err(DriverError::Unsupported(format!(
+            "busy polling is for packet: and xdp: devices, not {spec}: leave the busy-poll \
+             flags out"
+        )));
+    }
+    if tuning.xdp_need_wakeup.is_some() && !xdp {
+        return Err(DriverError::Unsupported(format!(
+            "need-wakeup is an AF_XDP setting, not one of {spec}: leave --xdp-need-wakeup out"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -346,8 +346,9 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
     assert_eq!(stamps.iter().map(|s| s.tag).collect::<Vec<_>>(), [3]);
 }
 
-/// How long a sparse frame waits in the TPACKET_V3 RX ring before
-/// `rx_burst` sees it (the block retire timeout): `cargo test --release -p
+/// How long a sparse frame waits in the RX ring before `rx_burst` sees it
+/// (TPACKET_V3's block retire timeout made it up to 1 ms; V2 has none;
+/// tools/tests/packet_pickup.rs asserts it): `cargo test --release -p
 /// takt-drivers --test packet_veth -- --ignored --nocapture rx_pickup_delay`.
 #[test]
 #[ignore = "measurement, not a check"]
@@ -417,9 +418,9 @@ fn stream_destinations_are_joined_while_the_device_is_open() {
 }
 
 /// Frames sent in `packet_listener_survives_a_200ms_stall`: one per
-/// millisecond for longer than the stall, so the kernel closes a block
-/// per frame (its retire timeout is 1 ms) and a ring of 64 blocks, the
-/// default, could not hold them.
+/// millisecond for longer than the stall (a TPACKET_V3 ring closed a block
+/// per frame, and its default 64 blocks could not hold them; a V2 ring
+/// takes one slot per frame).
 const STALL_FRAMES: usize = 200;
 
 #[test]

@@ -12,6 +12,7 @@ mod change;
 mod control;
 mod ptp;
 mod raw;
+mod returns;
 mod toml_errors;
 
 pub use change::{parse_change, parse_change_with_ptp, Change};

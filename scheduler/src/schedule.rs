@@ -517,6 +517,9 @@ pub struct Schedule {
     /// Per stream: its window (cycle offsets) in the oper and admin lists.
     stream_windows: Vec<[Window; 2]>,
     warnings: Vec<Warning>,
+    /// Per stream: the forward stream it is the return of
+    /// (`return_of`, docs/round-trip.md), set by [`Schedule::with_returns`].
+    returns: Vec<Option<usize>>,
 }
 
 impl Schedule {
@@ -579,6 +582,7 @@ impl Schedule {
             .as_ref()
             .map(|a| crate::gcl::switch_point(&oper, a.base_time_ns));
         Ok(Schedule {
+            returns: vec![None; streams.len()],
             clock,
             link,
             oper,
@@ -616,6 +620,31 @@ impl Schedule {
     }
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
+    }
+    /// The forward stream that stream `i` carries back (a mirror sends it;
+    /// a talker does not).
+    pub fn return_of(&self, i: usize) -> Option<usize> {
+        self.returns.get(i).copied().flatten()
+    }
+    /// The stream that carries forward stream `fwd` back, if any.
+    pub fn return_stream(&self, fwd: usize) -> Option<usize> {
+        self.returns.iter().position(|r| *r == Some(fwd))
+    }
+    /// Whether any stream is a return stream.
+    pub fn has_returns(&self) -> bool {
+        self.returns.iter().any(Option::is_some)
+    }
+    /// This schedule with the pairs `(return, forward)` (stream indices):
+    /// each checked by [`crate::returns::check`].
+    pub fn with_returns(
+        mut self,
+        pairs: &[(usize, usize)],
+    ) -> Result<Self, crate::returns::ReturnError> {
+        crate::returns::check(&self.streams, pairs)?;
+        for &(r, f) in pairs {
+            self.returns[r] = Some(f);
+        }
+        Ok(self)
     }
     /// The window (cycle offsets) stream `stream` sends in, in list `which`.
     pub fn stream_window_offsets(&self, stream: usize, which: Which) -> Window {

@@ -24,14 +24,21 @@
 //! (default 4096, as `takt loopback`); `--no-pin` leaves the thread
 //! unpinned (default: pinned to the last allowed CPU). Without `--bench`
 //! (`cargo test --all-targets`) it runs each configuration for 10 000
-//! frames and checks them, as a smoke test.
+//! frames and checks them, as a smoke test. `--stages` adds the stage
+//! stamps' work (docs/reports.md, "Where the time goes") as the talker and
+//! listener do it: a clock read for W and one per received batch for A, a
+//! transmit stamp asked for every frame and filed in the in-flight table,
+//! the stamps collected after each burst, and the wake_error, driver,
+//! pickup and end_to_end metrics recorded; run it with and without to see
+//! what the stages cost.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use takt_drivers::sim::{self, SimClock, SimConfig, SimPort, VirtualClock};
-use takt_drivers::{RingDevice, RxBatch, TxBatch, TxFrame};
+use takt_drivers::{RingDevice, RxBatch, TxBatch, TxFrame, TxStampBatch};
 use takt_scheduler::{rt, ClockId};
 use takt_stack::seq::{Arrival, SeqTracker};
+use takt_stack::stages::{InFlight, StampTable};
 use takt_stack::stats::Metric;
 use takt_stack::wire::{self, StreamFrame, StreamFrameFields, Vlan, FCS_LEN};
 
@@ -82,10 +89,21 @@ struct Loop {
     latency: Metric,
     bad_frames: u64,
     bad_padding: u64,
+    stages: Option<Stages>,
+}
+
+/// The stage stamps' state (`--stages`).
+struct Stages {
+    table: StampTable,
+    stamps: TxStampBatch,
+    wake_error: Metric,
+    driver: Metric,
+    pickup: Metric,
+    end_to_end: Metric,
 }
 
 impl Loop {
-    fn new(len: usize, batch: usize, capacity: usize) -> Self {
+    fn new(len: usize, batch: usize, capacity: usize, stages: bool) -> Self {
         let clock = VirtualClock::new(1_000_000_000);
         let cfg = sim_config(&clock, capacity);
         let flight_ns = cfg.serialization_ns(len) + cfg.propagation_ns;
@@ -125,6 +143,14 @@ impl Loop {
             latency: Metric::new(),
             bad_frames: 0,
             bad_padding: 0,
+            stages: stages.then(|| Stages {
+                table: StampTable::new(capacity),
+                stamps: TxStampBatch::new(),
+                wake_error: Metric::new(),
+                driver: Metric::new(),
+                pickup: Metric::new(),
+                end_to_end: Metric::new(),
+            }),
         }
     }
 
@@ -135,6 +161,7 @@ impl Loop {
         let mut launch = self.next_launch_ns.max(self.clock.now());
         for _ in 0..self.batch {
             let buf = self.a.alloc().expect("tx pool never runs dry here");
+            let wake_ns = self.clock.now();
             let tx_ns = self.clock.now().max(launch);
             let fields = StreamFrameFields {
                 sequence: self.next_seq,
@@ -146,11 +173,24 @@ impl Loop {
                 panic!("encode refused a valid {}-byte frame", self.len);
             }
             self.tx_error.record(tx_ns as i64 - launch as i64);
+            let stamp_tag = self.stages.as_mut().map(|g| {
+                g.wake_error.record(wake_ns as i64 - launch as i64);
+                let tag = g.table.next_tag();
+                let _ = g.table.insert(InFlight {
+                    tag,
+                    stream: 0,
+                    seq: self.next_seq,
+                    scheduled_ns: launch,
+                    wake_ns,
+                    hand_over_ns: tx_ns,
+                });
+                tag
+            });
             let frame = TxFrame {
                 buf,
                 len: self.len,
                 launch_time_ns: Some(launch),
-                stamp_tag: None,
+                stamp_tag,
             };
             if self.tx.push_back(frame).is_err() {
                 panic!("batch {} exceeds the TxBatch capacity", self.batch);
@@ -160,21 +200,30 @@ impl Loop {
         }
         let sent = self.a.tx_burst(&mut self.tx);
         assert_eq!(sent, self.batch, "the wire holds a whole batch");
+        if let Some(g) = &mut self.stages {
+            self.a.tx_stamps(&mut g.stamps);
+            while let Some(s) = g.stamps.pop_front() {
+                if let Some(f) = g.table.take(s.tag) {
+                    g.driver.record(s.time_ns as i64 - f.hand_over_ns as i64);
+                }
+            }
+        }
         // The last frame's last bit is in.
         let last_launch = launch - self.period_ns;
         self.clock.set(last_launch + self.flight_ns);
         self.next_launch_ns = launch;
 
         self.b.rx_burst(&mut self.rx);
+        let app_ns = self.clock.now();
         while let Some(f) = self.rx.pop_front() {
-            self.on_frame(f.len, &f.buf, f.rx_time_ns);
+            self.on_frame(f.len, &f.buf, f.rx_time_ns, app_ns);
             self.b.free(f.buf);
         }
     }
 
     /// The listener's per-frame work (`Listener::on_frame`).
     #[inline(always)]
-    fn on_frame(&mut self, len: usize, buf: &takt_drivers::BufId, rx_ns: u64) {
+    fn on_frame(&mut self, len: usize, buf: &takt_drivers::BufId, rx_ns: u64, app_ns: u64) {
         let Ok(frame) = StreamFrame::new_checked(&self.b.buf(buf)[..len]) else {
             self.bad_frames += 1;
             return;
@@ -185,6 +234,11 @@ impl Loop {
         if self.tracker.record(frame.sequence()) != Arrival::Duplicate {
             self.latency
                 .record((rx_ns as i64).saturating_sub(frame.tx_ns() as i64));
+            if let Some(g) = &mut self.stages {
+                g.pickup.record(app_ns as i64 - rx_ns as i64);
+                g.end_to_end
+                    .record(app_ns as i64 - frame.launch_ns() as i64);
+            }
         }
     }
 
@@ -226,6 +280,10 @@ impl Loop {
             (Some(0), Some(0))
         );
         assert_eq!((self.a.outstanding(), self.b.outstanding()), (0, 0));
+        if let Some(g) = &self.stages {
+            assert_eq!(g.driver.count(), n, "a transmit stamp for every frame");
+            assert_eq!(g.end_to_end.count(), n);
+        }
     }
 }
 
@@ -237,6 +295,8 @@ struct Opts {
     capacity: usize,
     /// Rows to run, as "FRAMExBATCH" (e.g. "64x1"); empty = all.
     only: Vec<String>,
+    /// With the stage stamps' work.
+    stages: bool,
 }
 
 fn parse_args() -> Opts {
@@ -247,12 +307,14 @@ fn parse_args() -> Opts {
         pin: true,
         capacity: LOOPBACK_CAPACITY,
         only: Vec::new(),
+        stages: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--bench" => o.bench = true,
             "--no-pin" => o.pin = false,
+            "--stages" => o.stages = true,
             "--secs" => o.secs = args.next().and_then(|v| v.parse().ok()).unwrap_or(o.secs),
             "--reps" => o.reps = args.next().and_then(|v| v.parse().ok()).unwrap_or(o.reps),
             "--wire-capacity" => {
@@ -354,7 +416,7 @@ struct Row {
 }
 
 fn measure(len: usize, batch: usize, o: &Opts, cpu: Option<usize>) -> Row {
-    let mut l = Loop::new(len, batch, o.capacity);
+    let mut l = Loop::new(len, batch, o.capacity, o.stages);
     // Warm up (caches, branch predictors, page faults of the lanes and
     // pools) and calibrate: double the rounds until a quarter of `--secs`
     // (at most 0.5 s) has passed.
@@ -404,7 +466,7 @@ fn measure(len: usize, batch: usize, o: &Opts, cpu: Option<usize>) -> Row {
 
 fn smoke_test() {
     for (len, batch) in CONFIGS {
-        let mut l = Loop::new(len, batch, LOOPBACK_CAPACITY);
+        let mut l = Loop::new(len, batch, LOOPBACK_CAPACITY, true);
         l.timed((10_000 / batch) as u64);
         l.check();
     }

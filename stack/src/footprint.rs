@@ -10,12 +10,15 @@
 use crate::loopback::{frames_in_flight, SIM_ADVANCE_NS, SIM_BUF_BYTES};
 use crate::plan::Plan;
 use crate::stats::{DEFAULT_SPARE_SETS, METRIC_MAX_NS, METRIC_SIGFIG};
+use crate::talker::LAUNCH_TIME_ADVANCE_NS;
 use hdrhistogram::Histogram;
 use takt_scheduler::Schedule;
 
 /// Metrics per stream in a run's statistics (tx error, latency, latency
-/// while out of sync).
-const METRICS_PER_STREAM: u64 = 3;
+/// while out of sync), plus the stage metrics of the end that holds most:
+/// a listener's pickup, end_to_end and end_to_end while out of sync (a
+/// talker's are wake_error and driver).
+const METRICS_PER_STREAM: u64 = 6;
 /// Histograms per metric (values >= 0 and magnitudes of values < 0).
 const HISTOGRAMS_PER_METRIC: u64 = 2;
 /// Copies of the per-stream statistics the control plane keeps: the
@@ -65,13 +68,15 @@ impl Footprint {
             .sum();
         let plan_bytes = frames * Plan::BYTES_PER_FRAME;
         let wire = frames_in_flight(schedule, SIM_ADVANCE_NS) as u64 * SIM_BUF_BYTES as u64 * 4;
+        // The talker's frames waiting for their transmit stamp (stage T).
+        let stamps = |advance| crate::talker::stamp_table_bytes(schedule, advance);
         Footprint {
             streams,
             per_stream_bytes,
             plan_bytes,
-            talker_bytes: stats + plan_bytes,
+            talker_bytes: stats + plan_bytes + stamps(LAUNCH_TIME_ADVANCE_NS),
             listener_bytes: stats,
-            loopback_bytes: 2 * stats + plan_bytes + wire,
+            loopback_bytes: 2 * stats + plan_bytes + wire + stamps(SIM_ADVANCE_NS),
             control_bytes: CONTROL_COPIES * stats,
             hist_log_bytes: streams * LOG_METRICS_PER_STREAM * metric,
         }

@@ -7,11 +7,14 @@ pub mod footprint;
 pub mod frames;
 pub mod listener;
 pub mod loopback;
+pub mod mirror;
 pub mod plan;
 pub mod progress;
 pub mod ptp;
+pub mod round_trip;
 pub mod seq;
 pub mod sidecar;
+pub mod stages;
 pub mod stats;
 pub mod talker;
 pub mod wire;
@@ -21,6 +24,8 @@ pub mod wire;
 pub enum StackError {
     #[error(transparent)]
     Stats(#[from] stats::StatsError),
+    #[error(transparent)]
+    Frames(#[from] frames::FramesError),
     #[error(transparent)]
     Driver(#[from] takt_drivers::DriverError),
 }

@@ -13,7 +13,10 @@
 use crate::clock::SchedClock;
 use crate::control::is_stream_frame;
 use crate::control::plane::ControlPlane;
-use crate::frames::FramesLog;
+use crate::frames::{
+    FrameRecord, FramesLog, RecordKind, Stage, FLAG_COUNTED, FLAG_DUPLICATE, FLAG_UNSYNCED,
+};
+use crate::mirror::Mirror;
 use crate::progress::Progress;
 use crate::ptp::endpoint::PtpEndpoint;
 use crate::ptp::SyncStatus;
@@ -24,7 +27,7 @@ use crate::talker::PTP_OFFSET_TAG;
 use crate::wire::{StreamFrame, WireError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use takt_drivers::{RingDevice, RxBatch};
+use takt_drivers::{DeviceInfo, RingDevice, RxBatch, StampSource};
 use takt_scheduler::{rt, Schedule};
 
 /// Publish the progress figures (incl. a percentile) this often.
@@ -47,11 +50,19 @@ pub struct ListenerSummary {
     pub interrupted: bool,
 }
 
+/// A frame's stages as the listener saw them: S and H from the frame, R
+/// (its receive stamp) and A (the loop had it), all on the schedule clock.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    latency: i64,
+    rec: FrameRecord,
+}
+
 pub struct Listener {
     trackers: Vec<SeqTracker>,
-    /// Per stream: the latency of the frame its tracker holds, recorded
-    /// only if a second frame confirms it.
-    held_latency: Vec<Option<i64>>,
+    /// Per stream: the frame its tracker holds, recorded only if a second
+    /// frame confirms it.
+    held: Vec<Option<Seen>>,
     /// Per stream: the (VLAN id, PCP) the schedule gives it.
     vlans: Vec<(u16, u8)>,
     /// The schedule clock, and the device's timestamps moved onto it.
@@ -66,6 +77,8 @@ pub struct Listener {
     sync: Option<Arc<SyncStatus>>,
     /// For the control plane's queries.
     schedule: Arc<Schedule>,
+    /// `--mirror`: send forward frames back (docs/round-trip.md).
+    mirror: Option<Mirror>,
 }
 
 impl Listener {
@@ -88,7 +101,7 @@ impl Listener {
                     ))
                 })
                 .collect(),
-            held_latency: vec![None; streams.len()],
+            held: vec![None; streams.len()],
             vlans: streams.iter().map(|s| (s.vlan_id, s.pcp)).collect(),
             clock,
             hist_log: None,
@@ -97,7 +110,20 @@ impl Listener {
             sidecars: Sidecars::for_listener(),
             sync: None,
             schedule: Arc::new(schedule.clone()),
+            mirror: None,
         }
+    }
+
+    /// Send each believed frame of a forward stream back in its return
+    /// stream's window (`takt-listener --mirror`).
+    pub fn with_mirror(mut self, mirror: Mirror) -> Self {
+        self.mirror = Some(mirror);
+        self
+    }
+
+    /// The mirror, to `finish` it after the run.
+    pub fn take_mirror(&mut self) -> Option<Mirror> {
+        self.mirror.take()
     }
 
     /// Whether SIGINT/SIGTERM end the run at once (the default). A
@@ -161,6 +187,20 @@ impl Listener {
         self.hist_log.take()
     }
 
+    /// Allocate the stage metrics this listener fills for `info`'s
+    /// receive stamps (end_to_end, and pickup unless the stamp is taken by
+    /// the receive poll itself): call at start-up, after `with_sync`.
+    pub fn prepare_stats(&self, info: &DeviceInfo, stats: &mut [StreamStats]) {
+        let src = info.caps.rx_stamps;
+        for st in stats {
+            st.stages.enable_listener(
+                src.as_str(),
+                src != StampSource::ReceivePoll,
+                self.sync.is_some(),
+            );
+        }
+    }
+
     /// Poll until `deadline_ns` (schedule clock; 0 = not known yet, keep
     /// going; it may be set while running) or a stop request.
     pub fn run(
@@ -183,6 +223,9 @@ impl Listener {
             // nothing that arrived by `now` is left, however long this
             // thread is descheduled in between.
             let now = self.clock.now_ns();
+            if let Some(m) = &mut self.mirror {
+                m.service(now, dev, self.frames_log.as_mut());
+            }
             if dev.rx_burst(&mut batch) == 0 {
                 if !self.sidecars.is_empty() && self.sidecars.wants_service(now, &self.schedule) {
                     let cycles = self.schedule.cycle_at(now).map_or(0, |c| c.index + 1);
@@ -206,6 +249,8 @@ impl Listener {
                 std::hint::spin_loop();
                 continue;
             }
+            // A: the code has these frames (one read per batch).
+            let app_ns = self.clock.now_ns();
             while let Some(f) = batch.pop_front() {
                 let rx = self.clock.from_device(f.rx_time_ns);
                 let f = if self.sidecars.is_empty() || is_stream_frame(&dev.buf(&f.buf)[..f.len]) {
@@ -217,8 +262,23 @@ impl Listener {
                     }
                 };
                 let rx_ns = i64::try_from(rx).unwrap_or(i64::MAX);
-                self.on_frame(&dev.buf(&f.buf)[..f.len], rx_ns, stats, &mut summary);
+                let believed = self.on_frame(
+                    &dev.buf(&f.buf)[..f.len],
+                    rx_ns,
+                    app_ns,
+                    stats,
+                    &mut summary,
+                );
+                if let (true, Some(m)) = (believed, &mut self.mirror) {
+                    m.offer(dev, &f.buf, f.len, rx, app_ns);
+                }
                 dev.free(f.buf);
+            }
+        }
+        // Frames still held were never confirmed: rogue.
+        for i in 0..self.held.len() {
+            if let Some(h) = self.held[i].take() {
+                self.log(&h.rec);
             }
         }
         // Frames in flight that were never seen are lost: the sequence
@@ -231,65 +291,119 @@ impl Listener {
         &mut self,
         bytes: &[u8],
         rx_ns: i64,
+        app_ns: u64,
         stats: &mut [StreamStats],
         summary: &mut ListenerSummary,
-    ) {
+    ) -> bool {
         let frame = match StreamFrame::new_checked(bytes) {
             Ok(f) => f,
             Err(WireError::Truncated { .. }) => {
                 summary.truncated += 1;
-                return;
+                return false;
             }
             Err(_) => {
                 summary.other_frames += 1;
-                return;
+                return false;
             }
         };
         let id = frame.stream_id() as usize;
         let (Some(tracker), Some(st)) = (self.trackers.get_mut(id), stats.get_mut(id)) else {
             summary.other_frames += 1;
-            return;
+            return false;
         };
         if !frame.padding_ok() {
             // Corrupted: none of its fields can be believed.
             st.bad_padding += 1;
-            return;
+            return false;
         }
-        let Some(latency) = plausible_latency(rx_ns, frame.tx_ns()) else {
+        let rx = u64::try_from(rx_ns).unwrap_or(0);
+        let mut rec = FrameRecord::new(RecordKind::Rx, id as u16, frame.sequence());
+        rec.set(Stage::HandOver, frame.tx_ns());
+        rec.set(Stage::RxStamp, rx);
+        rec.set(Stage::App, app_ns);
+        // S is believed as H is: near the receive time, or the frame is rogue.
+        let launch_ok = plausible_latency(rx_ns, frame.launch_ns()).is_some();
+        let Some(latency) = plausible_latency(rx_ns, frame.tx_ns()).filter(|_| launch_ok) else {
             tracker.rogue += 1;
-            return self.count(id, stats);
+            if launch_ok {
+                rec.set(Stage::Scheduled, frame.launch_ns());
+            }
+            self.log(&rec);
+            self.count(id, stats);
+            return false;
         };
+        rec.set(Stage::Scheduled, frame.launch_ns());
         if let Some(v) = frame.vlan() {
             if (v.vid, v.pcp) != self.vlans[id] {
                 st.wrong_vlan += 1;
             }
         }
-        let rx = u64::try_from(rx_ns).unwrap_or(0);
-        match tracker.record_frame(frame.epoch(), frame.sequence(), rx) {
-            Arrival::Duplicate => {}
-            Arrival::Held => self.held_latency[id] = Some(latency),
+        let seen = Seen { latency, rec };
+        let arrival = tracker.record_frame(frame.epoch(), frame.sequence(), rx);
+        // A duplicate is not sent back again (a mirror returns each frame once).
+        let believed = arrival != Arrival::Duplicate;
+        // Whatever came, a frame held before is decided now: confirmed by
+        // this one, or rogue.
+        let held = self.held[id].take();
+        match arrival {
             Arrival::Confirmed { .. } => {
-                if let Some(held) = self.held_latency[id].take() {
-                    self.record_latency(id, st, held);
+                if let Some(h) = held {
+                    self.record_latency(id, st, h);
                 }
-                self.record_latency(id, st, latency);
+                self.record_latency(id, st, seen);
             }
-            Arrival::Ahead { .. } | Arrival::Reordered | Arrival::TooOld => {
-                self.record_latency(id, st, latency)
+            other => {
+                if let Some(h) = held {
+                    self.log(&h.rec);
+                }
+                match other {
+                    Arrival::Duplicate => {
+                        let mut r = seen.rec;
+                        r.flags |= FLAG_DUPLICATE;
+                        self.log(&r);
+                    }
+                    Arrival::Held => self.held[id] = Some(seen),
+                    _ => self.record_latency(id, st, seen),
+                }
             }
         }
         self.count(id, stats);
+        believed
     }
 
-    fn record_latency(&mut self, id: usize, st: &mut StreamStats, latency: i64) {
+    fn log(&mut self, rec: &FrameRecord) {
+        if let Some(log) = &mut self.frames_log {
+            log.push(rec);
+        }
+    }
+
+    /// A frame that counts: its differences into the histograms, its
+    /// record (so flagged) to the log.
+    fn record_latency(&mut self, id: usize, st: &mut StreamStats, seen: Seen) {
+        let Seen { latency, mut rec } = seen;
+        rec.flags |= FLAG_COUNTED;
+        // On the listener's clock alone: always counts.
+        if let (Some(m), Some(d)) = (&mut st.stages.pickup, rec.diff(Stage::RxStamp, Stage::App)) {
+            m.record(d);
+        }
+        let e2e = rec.diff(Stage::Scheduled, Stage::App);
         if self.sync.as_ref().is_some_and(|s| !s.is_synced()) {
             // Out of sync: a number off by the clocks' disagreement,
             // kept apart from the true ones.
             st.unsynced += 1;
             st.latency_unsynced_ns.record(latency);
+            if let (Some(m), Some(d)) = (&mut st.stages.end_to_end_unsynced, e2e) {
+                m.record(d);
+            }
+            rec.flags |= FLAG_UNSYNCED;
+            self.log(&rec);
             return;
         }
         st.latency_ns.record(latency);
+        if let (Some(m), Some(d)) = (&mut st.stages.end_to_end, e2e) {
+            m.record(d);
+        }
+        self.log(&rec);
         if let Some(ctl) = self.sidecars.control_mut() {
             ctl.record(id, MetricKind::Latency, latency);
         }
@@ -415,7 +529,7 @@ mod tests {
             (2, vlan(10, 5)),
             (3, None),
         ] {
-            l.on_frame(&frame(seq, tag), 2_000, &mut stats, &mut summary);
+            l.on_frame(&frame(seq, tag), 2_000, 2_000, &mut stats, &mut summary);
         }
         assert_eq!(stats[0].frames_received, 4);
         assert_eq!(
@@ -423,7 +537,7 @@ mod tests {
             "wrong VID and wrong PCP; untagged is not judged"
         );
         assert_eq!(stats[0].latency_ns.max(), Some(1_000));
-        l.on_frame(&[0u8; 60], 0, &mut stats, &mut summary);
+        l.on_frame(&[0u8; 60], 0, 0, &mut stats, &mut summary);
         assert_eq!(summary.other_frames, 1);
     }
 
@@ -439,10 +553,10 @@ mod tests {
         for seq in 0..1140u64 {
             let rx = 2_000 + seq as i64 * 100_000;
             let real = forged(seq, None, 1, rx as u64 - 1_000);
-            l.on_frame(&real, rx, &mut stats, &mut summary);
+            l.on_frame(&real, rx, rx as u64, &mut stats, &mut summary);
             if seq == 1100 {
                 for f in inject {
-                    l.on_frame(f, rx, &mut stats, &mut summary);
+                    l.on_frame(f, rx, rx as u64, &mut stats, &mut summary);
                 }
             }
         }

@@ -33,6 +33,9 @@ pub struct LoopbackConfig {
     pub drain_ns: u64,
     /// Write an HdrHistogram interval log of tx error and latency here.
     pub hist_log: Option<PathBuf>,
+    /// Write per-frame records here: the talker's (tx) and the listener's
+    /// (rx) into one file, each through its own ring.
+    pub frames_log: Option<crate::frames::FramesLogConfig>,
 }
 
 impl Default for LoopbackConfig {
@@ -43,6 +46,7 @@ impl Default for LoopbackConfig {
             lead_ns: 20_000_000,
             drain_ns: 20_000_000,
             hist_log: None,
+            frames_log: None,
         }
     }
 }
@@ -79,6 +83,20 @@ pub fn run(
         buf_size: SIM_BUF_BYTES,
         wire_capacity: in_flight,
     });
+    // The statistics, stage metrics too (MiBs), before the start is fixed:
+    // their set-up must not eat into the lead.
+    let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
+    let mut tx_stats = RunStats::new(names.iter().copied());
+    let mut rx_stats = RunStats::new(names.iter().copied());
+    let (tx_src, rx_src) = (
+        crate::stages::transmit_stamps(a.info()).map(|s| s.as_str()),
+        b.info().caps.rx_stamps,
+    );
+    for (t, r) in tx_stats.streams.iter_mut().zip(&mut rx_stats.streams) {
+        t.stages.enable_talker(tx_src);
+        let pickup = rx_src != takt_drivers::StampSource::ReceivePoll;
+        r.stages.enable_listener(rx_src.as_str(), pickup, false);
+    }
     let begin_ns = clock.now_ns() + cfg.lead_ns;
     let sched = schedule.started_at(begin_ns);
     let start_ns = sched.oper().base_time_ns();
@@ -87,9 +105,6 @@ pub fn run(
     if let Until::Time(d) = opts.until {
         opts.until = Until::Time(duration_end_ns(&sched, begin_ns, d));
     }
-    let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
-    let mut tx_stats = RunStats::new(names.iter().copied());
-    let mut rx_stats = RunStats::new(names.iter().copied());
 
     let logs = match &cfg.hist_log {
         Some(path) => Some(open_logs(path, &names, clock.now_ns())?),
@@ -104,6 +119,19 @@ pub fn run(
         .stop_on_signal(false);
     if let Some(log) = rx_log {
         listener = listener.with_hist_log(log);
+    }
+    let (tx_frames, rx_frames) = match &cfg.frames_log {
+        Some(f) => {
+            let (t, r) = open_frames_log(f, &a, &names, clock)?;
+            (Some(t), Some(r))
+        }
+        None => (None, None),
+    };
+    if let Some(log) = tx_frames {
+        talker = talker.with_frames_log(log);
+    }
+    if let Some(log) = rx_frames {
+        listener = listener.with_frames_log(log);
     }
     let deadline = AtomicU64::new(0);
 
@@ -158,6 +186,16 @@ pub fn run(
     stats.data_path_allocations = rt::allocation_counting_active()
         .then(|| tx_heap.unwrap_or(0) + rx_stats.data_path_allocations.unwrap_or(0));
 
+    if let (Some(f), Some(t), Some(r)) = (
+        &cfg.frames_log,
+        talker.take_frames_log(),
+        listener.take_frames_log(),
+    ) {
+        // Both producers have stopped: the listener's first, then the
+        // talker's, which owns the writer.
+        let _ = r.finish();
+        stats.frames_log = Some(crate::frames::frames_log_report(&f.path, t.finish()));
+    }
     if let (Some(path), Some(t), Some(r)) = (
         &cfg.hist_log,
         talker.take_hist_log(),
@@ -173,6 +211,30 @@ pub fn run(
         port_b: b.counters(),
         schedule: sched,
     })
+}
+
+/// One frames log for both ends: tx records from the talker, rx records
+/// from the listener.
+fn open_frames_log(
+    f: &crate::frames::FramesLogConfig,
+    port: &dyn RingDevice,
+    names: &[&str],
+    clock: takt_scheduler::ClockId,
+) -> Result<(crate::frames::FramesLog, crate::frames::FramesLog), StackError> {
+    let caps = port.info().caps;
+    let header = crate::frames::FramesHeader {
+        end: crate::frames::LogEnd::Loopback,
+        clock: clock.as_str().into(),
+        rx_stamps: caps.rx_stamps.as_str().into(),
+        tx_stamps: caps.tx_stamps.as_str().into(),
+        device: "sim:a -> sim:b".into(),
+        streams: names.iter().map(|n| n.to_string()).collect(),
+        created_ns: clock.now_ns(),
+        created_unix_ns: crate::frames::unix_now_ns(),
+    };
+    Ok(crate::frames::FramesLog::create_pair(
+        &f.path, &header, f.capacity,
+    )?)
 }
 
 /// Bytes of one buffer of the simulated ports and wire.

@@ -82,6 +82,8 @@ impl Plan {
             .streams()
             .iter()
             .enumerate()
+            // Return streams are a mirror's to send (docs/round-trip.md).
+            .filter(|&(i, _)| schedule.return_of(i).is_none())
             .flat_map(|(i, s)| {
                 (0..s.frames_per_cycle)
                     .map(move |f| (s.launch_offset_ns(f).unwrap_or(u64::MAX), i, f))

@@ -12,9 +12,10 @@ use crate::control::plane::{ControlPlane, RX_POLL_INTERVAL_NS};
 use crate::ptp::endpoint::PtpEndpoint;
 use crate::ptp::frame::is_ptp_frame;
 use crate::ptp::queue::OffsetSample;
+use crate::round_trip::RoundTrip;
 use crate::stats::StreamStats;
 use heapless::spsc::Consumer;
-use takt_drivers::{RingDevice, RxBatch, RxFrame};
+use takt_drivers::{RingDevice, RxBatch, RxFrame, TxStamp, TxStampBatch};
 use takt_scheduler::{rt, Schedule};
 
 /// Serving only the sidecars, look at least this often whether to stop.
@@ -40,8 +41,13 @@ pub struct Sidecars {
     /// talker); otherwise it hands them what is not its own (a listener).
     polls_device: bool,
     rx: RxBatch,
+    stamps: TxStampBatch,
     next_rx_poll_ns: u64,
+    /// How often a talker's sidecars poll the device.
+    rx_poll_interval_ns: u64,
     counters: SidecarCounters,
+    /// A talker's round trips: stream frames it receives are returns.
+    round_trip: Option<RoundTrip>,
 }
 
 impl Sidecars {
@@ -62,8 +68,11 @@ impl Sidecars {
             offsets: None,
             polls_device,
             rx: RxBatch::new(),
+            stamps: TxStampBatch::new(),
             next_rx_poll_ns: 0,
+            rx_poll_interval_ns: RX_POLL_INTERVAL_NS,
             counters: SidecarCounters::default(),
+            round_trip: None,
         }
     }
 
@@ -97,7 +106,27 @@ impl Sidecars {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.control.is_none() && self.ptp.is_none()
+        self.control.is_none() && self.ptp.is_none() && self.round_trip.is_none()
+    }
+
+    /// Receive returns of a mirror (docs/round-trip.md), polling the
+    /// device every `poll_ns` in the talker's idle time (0: all the time).
+    pub fn set_round_trip(&mut self, rt: RoundTrip, poll_ns: u64) {
+        self.round_trip = Some(rt);
+        self.rx_poll_interval_ns = poll_ns.min(RX_POLL_INTERVAL_NS);
+    }
+
+    pub fn round_trip_mut(&mut self) -> Option<&mut RoundTrip> {
+        self.round_trip.as_mut()
+    }
+
+    pub fn take_round_trip(&mut self) -> Option<RoundTrip> {
+        self.round_trip.take()
+    }
+
+    /// Receive now (a talker spinning for returns before a frame).
+    pub fn poll_now(&mut self, now_ns: u64, dev: &mut dyn RingDevice, clock: &SchedClock) {
+        self.poll_device(now_ns, dev, clock);
     }
 
     pub fn counters(&self) -> SidecarCounters {
@@ -144,12 +173,24 @@ impl Sidecars {
     /// Receive what the device has (a talker between frames): stream
     /// frames go back to the pool, the rest to their protocol.
     fn poll_device(&mut self, now_ns: u64, dev: &mut dyn RingDevice, clock: &SchedClock) {
-        self.next_rx_poll_ns = now_ns.saturating_add(RX_POLL_INTERVAL_NS);
+        self.next_rx_poll_ns = now_ns.saturating_add(self.rx_poll_interval_ns);
         dev.rx_burst(&mut self.rx);
+        // The round trip's A: when this loop has the frames.
+        let app_ns = if self.round_trip.is_some() && !self.rx.is_empty() {
+            clock.now_ns()
+        } else {
+            0
+        };
         while let Some(f) = self.rx.pop_front() {
             let len = f.len.min(dev.info().buf_size);
             if is_stream_frame(&dev.buf(&f.buf)[..len]) {
-                self.counters.stream_frames_skipped += 1;
+                match &mut self.round_trip {
+                    Some(rt) => {
+                        let rx_ns = clock.from_device(f.rx_time_ns);
+                        rt.on_frame(&dev.buf(&f.buf)[..len], rx_ns, app_ns);
+                    }
+                    None => self.counters.stream_frames_skipped += 1,
+                }
                 dev.free(f.buf);
                 continue;
             }
@@ -242,6 +283,21 @@ impl Sidecars {
                 .min(self.next_rx_poll_ns)
                 .min(now.saturating_add(SERVE_LOOK_MAX_NS));
             rt::wait_until(clock, next, wake);
+        }
+    }
+
+    /// The device's transmit stamps of stream frames (tags with
+    /// `stages::STREAM_TAG_BIT`) to `f`; the PTP port's go to it. The one
+    /// reader of `RingDevice::tx_stamps` besides the port's own service.
+    pub fn take_stream_stamps(&mut self, dev: &mut dyn RingDevice, mut f: impl FnMut(TxStamp)) {
+        if let Some(p) = &mut self.ptp {
+            return p.take_stream_stamps(dev, f);
+        }
+        dev.tx_stamps(&mut self.stamps);
+        while let Some(s) = self.stamps.pop_front() {
+            if s.tag & crate::stages::STREAM_TAG_BIT != 0 {
+                f(s);
+            }
         }
     }
 

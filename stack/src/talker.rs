@@ -8,16 +8,17 @@
 
 use crate::clock::SchedClock;
 use crate::control::plane::ControlPlane;
-use crate::frames::FramesLog;
+use crate::frames::{FrameRecord, FramesLog, RecordKind, Stage, FLAG_COUNTED, FLAG_LATE};
 use crate::plan::{Plan, Planned, Until};
 use crate::progress::Progress;
 use crate::ptp::endpoint::PtpEndpoint;
 use crate::ptp::SyncStatus;
 use crate::sidecar::Sidecars;
+use crate::stages::{self, InFlight, StampTable};
 use crate::stats::{IntervalLog, MetricKind, StreamStats};
 use crate::wire::{self, StreamFrameFields, Vlan, FCS_LEN};
 use std::sync::Arc;
-use takt_drivers::{RingDevice, TxBatch, TxFrame, MAX_BURST};
+use takt_drivers::{RingDevice, StampSource, TxBatch, TxFrame, TxStamp, MAX_BURST};
 use takt_scheduler::{rt, Schedule};
 
 /// Default advance for devices with launch time: frames are queued this
@@ -28,6 +29,16 @@ pub const LAUNCH_TIME_ADVANCE_NS: u64 = 200_000;
 /// Control-plane work stops this long before a frame's wake-up time, so a
 /// poll that runs long (a burst of pings) cannot make the frame late.
 pub const CONTROL_BUDGET_NS: u64 = 50_000;
+
+/// After the last frame, wait this long past its launch time (or the
+/// end of the run, the later) for transmit stamps still to come.
+pub const STAMP_WAIT_NS: u64 = 20_000_000;
+
+/// On a device whose transmit stamps cost system calls (`packet:`'s
+/// kernel-software stamps: a stamped frame is a `sendmsg` of its own, its
+/// stamp a read of the error queue) at most one frame per this long asks
+/// for one: stamping all of them made a 16,000 frames/s run mostly late.
+pub const KERNEL_STAMP_EVERY_NS: u64 = 1_000_000;
 
 /// Interval-log tag of the PTP port's offset from its master.
 pub const PTP_OFFSET_TAG: &str = "ptp.offset";
@@ -128,6 +139,16 @@ pub struct Talker {
     hist_log: Option<IntervalLog>,
     /// Per-frame records (`--frames-log`), when asked for.
     frames_log: Option<FramesLog>,
+    /// How the device stamps transmits, when that is a transmit time:
+    /// every stream frame then asks for its stamp (stage T).
+    tx_stamps: Option<StampSource>,
+    /// Frames waiting for their stamp (allocated only with `tx_stamps`).
+    in_flight: StampTable,
+    /// At most one frame per stream per this long asks for a stamp (0:
+    /// every frame).
+    stamp_every_ns: u64,
+    /// Per stream: the next frame handed over at or after this asks for one.
+    next_stamp_ns: Vec<u64>,
 }
 
 impl Talker {
@@ -162,9 +183,28 @@ impl Talker {
                 wire_ns: schedule.link().wire_time_ns(s.frame_size),
             })
             .collect();
+        let tx_stamps = stages::transmit_stamps(info);
+        let advance_ns = opts.advance_ns.unwrap_or(if info.caps.launch_time {
+            LAUNCH_TIME_ADVANCE_NS
+        } else {
+            0
+        });
         Talker {
             hist_log: None,
             frames_log: None,
+            tx_stamps,
+            stamp_every_ns: if tx_stamps == Some(StampSource::KernelSoftware) {
+                KERNEL_STAMP_EVERY_NS
+            } else {
+                0
+            },
+            next_stamp_ns: vec![0; templates.len()],
+            // Empty unless stamps come (the slots are allocated here).
+            in_flight: if tx_stamps.is_some() {
+                StampTable::new(frames_in_window(schedule, advance_ns))
+            } else {
+                StampTable::empty()
+            },
             plan: Plan::new(Arc::new(schedule.clone()), opts.until),
             peeked: None,
             last: None,
@@ -176,11 +216,7 @@ impl Talker {
             templates,
             clock: SchedClock::system(schedule.clock()),
             launch_time: info.caps.launch_time,
-            advance_ns: opts.advance_ns.unwrap_or(if info.caps.launch_time {
-                LAUNCH_TIME_ADVANCE_NS
-            } else {
-                0
-            }),
+            advance_ns,
             opts: TalkerOptions {
                 batch: opts
                     .batch
@@ -216,13 +252,23 @@ impl Talker {
                 break;
             }
             let deadline = p.launch_ns.saturating_sub(self.advance_ns);
-            if self.clock.now_ns() < deadline {
+            // W: when the loop reached the frame, or woke up for it.
+            let mut wake_ns = self.clock.now_ns();
+            if wake_ns < deadline {
                 self.flush(dev, &mut pending);
                 if self.control_idle(dev, &p, deadline, stats, summary.cycles) {
                     // A new plan took over: it decides what comes next.
                     continue;
                 }
-                rt::wait_until(&self.clock, deadline, self.opts.wake);
+                crate::round_trip::wait_until(
+                    &mut self.sidecars,
+                    dev,
+                    &self.clock,
+                    deadline,
+                    self.opts.wake,
+                    self.frames_log.as_mut(),
+                );
+                wake_ns = self.clock.now_ns();
                 if rt::stop_requested() {
                     summary.interrupted = true;
                     break;
@@ -246,10 +292,22 @@ impl Talker {
             let side_free = self.sidecars.wire_free_at_ns();
             let depart = tx_ns.max(wire_free_ns).max(side_free);
             let st = &mut stats[p.stream];
+            let seq = self.seq[p.stream];
             if depart.saturating_add(t.wire_ns) > p.window_end_ns {
                 st.late += 1;
                 late += 1;
-            } else if self.queue(dev, &mut pending, &p, self.seq[p.stream], tx_ns) {
+                self.log_late(&p, seq);
+            } else if self.queue(
+                dev,
+                &mut pending,
+                &p,
+                seq,
+                tx_ns,
+                self.wants_stamp(&p, tx_ns),
+            ) {
+                if let Some(r) = self.sidecars.round_trip_mut() {
+                    r.on_sent(p.stream, seq, tx_ns, p.launch_ns);
+                }
                 self.seq[p.stream] += 1;
                 wire_free_ns = depart + t.wire_ns;
                 st.frames_sent += 1;
@@ -258,6 +316,27 @@ impl Talker {
                 }
                 let err = tx_ns as i64 - p.launch_ns as i64;
                 st.tx_error_ns.record(err);
+                if let Some(m) = &mut st.stages.wake_error {
+                    m.record(wake_ns as i64 - p.launch_ns as i64);
+                }
+                let f = InFlight {
+                    tag: 0,
+                    stream: p.stream as u16,
+                    seq,
+                    scheduled_ns: p.launch_ns,
+                    wake_ns,
+                    hand_over_ns: tx_ns,
+                };
+                if self.wants_stamp(&p, tx_ns) {
+                    // Its record waits for T (or for T given up).
+                    self.next_stamp_ns[p.stream] = tx_ns.saturating_add(self.stamp_every_ns);
+                    let (_, gone) = self.in_flight.insert(f);
+                    if let Some(g) = gone {
+                        self.log_tx(&g, None);
+                    }
+                } else {
+                    self.log_tx(&f, None);
+                }
                 if let Some(log) = &mut self.hist_log {
                     log.record_stream(p.stream, MetricKind::TxError, err);
                     if log.tick(now) || offset_slot.is_some() {
@@ -276,6 +355,7 @@ impl Talker {
                 summary.no_buffer += 1;
                 st.late += 1;
                 late += 1;
+                self.log_late(&p, seq);
             }
             self.last = Some(p);
             if self.peeked.is_none() {
@@ -288,11 +368,25 @@ impl Talker {
             if pending.len() >= self.opts.batch || next_due.is_none_or(|d| d > self.clock.now_ns())
             {
                 self.flush(dev, &mut pending);
+                self.take_stamps(dev, stats);
             }
             progress.set_counts(sent, 0, late);
         }
         self.drain(dev, &mut pending);
         self.pending = pending;
+        self.wait_for_stamps(dev, stats, summary.last_launch_ns.unwrap_or(0));
+        if let Some(timeout) = self
+            .sidecars
+            .round_trip_mut()
+            .map(|r| r.options().timeout_ns)
+        {
+            // The last returns are on their way: wait for them (or for the
+            // timeout after which they count lost).
+            let last = summary.last_launch_ns.unwrap_or(0);
+            let end = self.clock.now_ns().max(last).saturating_add(timeout);
+            self.serve_control_until(dev, stats, summary.cycles, end);
+            crate::round_trip::drain_records(&mut self.sidecars, self.frames_log.as_mut());
+        }
         if let Until::Time(end) = self.opts.until {
             if !summary.interrupted {
                 self.idle_until(dev, stats, summary.cycles, end);
@@ -342,6 +436,25 @@ impl Talker {
     pub fn with_sidecars(mut self, sidecars: Sidecars) -> Self {
         self.sidecars = sidecars;
         self
+    }
+
+    /// Measure round trips against a mirror (docs/round-trip.md); after
+    /// `with_sidecars`, which would replace it.
+    pub fn with_round_trip(
+        mut self,
+        opts: crate::round_trip::RoundTripOptions,
+        dev: &dyn RingDevice,
+    ) -> Self {
+        let rt =
+            crate::round_trip::RoundTrip::for_device(self.plan.schedule(), self.epoch(), dev, opts);
+        self.sidecars
+            .set_round_trip(rt, crate::round_trip::poll_interval_ns(self.opts.wake));
+        self
+    }
+
+    /// The round trips, to `finish` them into the stats after the run.
+    pub fn take_round_trip(&mut self) -> Option<crate::round_trip::RoundTrip> {
+        self.sidecars.take_round_trip()
     }
 
     /// Count frames sent while `sync` says the clock is out of sync.
@@ -501,6 +614,7 @@ impl Talker {
         p: &Planned,
         seq: u64,
         tx_ns: u64,
+        stamp: bool,
     ) -> bool {
         let Some(buf) = dev.alloc().or_else(|| {
             // Completions return buffers: push what is queued, then retry.
@@ -526,7 +640,8 @@ impl Talker {
             buf,
             len: t.len,
             launch_time_ns: self.launch_time.then(|| self.clock.to_device(p.launch_ns)),
-            stamp_tag: None,
+            // The tag `run` files the frame under right after (stage T).
+            stamp_tag: stamp.then(|| self.in_flight.next_tag()),
         };
         if let Err(frame) = pending.push_back(frame) {
             // Full batch: make room, then it fits.
@@ -537,6 +652,96 @@ impl Talker {
             }
         }
         true
+    }
+
+    /// Transmit stamps of stream frames that came: T - H into the
+    /// stream's `driver` metric, the frame's record to the log.
+    fn take_stamps(&mut self, dev: &mut dyn RingDevice, stats: &mut [StreamStats]) {
+        // Nothing to wait for: no call (on packet: a system call).
+        if self.in_flight.waiting() == 0 {
+            return;
+        }
+        let (table, clock) = (&mut self.in_flight, &self.clock);
+        let log = &mut self.frames_log;
+        self.sidecars.take_stream_stamps(dev, |s: TxStamp| {
+            let Some(f) = table.take(s.tag) else {
+                return; // given up already (or not ours)
+            };
+            let t_ns = clock.from_device(s.time_ns);
+            if let Some(m) = stats
+                .get_mut(usize::from(f.stream))
+                .and_then(|st| st.stages.driver.as_mut())
+            {
+                m.record(t_ns as i64 - f.hand_over_ns as i64);
+            }
+            if let Some(log) = log {
+                log.push(&tx_record(&f, Some(t_ns)));
+            }
+        });
+    }
+
+    /// After the last frame: the stamps still to come, until they all
+    /// have or [`STAMP_WAIT_NS`] past the last launch (or now); the rest
+    /// are given up (T absent, and their records written so).
+    fn wait_for_stamps(
+        &mut self,
+        dev: &mut dyn RingDevice,
+        stats: &mut [StreamStats],
+        last_launch_ns: u64,
+    ) {
+        if self.tx_stamps.is_none() {
+            return;
+        }
+        let end = last_launch_ns.max(self.clock.now_ns()) + STAMP_WAIT_NS;
+        let nap = rt::WakeConfig {
+            mode: rt::Wake::Nanosleep,
+            ..self.opts.wake
+        };
+        loop {
+            self.take_stamps(dev, stats);
+            let now = self.clock.now_ns();
+            if self.in_flight.waiting() == 0 || now >= end || rt::stop_requested() {
+                break;
+            }
+            rt::wait_until(&self.clock, (now + 100_000).min(end), nap);
+        }
+        let log = &mut self.frames_log;
+        self.in_flight.give_up_all(|f| {
+            if let Some(log) = log {
+                log.push(&tx_record(&f, None));
+            }
+        });
+    }
+
+    /// Whether frame `p`, handed over at `tx_ns`, asks for a transmit stamp.
+    fn wants_stamp(&self, p: &Planned, tx_ns: u64) -> bool {
+        self.tx_stamps.is_some() && tx_ns >= self.next_stamp_ns[p.stream]
+    }
+
+    /// A sent frame's record, T absent (no stamp asked, or given up).
+    fn log_tx(&mut self, f: &InFlight, t_ns: Option<u64>) {
+        if let Some(log) = &mut self.frames_log {
+            log.push(&tx_record(f, t_ns));
+        }
+    }
+
+    /// A frame not sent, its window closed: S only.
+    fn log_late(&mut self, p: &Planned, seq: u64) {
+        if let Some(log) = &mut self.frames_log {
+            let mut r = FrameRecord::new(RecordKind::Tx, p.stream as u16, seq);
+            r.flags = FLAG_LATE;
+            r.set(Stage::Scheduled, p.launch_ns);
+            log.push(&r);
+        }
+    }
+
+    /// Allocate the stage metrics this talker fills (wake_error, and
+    /// driver when the device stamps transmits): call at start-up.
+    pub fn prepare_stats(&self, stats: &mut [StreamStats]) {
+        let src = self.tx_stamps.map(StampSource::as_str);
+        for st in stats {
+            st.stages.enable_talker(src);
+        }
     }
 
     fn flush(&self, dev: &mut dyn RingDevice, pending: &mut TxBatch) {
@@ -558,6 +763,43 @@ impl Talker {
             dev.free(f.buf);
         }
     }
+}
+
+/// A sent frame's record: S, W, H, and T when it came. Its W - S and
+/// H - S are in the histograms (and T - H with T), so it is counted.
+fn tx_record(f: &InFlight, t_ns: Option<u64>) -> FrameRecord {
+    let mut r = FrameRecord::new(RecordKind::Tx, f.stream, f.seq);
+    r.flags = FLAG_COUNTED;
+    r.set(Stage::Scheduled, f.scheduled_ns);
+    r.set(Stage::Wake, f.wake_ns);
+    r.set(Stage::HandOver, f.hand_over_ns);
+    if let Some(t) = t_ns {
+        r.set(Stage::TxStamp, t);
+    }
+    r
+}
+
+/// Bytes of the table of frames waiting for their transmit stamp, on a
+/// device that stamps transmits, with this advance.
+pub fn stamp_table_bytes(schedule: &Schedule, advance_ns: u64) -> u64 {
+    (StampTable::capacity_for(frames_in_window(schedule, advance_ns)) * StampTable::BYTES_PER_SLOT)
+        as u64
+}
+
+/// Frames one talker has in flight at most: those launching within the
+/// advance, plus two cycles and a margin (the stamp table's size).
+fn frames_in_window(schedule: &Schedule, advance_ns: u64) -> usize {
+    let per_cycle: u64 = schedule
+        .streams()
+        .iter()
+        .map(|s| u64::from(s.frames_per_cycle))
+        .sum();
+    let cycle = schedule
+        .oper()
+        .cycle_time_ns()
+        .min(schedule.admin().map_or(u64::MAX, |a| a.cycle_time_ns()));
+    let cycles = (advance_ns / cycle.max(1)).saturating_add(2);
+    usize::try_from(per_cycle.saturating_mul(cycles).saturating_add(1024)).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub const MAGIC: [u8; 2] = *b"TK";
 pub const VERSION: u8 = 2;
 /// Flags bit 0: `tx_ns` is a hardware transmit timestamp (else software).
 pub const FLAG_TX_HW_TIMESTAMP: u8 = 0x01;
+/// Flags bit 1: a mirror sent this frame back (`takt-listener --mirror`):
+/// sequence, launch_ns, tx_ns and epoch are the forward frame's, so
+/// tx_ns is on the talker's clock, not the sender's (docs/round-trip.md).
+pub const FLAG_MIRRORED: u8 = 0x02;
 /// Largest VLAN id [`encode`] accepts (4095 is reserved by 802.1Q).
 pub const MAX_VID: u16 = 4094;
 /// Largest priority code point.
@@ -515,6 +519,11 @@ impl<T: AsRef<[u8]>> StreamFrame<T> {
         self.flags() & FLAG_TX_HW_TIMESTAMP != 0
     }
 
+    /// A mirror sent this frame back ([`FLAG_MIRRORED`]).
+    pub fn mirrored(&self) -> bool {
+        self.flags() & FLAG_MIRRORED != 0
+    }
+
     pub fn stream_id(&self) -> u16 {
         read_u16(self.header(), field::STREAM_ID)
     }
@@ -625,5 +634,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> StreamFrame<T> {
     pub fn set_tx_hw_timestamp(&mut self, hw: bool) {
         let f = &mut self.header_mut()[field::FLAGS];
         *f = (*f & !FLAG_TX_HW_TIMESTAMP) | if hw { FLAG_TX_HW_TIMESTAMP } else { 0 };
+    }
+
+    /// Mark the frame as sent back by a mirror ([`FLAG_MIRRORED`]).
+    pub fn set_mirrored(&mut self, mirrored: bool) {
+        let f = &mut self.header_mut()[field::FLAGS];
+        *f = (*f & !FLAG_MIRRORED) | if mirrored { FLAG_MIRRORED } else { 0 };
     }
 }

@@ -4,8 +4,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use takt_drivers::sim::{self, SimClock, SimConfig};
+use takt_drivers::RingDevice;
 use takt_scheduler::rt::{count_allocations, CountingAllocator};
 use takt_scheduler::{ClockId, GateControlList, GateEntry, LinkConfig, Schedule, Stream};
+use takt_stack::frames::FramesLog;
 use takt_stack::listener::Listener;
 use takt_stack::plan::Until;
 use takt_stack::progress::Progress;
@@ -85,10 +87,16 @@ fn talker_and_listener_allocate_nothing_after_set_up() {
         advance_ns: Some(20_000_000),
         ..TalkerOptions::default()
     };
-    let mut talker = Talker::new(&sched, &a, opts).with_hist_log(log("tx.hlog"));
+    // With every stage stamp (T on every frame) and a frames log attached.
+    let mut talker = Talker::new(&sched, &a, opts)
+        .with_hist_log(log("tx.hlog"))
+        .with_frames_log(FramesLog::default());
     let mut listener = Listener::new(&sched, takt_stack::clock::SchedClock::system(sched.clock()))
-        .with_hist_log(log("rx.hlog"));
+        .with_hist_log(log("rx.hlog"))
+        .with_frames_log(FramesLog::default());
     let (mut tx_stats, mut rx_stats) = (RunStats::new(names), RunStats::new(names));
+    talker.prepare_stats(&mut tx_stats.streams);
+    listener.prepare_stats(b.info(), &mut rx_stats.streams);
     let (tx_progress, rx_progress) = (Progress::default(), Progress::default());
     let deadline = AtomicU64::new(0);
 
@@ -111,6 +119,13 @@ fn talker_and_listener_allocate_nothing_after_set_up() {
     let received: u64 = rx_stats.streams.iter().map(|s| s.frames_received).sum();
     assert!(sent >= 100_000, "only {sent} frames sent");
     assert_eq!(received, sent);
+    for (t, r) in tx_stats.streams.iter().zip(&rx_stats.streams) {
+        // Every stage was measured: T came for every frame sent.
+        let driver = t.stages.driver.as_ref().map(|m| m.count());
+        assert_eq!(driver, Some(t.frames_sent), "{}", t.name);
+        let e2e = r.stages.end_to_end.as_ref().map(|m| m.count());
+        assert_eq!(e2e, Some(r.frames_received), "{}", r.name);
+    }
     assert_eq!((tx_counts.allocs, tx_counts.frees), (0, 0), "talker loop");
     assert_eq!((rx_counts.allocs, rx_counts.frees), (0, 0), "listener loop");
     let now = clock.now_ns();

@@ -21,15 +21,25 @@
 //! - [`ptp_args`]: the PTP flags (`--ptp`, `--ptp-class`, `--sync-threshold`,
 //!   ...) over the schedule's `[ptp]` section, and the `--clock-offset` /
 //!   `--clock-drift` test aids.
+//! - [`frames_args`]: `--frames-log FILE` on every run, and opening the log.
+//! - [`frames_cmd`]: `takt frames FILE`, a frames log as CSV, printf lines
+//!   or the report's histograms recomputed.
 //! - [`rt_args`]: the real-time flags (`--cpu`, `--priority`, `--wake`,
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
+//! - [`mirror_args`]: `takt-listener --mirror` and the talker's
+//!   `--rtt-outlier` / `--rtt-timeout` (docs/round-trip.md).
 
 pub mod check;
 pub mod control_args;
 pub mod control_client;
 pub mod cyclictest;
+pub mod device_args;
+pub mod frames_args;
+pub mod frames_cmd;
+pub mod frames_printf;
 pub mod listener;
 pub mod loopback;
+pub mod mirror_args;
 pub mod ptp_args;
 pub mod rt_args;
 pub mod run;

@@ -57,6 +57,13 @@ Example:
       the lock (or after a loss of sync) are counted apart (unsynced,
       latency_unsynced_ns); rx.hlog also gets the offset from the master
       (tag ptp.offset). The report's ptp line says when it locked.
+  takt-listener --schedule docs/examples/round-trip.toml --device packet:eth1 --mirror --duration 12s
+  takt-talker --schedule docs/examples/round-trip.toml --device packet:eth0 --duration 10s --wake spin
+      Send every \"ping\" frame back as \"pong\" in its window (return_of in
+      the schedule); the talker reports the round trip per stream (rtt,
+      outliers beyond 2 cycles, lost, late). No clock sync needed: the
+      mirror follows the talker's clock from the frames' tx times
+      (docs/round-trip.md).
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface
@@ -97,6 +104,10 @@ pub struct ListenerArgs {
     pub control: ControlArgs,
     #[command(flatten)]
     pub ptp: PtpArgs,
+    #[command(flatten)]
+    pub mirror: crate::mirror_args::MirrorArgs,
+    #[command(flatten)]
+    pub device_tuning: crate::device_args::DeviceArgs,
 }
 
 /// How to run, besides the device and the schedule.
@@ -128,8 +139,12 @@ pub struct ListenerConfig {
     pub device: DeviceSpec,
     /// No notes on stderr (`-q`).
     pub quiet: bool,
+    /// Write per-frame records here (`--frames-log`).
+    pub frames_log: Option<takt_stack::frames::FramesLogConfig>,
     /// How the sync phase waits between looks (the `--wake` flags).
     pub wake: rt::WakeConfig,
+    /// `--mirror`: send the forward streams back (docs/round-trip.md).
+    pub mirror: Option<takt_stack::mirror::MirrorOptions>,
 }
 
 impl Default for ListenerConfig {
@@ -138,6 +153,7 @@ impl Default for ListenerConfig {
             until: Until::Forever,
             lead_ns: DEFAULT_LEAD_NS,
             drain_ns: DRAIN_NS,
+            mirror: None,
             hist_log: None,
             backend: String::new(),
             rt: None,
@@ -146,6 +162,7 @@ impl Default for ListenerConfig {
             ptp: None,
             device: DeviceSpec::Sim,
             quiet: false,
+            frames_log: None,
             wake: rt::WakeConfig::default(),
         }
     }
@@ -198,6 +215,14 @@ pub fn run_on(
         &names,
         sched_clock.now_ns(),
         cfg.ptp.is_some(),
+    )?;
+    let frames = crate::frames_args::open(
+        cfg.frames_log.as_ref(),
+        takt_stack::frames::LogEnd::Listener,
+        &*dev,
+        clock,
+        &names,
+        sched_clock.now_ns(),
     )?;
     // Also before: its worker thread stays unpinned and SCHED_OTHER.
     let mut sidecars = Sidecars::for_listener();
@@ -266,15 +291,32 @@ pub fn run_on(
     if let Some(log) = log {
         listener = listener.with_hist_log(log);
     }
+    if let Some(f) = frames {
+        listener = listener.with_frames_log(f);
+    }
+    if let Some(m) = cfg.mirror {
+        let mirror = takt_stack::mirror::Mirror::new(schedule, &*dev, sched_clock.clone(), m);
+        listener = listener.with_mirror(mirror);
+    }
+    // The stage metrics this device lets the listener fill (docs/reports.md).
+    listener.prepare_stats(dev.info(), &mut stats.streams);
     let (summary, heap) =
         rt::count_allocations(|| listener.run(dev, &mut stats.streams, &deadline, progress));
     if let Some(plane) = listener.take_control() {
         stats.control = Some(plane.finish());
     }
+    if let Some(mut m) = listener.take_mirror() {
+        stats.mirror = Some(crate::mirror_args::mirror_report(&mut m, dev));
+    }
     if let Some(ts) = time_sync {
         stats.ptp = Some(ts.finish(listener.take_ptp(), &stats));
     }
     drop(rt_guard);
+    crate::frames_args::finish(
+        cfg.frames_log.as_ref(),
+        listener.take_frames_log(),
+        &mut stats,
+    );
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = sched_clock.now_ns();
@@ -319,6 +361,7 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
         &args.run,
         &args.rt,
         &args.ptp,
+        &args.device_tuning,
     ) {
         Ok(ready) => ready,
         Err(code) => return code,
@@ -334,14 +377,23 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
         }
     };
     let schedule = loaded.schedule;
+    let mirror = match args.mirror.options(&schedule) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("{TOOL}: error: {e}");
+            return ExitCode::from(run::EXIT_BAD_INPUT);
+        }
+    };
     let cfg = ListenerConfig {
         control,
+        mirror,
         clock: run::HostClock {
             skew: args.ptp.host_skew(),
         },
         ptp,
         device: args.device.clone(),
         quiet: args.run.quiet,
+        frames_log: args.run.frames.config(),
         wake: args.rt.wake_config(),
         until: args.run.until(),
         hist_log: args.run.hist_log.clone(),

@@ -51,6 +51,7 @@ pub fn main(args: &LoopbackArgs) -> ExitCode {
         talker: args.run.talker_options(),
         propagation_ns: args.propagation,
         hist_log: args.run.hist_log.clone(),
+        frames_log: args.run.frames.config(),
         ..LoopbackConfig::default()
     };
     // As the run will start (within a few ms): a word if its first cycle

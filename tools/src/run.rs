@@ -82,6 +82,8 @@ pub struct RunArgs {
     /// No progress line
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub frames: crate::frames_args::FramesArgs,
 }
 
 pub fn duration_arg(s: &str) -> Result<u64, String> {
@@ -298,7 +300,17 @@ pub fn open_device(
     spec: &DeviceSpec,
     load: Option<takt_drivers::RxLoad>,
 ) -> Result<Box<dyn RingDevice>, ExitCode> {
-    takt_drivers::spec::open_for(spec, load).map_err(|e| {
+    open_tuned_device(tool, spec, load, &takt_drivers::DeviceTuning::default())
+}
+
+/// As [`open_device`], with `tuning` (the device flags) applied.
+pub fn open_tuned_device(
+    tool: &str,
+    spec: &DeviceSpec,
+    load: Option<takt_drivers::RxLoad>,
+    tuning: &takt_drivers::DeviceTuning,
+) -> Result<Box<dyn RingDevice>, ExitCode> {
+    takt_drivers::spec::open_tuned(spec, load, tuning).map_err(|e| {
         eprintln!("{tool}: --device {spec}: {e}");
         ExitCode::from(driver_exit_code(&e))
     })
@@ -323,14 +335,20 @@ pub fn prepare(
     args: &RunArgs,
     rt_args: &RtArgs,
     ptp_args: &crate::ptp_args::PtpArgs,
+    device_args: &crate::device_args::DeviceArgs,
 ) -> Result<Prepared, ExitCode> {
+    if let Err(e) = device_args.check(device) {
+        eprintln!("{tool}: error: {e}");
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
+    }
     let loaded = load_schedule_file(schedule, args.allow_overbooking)?;
     let ptp = ptp_settings(tool, ptp_args, loaded.ptp.as_ref(), &loaded.schedule)?;
     if let Err(e) = crate::rt_args::check(&rt_args.config()) {
         eprintln!("{tool}: {e}");
         return Err(ExitCode::from(EXIT_RUNTIME));
     }
-    let dev = open_device(tool, device, Some(rx_load(&loaded.schedule)))?;
+    let load = Some(rx_load(&loaded.schedule));
+    let dev = open_tuned_device(tool, device, load, &device_args.tuning())?;
     catch_signals()?;
     Ok(Prepared { loaded, ptp, dev })
 }
@@ -540,6 +558,10 @@ pub fn write_reports(
             code = EXIT_RUNTIME;
         }
     }
+    if let Some(e) = stats.frames_log.as_ref().and_then(|f| f.error.as_ref()) {
+        eprintln!("{e}");
+        code = EXIT_RUNTIME;
+    }
     let report = match args.report {
         ReportFormat::Text => text_report(stats),
         ReportFormat::Json => json_report(stats),
@@ -640,11 +662,11 @@ mod tests {
         let load = rx_load(&loaded.schedule);
         assert_eq!(load.frames_per_sec, 1000);
         assert_eq!(load.max_frame_len, 128);
-        // 200 frames in a 200 ms stall; the packet ring holds a block per
-        // retire timeout of it (the 64 of the default held 64 ms).
+        // 200 frames in a 200 ms stall; the packet ring has a slot for
+        // each and more.
         assert_eq!(load.frames_in_stall(), 200);
         let o = takt_drivers::packet::PacketOptions::for_load(Some(load));
-        assert!(o.rx_blocks >= 200, "{o:?}");
+        assert!(o.rx_slots() >= 200, "{o:?}");
     }
 
     #[test]

@@ -185,6 +185,10 @@ pub struct StreamJson {
     pub launch_offsets: Vec<u64>,
     pub window: WindowJson,
     pub admin_window: Option<WindowJson>,
+    /// The forward stream this one carries back (`return_of`), or null.
+    pub return_of: Option<String>,
+    /// The stream that carries this one back, or null.
+    pub returned_by: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -230,6 +234,12 @@ impl ScheduleJson {
                 window: schedule.stream_window_offsets(i, Which::Oper).into(),
                 admin_window: has_admin
                     .then(|| schedule.stream_window_offsets(i, Which::Admin).into()),
+                return_of: schedule
+                    .return_of(i)
+                    .map(|f| schedule.streams()[f].name.clone()),
+                returned_by: schedule
+                    .return_stream(i)
+                    .map(|r| schedule.streams()[r].name.clone()),
             })
             .collect();
         ScheduleJson {

@@ -57,6 +57,13 @@ Example:
       <= 1 us (or MASTER), waiting up to 30 s, else exit 1 saying why; a
       loss of sync during the run is counted and what was sent meanwhile
       is marked (unsynced).
+  takt-talker --schedule docs/examples/round-trip.toml --device packet:eth0 --duration 10s --wake spin --rtt-outlier 500us
+      With a takt-listener --mirror on the other end: every \"ping\" comes
+      back as \"pong\" (return_of in the schedule); the report has per
+      stream a round trip (returned, lost, late, outliers beyond 500 us,
+      rtt and, with receive stamps, rtt_device percentiles). --wake spin
+      polls for returns all the time; nanosleep/hybrid look every 250 us,
+      which the rtt includes (docs/round-trip.md).
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface
@@ -90,6 +97,10 @@ pub struct TalkerArgs {
     pub control: ControlArgs,
     #[command(flatten)]
     pub ptp: PtpArgs,
+    #[command(flatten)]
+    pub rtt: crate::mirror_args::RttArgs,
+    #[command(flatten)]
+    pub device_tuning: crate::device_args::DeviceArgs,
     /// After the run, keep answering ARP, ping and status requests this
     /// long (the counters as they ended), e.g. 5s
     #[arg(long, value_name = "DURATION", value_parser = run::duration_arg)]
@@ -123,6 +134,10 @@ pub struct TalkerConfig {
     pub device: DeviceSpec,
     /// No notes on stderr (`-q`).
     pub quiet: bool,
+    /// Write per-frame records here (`--frames-log`).
+    pub frames_log: Option<takt_stack::frames::FramesLogConfig>,
+    /// Measure round trips against a mirror (the schedule has returns).
+    pub round_trip: Option<takt_stack::round_trip::RoundTripOptions>,
 }
 
 impl Default for TalkerConfig {
@@ -135,10 +150,12 @@ impl Default for TalkerConfig {
             rt: None,
             control: None,
             linger_ns: 0,
+            round_trip: None,
             clock: run::HostClock::default(),
             ptp: None,
             device: DeviceSpec::Sim,
             quiet: false,
+            frames_log: None,
         }
     }
 }
@@ -179,6 +196,14 @@ pub fn run_on(
         &names,
         sched_clock.now_ns(),
         cfg.ptp.is_some(),
+    )?;
+    let frames = crate::frames_args::open(
+        cfg.frames_log.as_ref(),
+        takt_stack::frames::LogEnd::Talker,
+        &*dev,
+        clock,
+        &names,
+        sched_clock.now_ns(),
     )?;
     // Also before: its worker thread stays unpinned and SCHED_OTHER.
     let running: control_args::Running = Arc::new(Mutex::new(None));
@@ -247,6 +272,19 @@ pub fn run_on(
     if let Some(log) = log {
         talker = talker.with_hist_log(log);
     }
+    if let Some(f) = frames {
+        talker = talker.with_frames_log(f);
+    }
+    if let Some(o) = cfg.round_trip {
+        let mut dsts = crate::mirror_args::return_destinations(schedule);
+        if cfg.ptp.is_some() {
+            dsts.extend(takt_stack::ptp::profile::PTP_DESTINATIONS);
+        }
+        dev.accept_destinations(&dsts)?;
+        talker = talker.with_round_trip(o, &*dev);
+    }
+    // The stage metrics this device lets the talker fill (docs/reports.md).
+    talker.prepare_stats(&mut stats.streams);
     if cfg.control.is_some() {
         *running.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Arc::clone(talker.schedule()), opts.until));
@@ -259,10 +297,18 @@ pub fn run_on(
     if let Some(plane) = talker.take_control() {
         stats.control = Some(plane.finish());
     }
+    if let Some(mut r) = talker.take_round_trip() {
+        r.finish(&mut stats.streams);
+    }
     if let Some(ts) = time_sync {
         stats.ptp = Some(ts.finish(talker.take_ptp(), &stats));
     }
     drop(rt_guard);
+    crate::frames_args::finish(
+        cfg.frames_log.as_ref(),
+        talker.take_frames_log(),
+        &mut stats,
+    );
     stats.data_path_allocations =
         rt::allocation_counting_active().then_some(heap.allocs + heap.frees);
     let end_ns = sched_clock.now_ns();
@@ -310,6 +356,7 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         &args.run,
         &args.rt,
         &args.ptp,
+        &args.device_tuning,
     ) {
         Ok(ready) => ready,
         Err(code) => return code,
@@ -325,7 +372,12 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         }
     };
     let schedule = loaded.schedule;
+    if args.rtt.given() && !schedule.has_returns() {
+        eprintln!("{TOOL}: error: --rtt-outlier/--rtt-timeout: the schedule has no return stream: add a [[stream]] with return_of = \"NAME\" (docs/round-trip.md)");
+        return ExitCode::from(run::EXIT_BAD_INPUT);
+    }
     let cfg = TalkerConfig {
+        round_trip: args.rtt.options(&schedule),
         control,
         clock: run::HostClock {
             skew: args.ptp.host_skew(),
@@ -333,6 +385,7 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         ptp,
         device: args.device.clone(),
         quiet: args.run.quiet,
+        frames_log: args.run.frames.config(),
         linger_ns: args.linger.unwrap_or(0),
         talker: TalkerOptions {
             wake: args.rt.wake_config(),

@@ -371,6 +371,20 @@ fn write_streams(out: &mut impl Write, schedule: &Schedule) -> fmt::Result {
     for (i, s) in streams.iter().enumerate() {
         let wire = link.wire_time_ns(s.frame_size);
         writeln!(out, "  stream \"{}\"", printable(&s.name))?;
+        if let Some(f) = schedule.return_of(i) {
+            writeln!(
+                out,
+                "    return of \"{}\": sent back by takt-listener --mirror, not by the talker",
+                printable(&streams[f].name)
+            )?;
+        }
+        if let Some(r) = schedule.return_stream(i) {
+            writeln!(
+                out,
+                "    returned as \"{}\" (round trip)",
+                printable(&streams[r].name)
+            )?;
+        }
         writeln!(
             out,
             "    class {}, VLAN {}, PCP {}, dst {}",

@@ -1,19 +1,24 @@
 //! AF_PACKET backend, `packet:IFNAME`: one raw socket bound to the
-//! interface with a TPACKET_V3 RX ring and a TX ring mapped into userland.
+//! interface with a TPACKET_V2 RX ring and a TX ring mapped into userland.
 //!
-//! - **RX**: TPACKET_V3 blocks (64 KiB x 64 by default, retire timeout
-//!   1 ms). The kernel fills a block with variable-size frames and hands the
-//!   whole block over (TP_STATUS_USER) when it is full or the timeout fires;
-//!   `rx_burst` copies each frame into a pool buffer and gives the block back
-//!   (TP_STATUS_KERNEL) when its last frame is taken. Sparse traffic
-//!   therefore waits up to the retire timeout (1 ms, the smallest the kernel
-//!   takes) before userland sees it: the rx timestamp is still the kernel's
-//!   arrival time, so latency figures are right, but the listener learns of
-//!   a frame up to 1 ms late.
+//! - **RX**: a TPACKET_V2 ring of fixed slots ([`RX_SLOT_SIZE`] bytes,
+//!   31 to a 64 KiB block, 64 blocks by default). The kernel writes each
+//!   frame into the next slot and hands that slot over at once
+//!   (TP_STATUS_USER in its own header); `rx_burst` checks the header
+//!   (`rxring.rs`), copies the frame into a pool buffer and gives the slot
+//!   back (TP_STATUS_KERNEL). No frame waits for others: TPACKET_V3's
+//!   blocks are handed over when full or when the retire timeout fires
+//!   (1 ms at the least), so a sparse stream reached userland up to 1 ms
+//!   after it arrived (docs/backends.md: why V2).
+//! - **Busy polling** ([`crate::BusyPoll`], through `PacketOptions`): the
+//!   socket options are set and can be read back, but AF_PACKET never
+//!   records the NAPI context a frame came from (SO_INCOMING_NAPI_ID stays
+//!   0), so the kernel has nothing to busy-poll for it; `rx_burst` reads
+//!   the ring without a system call either way (docs/backends.md).
 //! - **VLAN**: the kernel strips the 802.1Q tag on receive and reports it in
 //!   the frame header; `rx_burst` puts it back, so the frame handed out is
 //!   the frame as it was on the wire.
-//! - **TX** (without ETF): TPACKET_V3 TX ring of fixed 2 KiB slots (512 by default).
+//! - **TX** (without ETF): TPACKET_V2 TX ring of fixed 2 KiB slots (512 by default).
 //!   `tx_burst` copies each pool buffer into the next free slot, marks it
 //!   TP_STATUS_SEND_REQUEST, frees the buffer at once, and kicks the kernel
 //!   with one non-blocking `sendto` per burst. PACKET_QDISC_BYPASS is on by
@@ -101,12 +106,13 @@ use std::cell::{Cell, RefCell};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// TX slot size; also the TPACKET_V3 RX ring's nominal frame size.
+/// TX slot size.
 const SLOT_SIZE: u32 = 2048;
-/// Where frame data starts in a TX slot: TPACKET_ALIGN(sizeof(tpacket3_hdr)).
-const TX_DATA_OFF: usize = tpacket_align(std::mem::size_of::<libc::tpacket3_hdr>());
-/// Largest frame (without FCS) a buffer, and so a TX slot, carries.
-pub const PACKET_BUF_SIZE: usize = SLOT_SIZE as usize - TX_DATA_OFF;
+/// Where frame data starts in a TX slot: TPACKET2_HDRLEN - sizeof(sockaddr_ll)
+/// (af_packet.c: tpacket_parse_header without PACKET_TX_HAS_OFF).
+const TX_DATA_OFF: usize = tpacket_align(std::mem::size_of::<libc::tpacket2_hdr>());
+/// Largest frame (without FCS) a buffer carries.
+pub const PACKET_BUF_SIZE: usize = 2000;
 /// Largest MTU whose frames (Ethernet header and one VLAN tag added) fit a
 /// buffer: 1,982. Longer frames are counted in `rx_truncated`.
 pub const PACKET_MAX_MTU: u32 = (PACKET_BUF_SIZE - 18) as u32;
@@ -114,6 +120,10 @@ pub const PACKET_MAX_MTU: u32 = (PACKET_BUF_SIZE - 18) as u32;
 const MIN_FRAME: usize = 14;
 /// Block size of the TX ring (a multiple of the slot size: slots are contiguous).
 const TX_BLOCK_SIZE: u32 = 1 << 16;
+/// Bytes of an RX slot: the header, its sockaddr_ll and the kernel's
+/// alignment (an Ethernet frame starts at byte 66, af_packet.c: macoff),
+/// then a whole buffer's frame with room to spare.
+pub const RX_SLOT_SIZE: u32 = 2112;
 
 const fn tpacket_align(x: usize) -> usize {
     (x + libc::TPACKET_ALIGNMENT - 1) & !(libc::TPACKET_ALIGNMENT - 1)
@@ -124,12 +134,10 @@ const fn tpacket_align(x: usize) -> usize {
 pub struct PacketOptions {
     /// Buffers in the pool (each [`PACKET_BUF_SIZE`] bytes).
     pub pool_size: usize,
-    /// Bytes per RX block: a power-of-two multiple of the page size.
+    /// Bytes per RX block: a power-of-two multiple of the page size,
+    /// holding `rx_block_size / RX_SLOT_SIZE` frame slots.
     pub rx_block_size: u32,
     pub rx_blocks: u32,
-    /// Milliseconds after which the kernel hands over a block that is not
-    /// full (>= 1).
-    pub rx_retire_ms: u32,
     /// TX slots: a multiple of 32 (64 KiB blocks of 2 KiB slots).
     pub tx_slots: u32,
     /// PACKET_QDISC_BYPASS: send straight to the driver. Ignored (off)
@@ -138,6 +146,8 @@ pub struct PacketOptions {
     /// Use an ETF qdisc on the interface for launch times when there is one
     /// (SO_TXTIME). Off: frames leave when queued, as without ETF.
     pub launch_time: bool,
+    /// Socket busy polling (off by default; see the module docs).
+    pub busy_poll: crate::BusyPoll,
 }
 
 impl Default for PacketOptions {
@@ -146,55 +156,47 @@ impl Default for PacketOptions {
             pool_size: 1024,
             rx_block_size: 1 << 16,
             rx_blocks: 64,
-            rx_retire_ms: 1,
             tx_slots: 512,
             qdisc_bypass: true,
             launch_time: true,
+            busy_poll: crate::BusyPoll::default(),
         }
     }
 }
 
 /// Most RX blocks [`PacketOptions::for_load`] asks for (256 MiB of 64 KiB
-/// blocks): beyond it the load is more than a stall can be ridden out of.
+/// blocks, 126,976 slots): beyond it the load is more than a stall can be
+/// ridden out of.
 pub const MAX_RX_BLOCKS: u32 = 4096;
+
+/// RX slots kept beyond a stall's stream frames, for the frames between
+/// streams (ARP, PTP, the control plane).
+const RX_SPARE_SLOTS: u64 = 256;
 
 impl PacketOptions {
     /// The defaults, with an RX ring that holds a [`crate::RX_STALL_NS`]
     /// stall of `load` ([`crate::RX_RING_HOLDS_NS`] of frames;
-    /// docs/backends.md has the rule). The kernel hands a
-    /// block over when it is full or when its retire timeout fires, so a
-    /// sparse stream uses a whole block per timeout however few frames it
-    /// holds: the ring needs one block per timeout of the stall, plus the
-    /// blocks the stall's frames fill, plus a few for the frames between
-    /// streams (ARP, PTP). Never fewer blocks than the defaults.
+    /// docs/backends.md has the rule). Every frame takes one slot whatever
+    /// its length (longer than a slot: truncated, counted), so the ring
+    /// needs the stall's frames plus [`RX_SPARE_SLOTS`]. Never fewer
+    /// blocks than the defaults.
     pub fn for_load(load: Option<crate::RxLoad>) -> Self {
         let mut o = PacketOptions::default();
         let Some(load) = load else { return o };
-        let window = crate::RX_RING_HOLDS_NS;
-        let per_timeout = window.div_ceil(u64::from(o.rx_retire_ms) * 1_000_000);
-        // What the kernel puts in a block per frame: the header, its
-        // sockaddr_ll and alignment (< 128 bytes), then the frame.
-        let per_frame = tpacket_align(128 + load.max_frame_len.min(1 << 16)) as u64;
-        let usable = u64::from(o.rx_block_size) - rxring::BLOCK_HDR_LEN as u64;
-        let filled = load
-            .frames_in(window)
-            .saturating_mul(per_frame)
-            .div_ceil(usable);
-        let blocks = per_timeout.saturating_add(filled).saturating_add(8);
-        o.rx_blocks = u32::try_from(blocks)
+        let slots = load
+            .frames_in(crate::RX_RING_HOLDS_NS)
+            .saturating_add(RX_SPARE_SLOTS);
+        let per_block = u64::from(o.rx_block_size / RX_SLOT_SIZE);
+        o.rx_blocks = u32::try_from(slots.div_ceil(per_block))
             .unwrap_or(u32::MAX)
             .clamp(o.rx_blocks, MAX_RX_BLOCKS);
         o
     }
-}
 
-/// Where `rx_burst` is in the RX ring.
-struct RxCursor {
-    block: usize,
-    /// Frames of the current block not yet taken; 0 = no block in hand.
-    left: u32,
-    /// Offset of the next frame in the current block.
-    off: usize,
+    /// Frame slots of the RX ring: frames it holds before the kernel drops.
+    pub fn rx_slots(&self) -> u64 {
+        u64::from(self.rx_block_size / RX_SLOT_SIZE) * u64::from(self.rx_blocks)
+    }
 }
 
 /// Launch times through the interface's ETF qdisc.
@@ -230,8 +232,11 @@ pub struct PacketDevice {
     fd: OwnedFd,
     ring: Mapping,
     rx_block_size: usize,
-    rx_blocks: usize,
-    rx: RxCursor,
+    /// RX slots per block and in all.
+    rx_per_block: usize,
+    rx_slots: usize,
+    /// The RX slot `rx_burst` looks at next: the kernel fills them in order.
+    rx_next: usize,
     /// Start of the TX ring in `ring`.
     tx_off: usize,
     tx_slots: usize,
@@ -279,7 +284,7 @@ impl PacketDevice {
         let page = 4096u32;
         if opts.rx_block_size < page
             || !opts.rx_block_size.is_power_of_two()
-            || opts.rx_block_size < SLOT_SIZE
+            || opts.rx_block_size < RX_SLOT_SIZE
         {
             return Err(bad(format!(
                 "rx_block_size {} must be a power of two of at least 4096",
@@ -288,14 +293,14 @@ impl PacketDevice {
         }
         let slots_per_block = TX_BLOCK_SIZE / SLOT_SIZE;
         if opts.rx_blocks == 0
-            || opts.rx_retire_ms == 0
+            || opts.rx_blocks > MAX_RX_BLOCKS
             || opts.tx_slots == 0
             || !opts.tx_slots.is_multiple_of(slots_per_block)
             || opts.pool_size == 0
         {
             return Err(bad(format!(
-                "rx_blocks, rx_retire_ms and pool_size must be at least 1 and tx_slots a \
-                 multiple of {slots_per_block} (got {opts:?})"
+                "rx_blocks (at most {MAX_RX_BLOCKS}) and pool_size must be at least 1 and \
+                 tx_slots a multiple of {slots_per_block} (got {opts:?})"
             )));
         }
 
@@ -311,18 +316,18 @@ impl PacketDevice {
         let speed = netif::speed_bps(raw, ifname).unwrap_or(netif::FALLBACK_SPEED_BPS);
 
         let what = |s: &str| format!("{device}: {s}");
-        let v3 = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
-        sys::setsockopt(raw, libc::PACKET_VERSION, &v3, &what("setting TPACKET_V3"))?;
+        // V2: every frame is handed over on its own (no block retire
+        // timeout); the version holds for the TX ring too.
+        let v2 = libc::tpacket_versions::TPACKET_V2 as libc::c_int;
+        sys::setsockopt(raw, libc::PACKET_VERSION, &v2, &what("setting TPACKET_V2"))?;
         // Skip a malformed TX slot instead of stopping the ring at it.
         sys::setsockopt(raw, libc::PACKET_LOSS, &1i32, &what("setting PACKET_LOSS"))?;
-        let rx_req = libc::tpacket_req3 {
+        let rx_per_block = opts.rx_block_size / RX_SLOT_SIZE;
+        let rx_req = libc::tpacket_req {
             tp_block_size: opts.rx_block_size,
             tp_block_nr: opts.rx_blocks,
-            tp_frame_size: SLOT_SIZE,
-            tp_frame_nr: opts.rx_block_size / SLOT_SIZE * opts.rx_blocks,
-            tp_retire_blk_tov: opts.rx_retire_ms,
-            tp_sizeof_priv: 0,
-            tp_feature_req_word: 0,
+            tp_frame_size: RX_SLOT_SIZE,
+            tp_frame_nr: rx_per_block * opts.rx_blocks,
         };
         sys::setsockopt(
             raw,
@@ -337,14 +342,11 @@ impl PacketDevice {
         } else {
             opts.tx_slots / slots_per_block
         };
-        let tx_req = libc::tpacket_req3 {
+        let tx_req = libc::tpacket_req {
             tp_block_size: TX_BLOCK_SIZE,
             tp_block_nr: tx_blocks,
             tp_frame_size: SLOT_SIZE,
             tp_frame_nr: opts.tx_slots,
-            tp_retire_blk_tov: 0,
-            tp_sizeof_priv: 0,
-            tp_feature_req_word: 0,
         };
         if tx_blocks > 0 {
             sys::setsockopt(
@@ -368,6 +370,7 @@ impl PacketDevice {
             &1i32,
             &what("setting PACKET_IGNORE_OUTGOING"),
         )?;
+        crate::busy_poll::apply(raw, &opts.busy_poll, &device)?;
 
         let rx_len = opts.rx_block_size as usize * opts.rx_blocks as usize;
         let tx_len = TX_BLOCK_SIZE as usize * tx_blocks as usize;
@@ -429,12 +432,9 @@ impl PacketDevice {
             fd,
             ring,
             rx_block_size: opts.rx_block_size as usize,
-            rx_blocks: opts.rx_blocks as usize,
-            rx: RxCursor {
-                block: 0,
-                left: 0,
-                off: 0,
-            },
+            rx_per_block: rx_per_block as usize,
+            rx_slots: (rx_per_block * opts.rx_blocks) as usize,
+            rx_next: 0,
             tx_off: rx_len,
             tx_slots: opts.tx_slots as usize,
             tx_head: 0,
@@ -682,42 +682,33 @@ impl PacketDevice {
         unsafe { AtomicU32::from_ptr(self.ring.ptr.add(off) as *mut u32) }
     }
 
-    fn rx_block_off(&self) -> usize {
-        self.rx.block * self.rx_block_size
+    /// Offset of RX slot `i` in the mapping: slots do not cross blocks.
+    fn rx_slot_off(&self, i: usize) -> usize {
+        i / self.rx_per_block * self.rx_block_size + i % self.rx_per_block * RX_SLOT_SIZE as usize
     }
 
-    /// Hand the current RX block back to the kernel and move to the next.
-    fn release_rx_block(&mut self) {
-        let st = self.rx_block_off() + BLOCK_STATUS_OFF;
+    /// Give the slot `rx_next` back to the kernel and move to the next.
+    fn release_rx_slot(&mut self) {
+        let st = self.rx_slot_off(self.rx_next) + TP_STATUS_OFF;
         self.status_at(st)
             .store(libc::TP_STATUS_KERNEL, Ordering::Release);
-        self.rx.left = 0;
-        self.rx.block = (self.rx.block + 1) % self.rx_blocks;
+        self.rx_next = (self.rx_next + 1) % self.rx_slots;
     }
 
-    /// One frame of the current block is done with: move to `next`, or give
-    /// the block back after its last frame. A header that claims more
-    /// frames but gives no next offset ends the block; those are counted.
-    fn next_rx_frame(&mut self, next: Option<usize>) {
-        self.rx.left -= 1;
-        match next {
-            _ if self.rx.left == 0 => self.release_rx_block(),
-            Some(off) => self.rx.off = off,
-            None => {
-                self.counters.rx_drops += u64::from(self.rx.left);
-                self.release_rx_block();
-            }
-        }
+    /// The socket's descriptor (tests read its options back).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
     }
 
-    /// Copy the frame `span` of the block at `block` into `dst`
+    /// Copy the frame `span` of the slot at `slot` into `dst`
     /// (re-inserting a VLAN tag the kernel stripped: `tag_len` 4); returns
     /// its length. The caller checked that it is not truncated, so
     /// `span.snap + tag_len <= dst.len()`.
     fn copy_rx_frame(
         ring: &Mapping,
-        block: usize,
-        h: &libc::tpacket3_hdr,
+        slot: usize,
+        status: u32,
+        h: &libc::tpacket2_hdr,
         span: &rxring::Span,
         tag_len: usize,
         dst: &mut [u8],
@@ -728,20 +719,20 @@ impl PacketDevice {
             return 0; // not reached: truncated frames are never copied
         }
         let src = |from: usize| -> *const u8 {
-            // SAFETY: rxring::frame checked data + snap <= the block size,
+            // SAFETY: rxring::frame checked data + snap <= the slot size,
             // and `from` <= snap.
-            unsafe { ring.ptr.add(block + span.data + from) }
+            unsafe { ring.ptr.add(slot + span.data + from) }
         };
         if tag_len == 4 {
-            let tpid = if h.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
-                h.hv1.tp_vlan_tpid
+            let tpid = if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                h.tp_vlan_tpid
             } else {
                 0x8100
             };
             // SAFETY: 12 bytes of the frame (snap >= 12 when tagged) into dst (>= len >= 16).
             unsafe { std::ptr::copy_nonoverlapping(src(0), dst.as_mut_ptr(), 12) };
             dst[12..14].copy_from_slice(&tpid.to_be_bytes());
-            dst[14..16].copy_from_slice(&(h.hv1.tp_vlan_tci as u16).to_be_bytes());
+            dst[14..16].copy_from_slice(&h.tp_vlan_tci.to_be_bytes());
             let rest = snap - 12;
             // SAFETY: bytes 12..snap of the frame into dst[16..len].
             unsafe { std::ptr::copy_nonoverlapping(src(12), dst[16..].as_mut_ptr(), rest) };
@@ -753,17 +744,9 @@ impl PacketDevice {
     }
 }
 
-/// Offset of `block_status` in a TPACKET_V3 block descriptor.
-const BLOCK_STATUS_OFF: usize = std::mem::offset_of!(libc::tpacket_block_desc, hdr)
-    + std::mem::offset_of!(libc::tpacket_hdr_v1, block_status);
-const NUM_PKTS_OFF: usize = std::mem::offset_of!(libc::tpacket_block_desc, hdr)
-    + std::mem::offset_of!(libc::tpacket_hdr_v1, num_pkts);
-const FIRST_PKT_OFF: usize = std::mem::offset_of!(libc::tpacket_block_desc, hdr)
-    + std::mem::offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt);
-const TP_STATUS_OFF: usize = std::mem::offset_of!(libc::tpacket3_hdr, tp_status);
-const TP_LEN_OFF: usize = std::mem::offset_of!(libc::tpacket3_hdr, tp_len);
-const TP_SNAPLEN_OFF: usize = std::mem::offset_of!(libc::tpacket3_hdr, tp_snaplen);
-const TP_NEXT_OFF: usize = std::mem::offset_of!(libc::tpacket3_hdr, tp_next_offset);
+const TP_STATUS_OFF: usize = std::mem::offset_of!(libc::tpacket2_hdr, tp_status);
+const TP_LEN_OFF: usize = std::mem::offset_of!(libc::tpacket2_hdr, tp_len);
+const TP_SNAPLEN_OFF: usize = std::mem::offset_of!(libc::tpacket2_hdr, tp_snaplen);
 
 impl RingDevice for PacketDevice {
     fn info(&self) -> &DeviceInfo {
@@ -874,7 +857,6 @@ impl RingDevice for PacketDevice {
                 std::ptr::copy_nonoverlapping(src.as_ptr(), p.add(TX_DATA_OFF), f.len);
                 (p.add(TP_LEN_OFF) as *mut u32).write(f.len as u32);
                 (p.add(TP_SNAPLEN_OFF) as *mut u32).write(f.len as u32);
-                (p.add(TP_NEXT_OFF) as *mut u32).write(0);
             }
             self.status_at(slot + TP_STATUS_OFF)
                 .store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
@@ -914,56 +896,30 @@ impl RingDevice for PacketDevice {
         let want = (out.capacity() - out.len()).min(self.info.caps.max_batch);
         let mut n = 0;
         while n < want {
-            if self.rx.left == 0 {
-                let blk = self.rx_block_off();
-                let st = self
-                    .status_at(blk + BLOCK_STATUS_OFF)
-                    .load(Ordering::Acquire);
-                if st & libc::TP_STATUS_USER == 0 {
-                    break;
-                }
-                // SAFETY: the block is userland's (TP_STATUS_USER, read with
-                // Acquire); its descriptor fields are aligned u32s at fixed
-                // offsets inside it (the block size is at least 4096).
-                let (num, first) = unsafe {
-                    (
-                        (self.ring.ptr.add(blk + NUM_PKTS_OFF) as *const u32).read(),
-                        (self.ring.ptr.add(blk + FIRST_PKT_OFF) as *const u32).read(),
-                    )
-                };
-                match rxring::block(self.rx_block_size, num, first) {
-                    Ok((0, _)) => self.release_rx_block(),
-                    Ok((num, first)) => {
-                        self.rx.left = num;
-                        self.rx.off = first;
-                    }
-                    Err(_) => {
-                        // Nothing in this block can be found safely.
-                        self.counters.rx_drops += u64::from(num.max(1));
-                        self.release_rx_block();
-                    }
-                }
-                continue;
+            let slot = self.rx_slot_off(self.rx_next);
+            let st = self.status_at(slot + TP_STATUS_OFF).load(Ordering::Acquire);
+            if st & libc::TP_STATUS_USER == 0 {
+                break;
             }
-            let hdr_off = self.rx_block_off() + self.rx.off;
-            // SAFETY: `rx.off` passed rxring::frame_offset (8-byte aligned,
-            // a whole tpacket3_hdr inside the block), and the block is
-            // userland's until release_rx_block.
-            let h: libc::tpacket3_hdr =
-                unsafe { std::ptr::read(self.ring.ptr.add(hdr_off) as *const libc::tpacket3_hdr) };
-            let span = match rxring::frame(self.rx_block_size, self.rx.off, rxring::Hdr::of(&h)) {
+            // SAFETY: the slot is userland's (TP_STATUS_USER, read with
+            // Acquire) until release_rx_slot; a whole tpacket2_hdr sits at
+            // its start (16-byte aligned, RX_SLOT_SIZE >= 32 bytes).
+            let h: libc::tpacket2_hdr =
+                unsafe { std::ptr::read(self.ring.ptr.add(slot) as *const libc::tpacket2_hdr) };
+            let span = match rxring::frame(RX_SLOT_SIZE as usize, rxring::Hdr::of(&h)) {
                 Ok(s) => s,
                 Err(_) => {
-                    self.counters.rx_drops += u64::from(self.rx.left);
-                    self.release_rx_block();
+                    // Nothing in this slot can be found safely.
+                    self.counters.rx_drops += 1;
+                    self.release_rx_slot();
                     continue;
                 }
             };
-            let tagged = h.tp_status & libc::TP_STATUS_VLAN_VALID != 0 && span.snap >= 12;
+            let tagged = st & libc::TP_STATUS_VLAN_VALID != 0 && span.snap >= 12;
             let tag_len = if tagged { 4 } else { 0 };
             if span.truncated(tag_len, PACKET_BUF_SIZE) {
                 self.counters.rx_truncated += 1;
-                self.next_rx_frame(span.next);
+                self.release_rx_slot();
                 continue;
             }
             let Some(buf) = self.pool.alloc() else {
@@ -972,11 +928,10 @@ impl RingDevice for PacketDevice {
                 break;
             };
             let r = self.range(&buf);
-            let block = self.rx_block_off();
-            let len = Self::copy_rx_frame(&self.ring, block, &h, &span, tag_len, &mut self.mem[r]);
-            let t = u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec);
-            let t = t.saturating_add_signed(self.rx_offset_ns);
-            self.next_rx_frame(span.next);
+            let len =
+                Self::copy_rx_frame(&self.ring, slot, st, &h, &span, tag_len, &mut self.mem[r]);
+            let t = span.stamp_ns.saturating_add_signed(self.rx_offset_ns);
+            self.release_rx_slot();
             self.counters.rx_frames += 1;
             self.counters.rx_bytes += len as u64;
             if let Err(f) = out.push_back(RxFrame {
@@ -1170,12 +1125,17 @@ mod tests {
 
     #[test]
     fn layout_matches_the_kernel_headers() {
-        assert_eq!(TX_DATA_OFF, 48);
+        assert_eq!(TX_DATA_OFF, 32);
         assert_eq!(PACKET_BUF_SIZE, 2000);
-        assert_eq!(BLOCK_STATUS_OFF, 8);
-        assert_eq!(NUM_PKTS_OFF, 12);
-        assert_eq!(FIRST_PKT_OFF, 16);
-        assert_eq!(TP_STATUS_OFF, 20);
+        assert!(TX_DATA_OFF + PACKET_BUF_SIZE <= SLOT_SIZE as usize);
+        assert_eq!(TP_STATUS_OFF, 0);
+        assert_eq!(TP_LEN_OFF, 4);
+        assert_eq!(TP_SNAPLEN_OFF, 8);
+        // A whole buffer's frame fits a slot after the kernel's 66 bytes
+        // of header, address and alignment (plus a VLAN header's 4).
+        assert!(66 + 4 + PACKET_BUF_SIZE <= RX_SLOT_SIZE as usize);
+        assert!(RX_SLOT_SIZE.is_multiple_of(libc::TPACKET_ALIGNMENT as u32));
+        assert_eq!(PacketOptions::default().rx_slots(), 64 * 31);
     }
 
     #[test]
@@ -1188,13 +1148,17 @@ mod tests {
             }))
             .rx_blocks
         };
-        // One block per 1 ms retire timeout of 250 ms, one filled, 8 spare.
-        assert_eq!(load(1000, 128), 259);
-        // 2,500 frames of 1,664 bytes each in the kernel's layout fill 64.
-        assert_eq!(load(10_000, 1522), 322);
-        // No stream frames: other frames (ARP, PTP) may still take a
-        // block per timeout.
-        assert_eq!(load(0, 0), 258);
+        // 250 frames of a 250 ms window and 256 spare: the default holds them.
+        assert_eq!(load(1000, 128), 64);
+        // 2,500 + 256 slots, 31 a block, whatever the frame length.
+        assert_eq!(load(10_000, 1522), 89);
+        assert_eq!(load(10_000, 60), 89);
+        assert_eq!(load(0, 0), 64);
+        let o = PacketOptions::for_load(Some(crate::RxLoad {
+            frames_per_sec: 100_000,
+            max_frame_len: 1522,
+        }));
+        assert!(o.rx_slots() >= 25_000 + 256, "{o:?}");
         assert_eq!(load(u64::MAX, usize::MAX), MAX_RX_BLOCKS);
     }
 

@@ -1,84 +1,64 @@
-//! Checks of what the kernel writes into a TPACKET_V3 RX block, before
-//! `rx_burst` reads or copies anything at the offsets it gives: pure
-//! functions over the numbers, so hostile values are tested without a
-//! socket. A block or frame header that fails is not trusted any further
-//! (the rest of the block is dropped and counted); a frame that is longer
+//! Checks of what the kernel writes into a TPACKET_V2 RX frame slot,
+//! before `rx_burst` reads or copies anything at the offsets it gives:
+//! pure functions over the numbers, so hostile values are tested without a
+//! socket. A header that fails is not trusted any further (the slot is
+//! given back and the frame counted in `rx_drops`); a frame that is longer
 //! than what was copied, or than a pool buffer, is truncated: counted,
 //! never handed out.
 
-/// V3_ALIGNMENT (net/packet/af_packet.c): frame headers in a TPACKET_V3
-/// block start on 8-byte boundaries (tpacket3_hdr needs 4).
-const ALIGN: usize = 8;
-/// Bytes of a frame header (struct tpacket3_hdr).
-pub(super) const HDR_LEN: usize = std::mem::size_of::<libc::tpacket3_hdr>();
-/// Bytes of the block descriptor: no frame starts before it.
-pub(super) const BLOCK_HDR_LEN: usize = std::mem::size_of::<libc::tpacket_block_desc>();
+/// Bytes of a frame header (struct tpacket2_hdr).
+pub(super) const HDR_LEN: usize = std::mem::size_of::<libc::tpacket2_hdr>();
+/// TPACKET2_HDRLEN: the header (aligned) and the sockaddr_ll the kernel
+/// writes after it; frame data never starts before it.
+pub(super) const HDR_AND_ADDR_LEN: usize =
+    super::tpacket_align(HDR_LEN) + std::mem::size_of::<libc::sockaddr_ll>();
 
-/// Why a block or frame header is not trusted.
+/// Why a frame header is not trusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Bad {
-    /// An offset not on a V3_ALIGNMENT boundary.
-    Misaligned,
-    /// A header or frame data past the end of the block (or inside the
-    /// block descriptor).
-    OutOfBlock,
-    /// More frames than the block can hold.
-    TooManyFrames,
-    /// A next-frame offset that does not move forward.
-    Backwards,
+    /// Frame data inside the header, or past the end of the slot.
+    OutOfSlot,
+    /// A network header offset before the frame or past the slot.
+    NetOutside,
+    /// A receive stamp with 10^9 ns or more.
+    StampRange,
 }
 
-/// Whether a frame header can sit at `off` of a block of `block_size` bytes.
-pub(super) fn frame_offset(block_size: usize, off: usize) -> Result<usize, Bad> {
-    if !off.is_multiple_of(ALIGN) {
-        return Err(Bad::Misaligned);
-    }
-    if off < BLOCK_HDR_LEN || off.checked_add(HDR_LEN).is_none_or(|e| e > block_size) {
-        return Err(Bad::OutOfBlock);
-    }
-    Ok(off)
-}
-
-/// The block descriptor's frame count and first offset, checked.
-pub(super) fn block(block_size: usize, num_pkts: u32, first: u32) -> Result<(u32, usize), Bad> {
-    let most = block_size.saturating_sub(BLOCK_HDR_LEN) / HDR_LEN;
-    if num_pkts as usize > most {
-        return Err(Bad::TooManyFrames);
-    }
-    Ok((num_pkts, frame_offset(block_size, first as usize)?))
-}
-
-/// The numbers of one frame header.
+/// The numbers of one frame header the checks look at.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Hdr {
-    pub next_offset: u32,
     pub snaplen: u32,
     pub len: u32,
     pub mac: u16,
+    pub net: u16,
+    pub sec: u32,
+    pub nsec: u32,
 }
 
 impl Hdr {
-    pub fn of(h: &libc::tpacket3_hdr) -> Hdr {
+    pub fn of(h: &libc::tpacket2_hdr) -> Hdr {
         Hdr {
-            next_offset: h.tp_next_offset,
             snaplen: h.tp_snaplen,
             len: h.tp_len,
             mac: h.tp_mac,
+            net: h.tp_net,
+            sec: h.tp_sec,
+            nsec: h.tp_nsec,
         }
     }
 }
 
-/// Where one frame's bytes are in its block, checked.
+/// Where one frame's bytes are in its slot, checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Span {
-    /// Offset of the first byte (the Ethernet header) in the block.
+    /// Offset of the first byte (the Ethernet header) in the slot.
     pub data: usize,
-    /// Bytes the kernel copied into the block.
+    /// Bytes the kernel copied into the slot.
     pub snap: usize,
     /// The frame's length on the wire (without a VLAN tag the kernel stripped).
     pub wire_len: usize,
-    /// Offset of the next frame header, if the kernel gave one.
-    pub next: Option<usize>,
+    /// The kernel's receive stamp, CLOCK_REALTIME ns.
+    pub stamp_ns: u64,
 }
 
 impl Span {
@@ -89,31 +69,28 @@ impl Span {
     }
 }
 
-/// Check the frame header at `off` (already checked by [`frame_offset`])
-/// of a block of `block_size` bytes.
-pub(super) fn frame(block_size: usize, off: usize, h: Hdr) -> Result<Span, Bad> {
-    let mac = usize::from(h.mac);
-    if mac < HDR_LEN {
-        return Err(Bad::OutOfBlock);
+/// Check the header of a slot of `slot_size` bytes.
+pub(super) fn frame(slot_size: usize, h: Hdr) -> Result<Span, Bad> {
+    let data = usize::from(h.mac);
+    if data < HDR_AND_ADDR_LEN {
+        return Err(Bad::OutOfSlot);
     }
-    let data = off.checked_add(mac).ok_or(Bad::OutOfBlock)?;
     let snap = h.snaplen as usize;
-    if data.checked_add(snap).is_none_or(|e| e > block_size) {
-        return Err(Bad::OutOfBlock);
+    if data.checked_add(snap).is_none_or(|e| e > slot_size) {
+        return Err(Bad::OutOfSlot);
     }
-    let next = match h.next_offset as usize {
-        0 => None,
-        n if n < HDR_LEN => return Err(Bad::Backwards),
-        n => Some(frame_offset(
-            block_size,
-            off.checked_add(n).ok_or(Bad::OutOfBlock)?,
-        )?),
-    };
+    let net = usize::from(h.net);
+    if net < data || net > slot_size {
+        return Err(Bad::NetOutside);
+    }
+    if h.nsec >= 1_000_000_000 {
+        return Err(Bad::StampRange);
+    }
     Ok(Span {
         data,
         snap,
         wire_len: h.len as usize,
-        next,
+        stamp_ns: u64::from(h.sec) * 1_000_000_000 + u64::from(h.nsec),
     })
 }
 
@@ -121,115 +98,95 @@ pub(super) fn frame(block_size: usize, off: usize, h: Hdr) -> Result<Span, Bad> 
 mod tests {
     use super::*;
 
-    const BS: usize = 1 << 16;
+    const SLOT: usize = 2112;
 
-    fn hdr(next: u32, snap: u32, len: u32, mac: u16) -> Hdr {
+    fn hdr(snap: u32, len: u32, mac: u16, net: u16) -> Hdr {
         Hdr {
-            next_offset: next,
             snaplen: snap,
             len,
             mac,
+            net,
+            sec: 1_700_000_000,
+            nsec: 5,
         }
     }
 
     #[test]
     fn sizes_match_the_kernel() {
-        assert_eq!(HDR_LEN, 48);
-        assert_eq!(BLOCK_HDR_LEN, 48);
+        assert_eq!(HDR_LEN, 32);
+        assert_eq!(HDR_AND_ADDR_LEN, 52);
     }
 
     #[test]
     fn a_frame_the_kernel_wrote_is_accepted() {
-        let s = frame(BS, 48, hdr(1600, 1514, 1514, 82)).unwrap();
+        // af_packet.c: macoff = TPACKET_ALIGN(52 + 16) - 14 = 66 for Ethernet.
+        let s = frame(SLOT, hdr(1514, 1514, 66, 80)).unwrap();
         assert_eq!(
             s,
             Span {
-                data: 130,
+                data: 66,
                 snap: 1514,
                 wire_len: 1514,
-                next: Some(1648)
+                stamp_ns: 1_700_000_000_000_000_005,
             }
         );
         assert!(!s.truncated(0, 2000));
         assert!(!s.truncated(4, 2000));
-        let last = frame(BS, BS - 2048, hdr(0, 1514, 1514, 82)).unwrap();
-        assert_eq!(last.next, None);
-    }
-
-    #[test]
-    fn hostile_block_descriptors_are_refused() {
-        assert_eq!(block(BS, 3, 48), Ok((3, 48)));
-        assert_eq!(block(BS, 0, 48), Ok((0, 48)));
-        assert_eq!(block(BS, u32::MAX, 48), Err(Bad::TooManyFrames));
-        assert_eq!(
-            block(BS, 1, 0),
-            Err(Bad::OutOfBlock),
-            "inside the descriptor"
-        );
-        assert_eq!(block(BS, 1, 52), Err(Bad::Misaligned));
-        assert_eq!(block(BS, 1, BS as u32), Err(Bad::OutOfBlock));
-        assert_eq!(block(BS, 1, (BS - 32) as u32), Err(Bad::OutOfBlock));
-        assert_eq!(block(BS, 1, u32::MAX - 15), Err(Bad::OutOfBlock));
+        // Data up to the last byte of the slot.
+        assert!(frame(SLOT, hdr((SLOT - 66) as u32, 60, 66, 80)).is_ok());
+        // An empty frame (snap 0) is in the slot; it is short, not hostile.
+        assert!(frame(SLOT, hdr(0, 0, 66, 66)).is_ok());
     }
 
     #[test]
     fn hostile_frame_headers_are_refused() {
-        // Data starting inside the header, or past the block.
-        assert_eq!(frame(BS, 48, hdr(0, 60, 60, 10)), Err(Bad::OutOfBlock));
+        // Data starting inside the header or its sockaddr_ll, or past the slot.
+        assert_eq!(frame(SLOT, hdr(60, 60, 0, 80)), Err(Bad::OutOfSlot));
+        assert_eq!(frame(SLOT, hdr(60, 60, 51, 80)), Err(Bad::OutOfSlot));
         assert_eq!(
-            frame(BS, 48, hdr(0, 60, 60, u16::MAX)),
-            Err(Bad::OutOfBlock)
+            frame(SLOT, hdr(60, 60, u16::MAX, u16::MAX)),
+            Err(Bad::OutOfSlot)
         );
-        // Snap length past the block, or overflowing.
+        // Snap length past the slot, or overflowing.
         assert_eq!(
-            frame(BS, 48, hdr(0, BS as u32, 60, 82)),
-            Err(Bad::OutOfBlock)
+            frame(SLOT, hdr((SLOT - 65) as u32, 60, 66, 80)),
+            Err(Bad::OutOfSlot)
         );
+        assert_eq!(frame(SLOT, hdr(u32::MAX, 60, 66, 80)), Err(Bad::OutOfSlot));
+        // A network header before the frame or past the slot.
+        assert_eq!(frame(SLOT, hdr(60, 60, 66, 65)), Err(Bad::NetOutside));
+        assert_eq!(frame(SLOT, hdr(60, 60, 66, 0)), Err(Bad::NetOutside));
         assert_eq!(
-            frame(BS, 48, hdr(0, u32::MAX, 60, 82)),
-            Err(Bad::OutOfBlock)
+            frame(SLOT, hdr(60, 60, 66, (SLOT + 1) as u16)),
+            Err(Bad::NetOutside)
         );
-        // A next offset that stays put, steps back into the header,
-        // is misaligned, or leaves the block.
-        assert_eq!(frame(BS, 48, hdr(16, 60, 60, 82)), Err(Bad::Backwards));
-        assert_eq!(frame(BS, 48, hdr(100, 60, 60, 82)), Err(Bad::Misaligned));
-        assert!(frame(BS, 48, hdr(104, 60, 60, 82)).is_ok(), "8-aligned");
-        assert_eq!(
-            frame(BS, 48, hdr(BS as u32, 60, 60, 82)),
-            Err(Bad::OutOfBlock)
-        );
-        assert_eq!(
-            frame(BS, 48, hdr(u32::MAX - 15, 60, 60, 82)),
-            Err(Bad::OutOfBlock)
-        );
-        // Every offset a chain of accepted headers can reach is in the block.
-        let mut off = 48;
-        let mut n = 0;
-        while let Ok(s) = frame(BS, off, hdr(48, 0, 0, 48)) {
-            n += 1;
-            match s.next {
-                Some(next) => {
-                    assert!(next > off && next + HDR_LEN <= BS);
-                    off = next;
+        // A stamp with a second or more of nanoseconds.
+        let mut h = hdr(60, 60, 66, 80);
+        h.nsec = 1_000_000_000;
+        assert_eq!(frame(SLOT, h), Err(Bad::StampRange));
+        h.nsec = u32::MAX;
+        h.sec = u32::MAX;
+        assert_eq!(frame(SLOT, h), Err(Bad::StampRange));
+        // Whatever the header says, an accepted frame lies in the slot.
+        for mac in [52u16, 66, 100, 2000, 2111, 2112, 4000] {
+            for snap in [0u32, 1, 60, 2046, 2060, 5000, u32::MAX] {
+                if let Ok(s) = frame(SLOT, hdr(snap, snap, mac, mac)) {
+                    assert!(s.data >= HDR_AND_ADDR_LEN && s.data + s.snap <= SLOT);
                 }
-                None => break,
             }
         }
-        // Headers fill the block; the last one's next offset points past
-        // it, so the chain stops there.
-        assert_eq!(n, (BS - 48) / 48 - 1);
     }
 
     #[test]
     fn frames_cut_short_are_truncated() {
         // The kernel copied 2,000 of 9,000 bytes.
-        let s = frame(BS, 48, hdr(0, 2000, 9000, 82)).unwrap();
+        let s = frame(SLOT, hdr(2000, 9000, 66, 80)).unwrap();
         assert!(s.truncated(0, 2000));
-        // All 9,000 copied, but a pool buffer holds 2,000.
-        let s = frame(BS, 48, hdr(0, 9000, 9000, 82)).unwrap();
+        // All copied, but a pool buffer holds 2,000.
+        let s = frame(SLOT, hdr(2040, 2040, 66, 80)).unwrap();
         assert!(s.truncated(0, 2000));
         // Exactly a buffer, but the VLAN tag put back would not fit.
-        let s = frame(BS, 48, hdr(0, 2000, 2000, 82)).unwrap();
+        let s = frame(SLOT, hdr(2000, 2000, 66, 80)).unwrap();
         assert!(!s.truncated(0, 2000));
         assert!(s.truncated(4, 2000));
     }

@@ -50,9 +50,9 @@ pub(super) fn setsockopt<T>(fd: RawFd, opt: c_int, val: &T, what: &str) -> Resul
 
 /// PACKET_STATISTICS: packets and drops since the last call (the kernel
 /// resets them on read).
-pub(super) fn take_stats(fd: RawFd) -> Option<libc::tpacket_stats_v3> {
-    // SAFETY: tpacket_stats_v3 is plain old data; all-zero is a valid value.
-    let mut st: libc::tpacket_stats_v3 = unsafe { std::mem::zeroed() };
+pub(super) fn take_stats(fd: RawFd) -> Option<libc::tpacket_stats> {
+    // SAFETY: tpacket_stats (TPACKET_V2's) is plain old data; all-zero is a valid value.
+    let mut st: libc::tpacket_stats = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of_val(&st) as libc::socklen_t;
     // SAFETY: `st` and `len` are live and writable; the kernel writes at most `len` bytes.
     let r = unsafe {

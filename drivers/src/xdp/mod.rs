@@ -45,6 +45,13 @@
 //!   completion ring (no leak). Once the outage is known, `tx_burst` drops
 //!   new frames before the ring, checking the interface flags (one ioctl
 //!   per burst) until the link is back.
+//! - **Tuning** ([`XdpOptions`]): `need_wakeup` false binds without
+//!   XDP_USE_NEED_WAKEUP, and then every TX burst kicks and every fill-ring
+//!   top-up wakes the kernel; `busy_poll` sets SO_BUSY_POLL (and the
+//!   prefer/budget options) on every queue's socket and makes `rx_burst`
+//!   call a non-blocking `recvfrom` on each queue before reading it, which
+//!   runs the queue's NAPI loop in the caller's thread
+//!   (Documentation/networking/af_xdp.rst; docs/backends.md).
 //! - **Mode**: the socket is bound without a copy/zero-copy flag by
 //!   default: the kernel tries zero copy and falls back to copy (veth only
 //!   has copy); [`XdpDevice::mode`] says which. The program is attached
@@ -145,6 +152,13 @@ pub struct XdpOptions {
     /// How to attach the program: `None` = native, falling back to generic
     /// (skb) XDP when the driver has no native XDP; `Some` = only that way.
     pub attach: Option<XdpAttach>,
+    /// Bind with XDP_USE_NEED_WAKEUP (the default): the kernel says when
+    /// it must be kicked. Off: every TX burst kicks, and so does every
+    /// fill-ring top-up.
+    pub need_wakeup: bool,
+    /// Socket busy polling on every queue's socket; on, `rx_burst` drives
+    /// the queue's NAPI context with a non-blocking `recvfrom` per call.
+    pub busy_poll: crate::BusyPoll,
 }
 
 impl Default for XdpOptions {
@@ -157,6 +171,8 @@ impl Default for XdpOptions {
             tx_size: 1024,
             mode: XdpMode::Auto,
             attach: None,
+            need_wakeup: true,
+            busy_poll: crate::BusyPoll::default(),
         }
     }
 }
@@ -214,6 +230,9 @@ pub struct XdpDevice {
     mode: XdpMode,
     attach: XdpAttach,
     stamp_fallbacks: u64,
+    /// SO_BUSY_POLL is on: `rx_burst` polls each queue's NAPI context
+    /// with a non-blocking `recvfrom` (Documentation/networking/af_xdp.rst).
+    busy_poll: bool,
     ifindex: u32,
     /// An AF_PACKET socket that receives nothing and only holds the
     /// multicast memberships of `accept_destinations` (AF_XDP sockets
@@ -323,7 +342,12 @@ impl XdpDevice {
         let first = queues::QueueRings::make(&device, &fd, &opts, queues[0])?;
         let (tx, comp) = (first.tx, first.comp);
 
-        let bind_flags = libc::XDP_USE_NEED_WAKEUP
+        let wakeup = if opts.need_wakeup {
+            libc::XDP_USE_NEED_WAKEUP
+        } else {
+            0
+        };
+        let bind_flags = wakeup
             | match opts.mode {
                 XdpMode::Auto => 0,
                 XdpMode::Copy => libc::XDP_COPY,
@@ -342,6 +366,19 @@ impl XdpDevice {
             rxq.push(queues::RxQueue::shared(
                 &device, ifname, &fd, ifindex, q, &opts,
             )?);
+        }
+        let mut tx = tx;
+        if !opts.need_wakeup {
+            tx.set_wake_always();
+            for q in &mut rxq {
+                q.fill.set_wake_always();
+            }
+        }
+        crate::busy_poll::apply(raw, &opts.busy_poll, &device)?;
+        for q in &rxq {
+            if let Some(f) = q.fd() {
+                crate::busy_poll::apply(f.as_raw_fd(), &opts.busy_poll, &device)?;
+            }
         }
 
         let last = queues.iter().copied().max().unwrap_or(0);
@@ -391,6 +428,7 @@ impl XdpDevice {
             mode,
             attach,
             stamp_fallbacks: 0,
+            busy_poll: opts.busy_poll.usec > 0,
             ifindex,
             members: None,
             tags: vec![None; opts.frames as usize],
@@ -542,6 +580,19 @@ impl XdpDevice {
 
     /// Kick the TX ring until the kernel has taken everything (it takes at
     /// most 32 frames per kick in copy mode) or cannot go on.
+    /// Every socket of the device, the first one first (tests read their
+    /// options back).
+    pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
+        let main = self.fd.as_raw_fd();
+        let mut v = vec![main];
+        v.extend(
+            self.rxq
+                .iter()
+                .filter_map(|q| q.fd().map(|f| f.as_raw_fd())),
+        );
+        v
+    }
+
     fn kick(&mut self) {
         let fd = self.fd.as_raw_fd();
         let mut stalled = 0;
@@ -823,6 +874,10 @@ impl RingDevice for XdpDevice {
                 break;
             }
             let qi = (self.next_rxq + k) % nq;
+            if self.busy_poll {
+                let main = self.fd.as_raw_fd();
+                sys::wake_rx(self.rxq[qi].fd().map_or(main, |f| f.as_raw_fd()));
+            }
             let n = self.rx_queue(qi, want, out);
             got += n;
             want -= n;

@@ -22,6 +22,9 @@ pub(super) struct Ring<T: Copy> {
     local: u32,
     /// The other side's index as last read.
     cached: u32,
+    /// Bound without XDP_USE_NEED_WAKEUP: the kernel never sets the flag
+    /// and must be kicked every time.
+    wake_always: bool,
     _map: Mapping,
 }
 
@@ -66,6 +69,7 @@ impl<T: Copy> Ring<T> {
             size,
             local: 0,
             cached: 0,
+            wake_always: false,
             _map: map,
         };
         if producer_side {
@@ -89,6 +93,12 @@ impl<T: Copy> Ring<T> {
         unsafe { &*self.consumer }
     }
 
+    /// The socket is bound without XDP_USE_NEED_WAKEUP: every
+    /// [`Ring::needs_wakeup`] is true.
+    pub fn set_wake_always(&mut self) {
+        self.wake_always = true;
+    }
+
     pub fn size(&self) -> u32 {
         self.size
     }
@@ -96,6 +106,9 @@ impl<T: Copy> Ring<T> {
     /// The kernel asks to be woken (XDP_RING_NEED_WAKEUP). Read after a
     /// full fence so a flag set just before our producer update is seen.
     pub fn needs_wakeup(&self) -> bool {
+        if self.wake_always {
+            return true;
+        }
         fence(Ordering::SeqCst);
         // SAFETY: as `prod`.
         let f = unsafe { &*self.flags }.load(Ordering::Relaxed);

@@ -40,6 +40,7 @@ pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Loca
         .collect::<Result<Vec<_>, _>>()?;
     let schedule = Schedule::with_validation(clock, link, oper, admin, streams, validation)
         .map_err(|e| schedule_error(raw, &e))?;
+    let schedule = super::returns::returns(raw, schedule)?;
     let mut warnings: Vec<_> = schedule
         .warnings()
         .iter()

@@ -65,6 +65,8 @@ pub(super) struct RawStream {
     pub offset: Option<Spanned<Duration>>,
     pub frames_per_cycle: Option<Spanned<Int>>,
     pub spacing: Option<Spanned<Duration>>,
+    /// The name of the stream this one carries back (`takt-listener --mirror`).
+    pub return_of: Option<Spanned<String>>,
 }
 
 /// `[control]`: the control plane's IPv4 interface; `control.rs` checks it.
@@ -181,6 +183,7 @@ pub(super) const STREAM_KEYS: &[&str] = &[
     "offset",
     "frames_per_cycle",
     "spacing",
+    "return_of",
 ];
 
 /// A TOML integer, wide enough for every integer TOML can hand over (i64,

@@ -101,6 +101,7 @@ fn key_example(key: &str) -> Option<&'static str> {
         "offset" => "offset = \"10us\"",
         "frames_per_cycle" => "frames_per_cycle = 1",
         "spacing" => "spacing = \"20us\"",
+        "return_of" => "return_of = \"control\"",
         "address" => "address = \"10.77.0.1/24\"",
         "gateway" => "gateway = \"10.77.0.254\"",
         "best_effort_class" => "best_effort_class = 0",

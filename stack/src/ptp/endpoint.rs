@@ -10,7 +10,7 @@
 use super::queue::{DataEnds, OffsetSample, PtpFrame, ToWorker, TO_WORKER};
 use crate::clock::SchedClock;
 use crate::control::gate::{self, BestEffortGate};
-use takt_drivers::{RingDevice, RxFrame, TxBatch, TxFrame, TxStampBatch};
+use takt_drivers::{RingDevice, RxFrame, TxBatch, TxFrame, TxStamp, TxStampBatch};
 use takt_scheduler::Schedule;
 
 /// After an event frame is sent, look for its transmit stamp this often
@@ -90,6 +90,10 @@ pub struct PtpEndpoint {
     next_look_ns: u64,
     out: TxBatch,
     stamps: TxStampBatch,
+    /// Stream frames' stamps found here, for the talker
+    /// (`take_stream_stamps`); more than this between two of its looks
+    /// are lost (T absent).
+    stream_stamps: heapless::Deque<TxStamp, 256>,
     counters: EndpointCounters,
     /// Frames were queued for the worker since it was last woken.
     fed_unwoken: bool,
@@ -120,6 +124,7 @@ impl PtpEndpoint {
             next_look_ns: 0,
             out: TxBatch::new(),
             stamps: TxStampBatch::new(),
+            stream_stamps: heapless::Deque::new(),
             counters: EndpointCounters::default(),
             fed_unwoken: false,
         }
@@ -244,10 +249,24 @@ impl PtpEndpoint {
             .max(self.wire_free_at_ns)
     }
 
+    /// The device's transmit stamps now: PTP's to the worker, stream
+    /// frames' (kept since the last call too) to `f`.
+    pub fn take_stream_stamps(&mut self, dev: &mut dyn RingDevice, mut f: impl FnMut(TxStamp)) {
+        self.take_stamps(dev);
+        while let Some(s) = self.stream_stamps.pop_front() {
+            f(s);
+        }
+    }
+
     fn take_stamps(&mut self, dev: &mut dyn RingDevice) {
         dev.tx_stamps(&mut self.stamps);
         let mut handed = false;
         while let Some(s) = self.stamps.pop_front() {
+            if s.tag & crate::stages::STREAM_TAG_BIT != 0 {
+                // A stream frame's (stage T): the talker's, not the port's.
+                let _ = self.stream_stamps.push_back(s);
+                continue;
+            }
             let msg = ToWorker::Stamp {
                 tag: s.tag,
                 tx_ns: self.clock.from_device(s.time_ns),

@@ -38,7 +38,8 @@ impl StampTable {
     /// Keeps `context` (of a Sync when `sync`) under a new tag.
     pub fn insert(&mut self, context: TimestampContext, now_mono_ns: u64, sync: bool) -> u32 {
         let tag = self.next_tag;
-        self.next_tag = self.next_tag.wrapping_add(1);
+        // Tags with the high bit are stream frames' (crate::stages).
+        self.next_tag = self.next_tag.wrapping_add(1) & !crate::stages::STREAM_TAG_BIT;
         let slot = match self.slots.iter().position(Option::is_none) {
             Some(free) => free,
             None => {

@@ -44,6 +44,95 @@ pub struct StreamReport {
     /// confirmed.
     #[serde(default)]
     pub resyncs: u64,
+    /// Talker: the stream's round trips, when it has a return stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip: Option<super::RoundTripReport>,
+    /// Where the time goes: one difference between two stages of a frame's
+    /// life per key, only those the run could see (docs/reports.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<StagesReport>,
+}
+
+/// The stage differences of one stream. A key is absent, not zero, when
+/// the backend cannot see one of its stages.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StagesReport {
+    /// W - S (talker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_error: Option<StageReport>,
+    /// H - S (talker): the numbers of tx_error_ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_error: Option<StageReport>,
+    /// T - H (talker, a device whose transmit stamps are a transmit time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<StageReport>,
+    /// R - H (listener): the numbers of latency_ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<StageReport>,
+    /// A - R (listener, unless the receive stamp is the poll itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup: Option<StageReport>,
+    /// A - S (listener).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_to_end: Option<StageReport>,
+}
+
+/// One stage difference: `to - from`, a summary like every metric's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    /// Stage letter the difference starts from (S W H T R A).
+    pub from: String,
+    /// Stage letter it ends at.
+    pub to: String,
+    /// How the device took the stamp in it (`StampSource` names), when a
+    /// device stamp is in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+impl StageReport {
+    fn new(from: char, to: char, source: Option<&str>, m: &super::metric::Metric) -> Self {
+        Self {
+            from: from.to_string(),
+            to: to.to_string(),
+            source: source.map(str::to_string),
+            summary: m.summary(),
+        }
+    }
+}
+
+impl StagesReport {
+    /// None when neither end's stages were enabled.
+    pub fn of(s: &StreamStats) -> Option<Self> {
+        let g = &s.stages;
+        if !g.talker && !g.listener {
+            return None;
+        }
+        let rx = g.rx_source;
+        Some(Self {
+            wake_error: g
+                .wake_error
+                .as_ref()
+                .map(|m| StageReport::new('S', 'W', None, m)),
+            tx_error: g
+                .talker
+                .then(|| StageReport::new('S', 'H', None, &s.tx_error_ns)),
+            driver: g
+                .driver
+                .as_ref()
+                .map(|m| StageReport::new('H', 'T', g.driver_source, m)),
+            wire: g
+                .listener
+                .then(|| StageReport::new('H', 'R', rx, &s.latency_ns)),
+            pickup: g.pickup.as_ref().map(|m| StageReport::new('R', 'A', rx, m)),
+            end_to_end: g
+                .end_to_end
+                .as_ref()
+                .map(|m| StageReport::new('S', 'A', None, m)),
+        })
+    }
 }
 
 /// A listener's rejected frames by reason, over all streams.
@@ -84,8 +173,29 @@ pub struct RunReport {
     /// Listener runs: frames rejected, by reason (null: not a listener).
     #[serde(default)]
     pub rx_rejected: Option<RxRejectedReport>,
+    /// The per-frame records of `--frames-log`, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_log: Option<FramesLogReport>,
+    /// `takt-listener --mirror`: the returns it sent (docs/round-trip.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<super::MirrorReport>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
+}
+
+/// What `--frames-log` wrote (docs/frames-log.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FramesLogReport {
+    /// The file, as given.
+    pub path: String,
+    /// Records in the file.
+    pub written: u64,
+    /// Records the data path dropped because the log's ring was full (the
+    /// writer fell behind: a slow disk, a full pipe).
+    pub dropped: u64,
+    /// Why the file is incomplete, when writing it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// `takt_drivers::Counters` under stable names.
@@ -183,6 +293,8 @@ impl From<&StreamStats> for StreamReport {
             bad_padding: s.bad_padding,
             restarts: s.restarts,
             resyncs: s.resyncs,
+            round_trip: s.round_trip.as_deref().map(super::RoundTripReport::from),
+            stages: StagesReport::of(s),
         }
     }
 }
@@ -209,6 +321,8 @@ impl From<&RunStats> for RunReport {
                 truncated: r.truncated,
                 other: r.other,
             }),
+            frames_log: run.frames_log.clone(),
+            mirror: run.mirror,
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&total),
         }

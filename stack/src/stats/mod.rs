@@ -17,6 +17,7 @@ mod json;
 mod metric;
 pub mod out_file;
 mod ptp;
+mod round_trip;
 mod stream;
 mod text;
 
@@ -31,12 +32,13 @@ pub use histfile::{
     DEFAULT_BUCKETS, MAX_BUCKETS,
 };
 pub use json::{
-    json_line, json_report, ControlReport, DeviceCountersReport, RtReportJson, RunReport,
-    RxRejectedReport, StreamReport, REPORT_VERSION,
+    json_line, json_report, ControlReport, DeviceCountersReport, FramesLogReport, RtReportJson,
+    RunReport, RxRejectedReport, StageReport, StagesReport, StreamReport, REPORT_VERSION,
 };
 pub use metric::{Metric, Summary, METRIC_MAX_NS, METRIC_SIGFIG, SUMMARY_QUANTILES};
 pub use ptp::{OffsetStats, PtpReport};
-pub use stream::{MetricKind, RunStats, RxRejected, StreamStats};
+pub use round_trip::{MirrorReport, RoundTripReport, RoundTripStats};
+pub use stream::{MetricKind, RunStats, RxRejected, StageStats, StreamStats};
 pub use text::{text_report, write_progress_line, write_us1, write_us3};
 
 /// Errors writing reports. Every message names the file.

@@ -69,6 +69,99 @@ pub struct StreamStats {
     pub latency_ns: Metric,
     /// The listener's latencies of those frames, kept out of `latency_ns`.
     pub latency_unsynced_ns: Metric,
+    /// Talker: the round trips of a stream with a return (round_trip.rs).
+    pub round_trip: Option<Box<super::RoundTripStats>>,
+    /// The stage differences beyond tx error and latency (docs/reports.md,
+    /// "Where the time goes"): each allocated only when an end can see it.
+    pub stages: StageStats,
+}
+
+/// A stream's stage differences that are not `tx_error_ns` (H - S) or
+/// `latency_ns` (R - H). `None`: the end that ran cannot see the stages
+/// (no key in the JSON report). Each metric costs ~0.3 MiB, allocated at
+/// start-up by `Talker::prepare_stats` / `Listener::prepare_stats`.
+#[derive(Clone, Debug, Default)]
+pub struct StageStats {
+    /// Talker: W - S, wake-up minus scheduled launch.
+    pub wake_error: Option<Metric>,
+    /// Talker: T - H, the device's transmit stamp minus hand-over.
+    pub driver: Option<Metric>,
+    /// How T was taken (`StampSource::as_str`), with `driver`.
+    pub driver_source: Option<&'static str>,
+    /// Listener: A - R, the code has the frame minus its receive stamp.
+    pub pickup: Option<Metric>,
+    /// How R was taken, with `pickup` / `wire`.
+    pub rx_source: Option<&'static str>,
+    /// Listener: A - S, the code has the frame minus scheduled launch.
+    pub end_to_end: Option<Metric>,
+    /// A - S of the frames measured out of sync (not in `end_to_end`).
+    pub end_to_end_unsynced: Option<Metric>,
+    /// The talker ran: tx_error (H - S) is a stage difference of this run.
+    pub talker: bool,
+    /// The listener ran: wire (R - H) is one.
+    pub listener: bool,
+}
+
+impl StageStats {
+    /// Allocate the talker's: W - S always, T - H when `driver` says how
+    /// the device stamps transmits.
+    pub fn enable_talker(&mut self, driver: Option<&'static str>) {
+        self.talker = true;
+        self.wake_error.get_or_insert_with(Metric::new);
+        if let Some(src) = driver {
+            self.driver.get_or_insert_with(Metric::new);
+            self.driver_source = Some(src);
+        }
+    }
+
+    /// Allocate the listener's: A - S always (and apart while out of sync
+    /// when `unsynced`: PTP runs), A - R unless `pickup` is false (the
+    /// receive stamp is the poll itself).
+    pub fn enable_listener(&mut self, rx_source: &'static str, pickup: bool, unsynced: bool) {
+        self.listener = true;
+        self.rx_source = Some(rx_source);
+        self.end_to_end.get_or_insert_with(Metric::new);
+        if unsynced {
+            self.end_to_end_unsynced.get_or_insert_with(Metric::new);
+        }
+        if pickup {
+            self.pickup.get_or_insert_with(Metric::new);
+        }
+    }
+
+    /// Adds `other`'s into `self`, allocating what `self` lacks (report
+    /// time only: loopback's talker and listener halves, totals).
+    pub fn merge(&mut self, other: &StageStats) {
+        fn add(a: &mut Option<Metric>, b: &Option<Metric>) {
+            if let Some(b) = b {
+                a.get_or_insert_with(Metric::new).merge(b);
+            }
+        }
+        add(&mut self.wake_error, &other.wake_error);
+        add(&mut self.driver, &other.driver);
+        add(&mut self.pickup, &other.pickup);
+        add(&mut self.end_to_end, &other.end_to_end);
+        add(&mut self.end_to_end_unsynced, &other.end_to_end_unsynced);
+        self.driver_source = self.driver_source.or(other.driver_source);
+        self.rx_source = self.rx_source.or(other.rx_source);
+        self.talker |= other.talker;
+        self.listener |= other.listener;
+    }
+
+    fn reset(&mut self) {
+        for m in [
+            &mut self.wake_error,
+            &mut self.driver,
+            &mut self.pickup,
+            &mut self.end_to_end,
+            &mut self.end_to_end_unsynced,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            m.reset();
+        }
+    }
 }
 
 impl StreamStats {
@@ -91,6 +184,8 @@ impl StreamStats {
             tx_error_ns: Metric::new(),
             latency_ns: Metric::new(),
             latency_unsynced_ns: Metric::new(),
+            round_trip: None,
+            stages: StageStats::default(),
         }
     }
 
@@ -125,6 +220,7 @@ impl StreamStats {
         self.tx_error_ns.merge(&other.tx_error_ns);
         self.latency_ns.merge(&other.latency_ns);
         self.latency_unsynced_ns.merge(&other.latency_unsynced_ns);
+        self.stages.merge(&other.stages);
     }
 
     /// Zeroes counters and metrics, keeping the memory.
@@ -144,6 +240,7 @@ impl StreamStats {
         self.tx_error_ns.reset();
         self.latency_ns.reset();
         self.latency_unsynced_ns.reset();
+        self.stages.reset();
     }
 }
 
@@ -180,6 +277,10 @@ pub struct RunStats {
     /// Listener runs: received frames that belong to no stream (rogue and
     /// bad padding are per stream).
     pub rx_rejected: Option<RxRejected>,
+    /// What `--frames-log` wrote, when asked for.
+    pub frames_log: Option<super::json::FramesLogReport>,
+    /// `takt-listener --mirror`: the returns it sent.
+    pub mirror: Option<super::MirrorReport>,
 }
 
 /// A listener's rejected frames that no stream can claim.

@@ -227,6 +227,7 @@ pub fn text_report(run: &RunStats) -> String {
     if let Some(p) = &run.ptp {
         let _ = writeln!(out, "{}", ptp_line(p));
     }
+    super::round_trip::write_text(&mut out, run);
     if let Some(r) = &run.rx_rejected {
         let _ = writeln!(
             out,
@@ -234,6 +235,21 @@ pub fn text_report(run: &RunStats) -> String {
              talker restarts {}, resyncs {}",
             total.rogue, total.bad_padding, r.truncated, r.other, total.restarts, total.resyncs
         );
+    }
+    if let Some(f) = &run.frames_log {
+        let _ = write!(
+            out,
+            "frames log {}: {} records written, {} dropped (ring full)",
+            printable(&f.path),
+            f.written,
+            f.dropped
+        );
+        match &f.error {
+            Some(e) => {
+                let _ = writeln!(out, "; error: {}", printable(e));
+            }
+            None => out.push('\n'),
+        }
     }
     out.push_str("times in microseconds (us), 3 decimals = 1 ns\n\n");
 
@@ -256,7 +272,63 @@ pub fn text_report(run: &RunStats) -> String {
         metric_rows(&mut rows, name, metric, &streams);
         render(&mut out, &rows);
     }
+    stage_rows(&mut out, &streams);
     out
+}
+
+/// "Where the time goes": one row per stream and stage difference the run
+/// could see (docs/reports.md), named as in the JSON report.
+fn stage_rows(out: &mut String, streams: &[&StreamStats]) {
+    let mut rows = vec![[
+        "stages (us)",
+        "",
+        "min",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "mean",
+        "count",
+        "overflows",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for s in streams {
+        let Some(st) = super::json::StagesReport::of(s) else {
+            continue;
+        };
+        let all = [
+            ("wake_error", st.wake_error),
+            ("tx_error", st.tx_error),
+            ("driver", st.driver),
+            ("wire", st.wire),
+            ("pickup", st.pickup),
+            ("end_to_end", st.end_to_end),
+        ];
+        for (name, r) in all {
+            let Some(r) = r else { continue };
+            let m = r.summary;
+            let mean = m.mean.map(|x| x.round() as i64);
+            rows.push(vec![
+                format!("{} {name}", printable(&s.name)),
+                format!("{}-{}", r.to, r.from),
+                us3(m.min),
+                us3(m.p50),
+                us3(m.p90),
+                us3(m.p99),
+                us3(m.p999),
+                us3(m.max),
+                us3(mean),
+                m.count.to_string(),
+                m.overflows.to_string(),
+            ]);
+        }
+    }
+    if rows.len() > 1 {
+        out.push('\n');
+        render(out, &rows);
+    }
 }
 
 /// `ptp: takt gptp slave, SLAVE, gm 001122.fffe.334455, offset p50 ...`:

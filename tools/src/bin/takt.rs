@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use takt_tools::{check, control_client, loopback};
+use takt_tools::{check, control_client, frames_cmd, loopback};
 
 /// Counts heap operations of the data-path threads, so every report can say
 /// how many there were (the house rule: none). Other threads are not counted.
@@ -16,7 +16,7 @@ static ALLOC: takt_scheduler::rt::CountingAllocator = takt_scheduler::rt::Counti
     name = "takt",
     version,
     about = "takt: tools for time-triggered TSN schedules",
-    after_help = "Examples:\n  takt check docs/examples/two-class-250us.toml\n  takt loopback docs/examples/two-class-250us.toml --duration 5s\n  takt control status 10.77.0.1\n\nSee `takt <command> --help` for each command's flags and exit status."
+    after_help = "Examples:\n  takt check docs/examples/two-class-250us.toml\n  takt loopback docs/examples/two-class-250us.toml --duration 5s\n  takt control status 10.77.0.1\n  takt frames run.frames --summary\n\nSee `takt <command> --help` for each command's flags and exit status."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,6 +45,13 @@ enum Command {
     /// `status` prints its live report; `schedule` sends a talker a new
     /// schedule. Protocol: docs/control-plane.md.
     Control(control_client::ControlArgs),
+    /// Print a frames log (--frames-log) as CSV, printf lines or histograms
+    ///
+    /// One CSV row per record (stage times S W H T R A and their
+    /// differences), or lines in a --printf-format, or with --summary the
+    /// run report's per-stream histograms recomputed from the records.
+    #[command(after_help = frames_cmd::AFTER_HELP)]
+    Frames(frames_cmd::FramesCmdArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +60,6 @@ fn main() -> ExitCode {
         Command::Check(args) => check::main(&args),
         Command::Loopback(args) => loopback::main(&args),
         Command::Control(args) => control_client::main(&args),
+        Command::Frames(args) => frames_cmd::main(&args),
     }
 }

@@ -31,8 +31,8 @@ echo_cpu=${TAKT_RTT_ECHO_CPU:-1}     # sockperf server / takt-listener --mirror
 prio=${TAKT_RTT_PRIO:-80}
 busy_us=${TAKT_RTT_BUSY_POLL:-50}    # sockperf --lls, takt's busy-poll flag
 wake=${TAKT_RTT_WAKE:-spin}          # takt-talker --wake
-gap_us=${TAKT_RTT_GAP_US:-20}        # takt: return slot - forward launch, us
-process=${TAKT_RTT_MIRROR_PROCESS:-10us} # takt-listener --mirror-process (takt's default)
+gap_us=${TAKT_RTT_GAP_US:-30}        # takt: return slot - forward launch, us
+process=${TAKT_RTT_MIRROR_PROCESS:-2us} # takt-listener --mirror-process (takt: 10us)
 frames_log=${TAKT_RTT_FRAMES_LOG:-1} # 1: takt rows write --frames-log (exact percentiles)
 port=11111
 
@@ -60,9 +60,9 @@ go to latency-tests/results/rtt/<time>/. Default: 2 rounds x 3 rows x 10 s.
 Environment: TAKT_RTT_SECS, TAKT_RTT_ROUNDS, TAKT_RTT_RATE,
 TAKT_RTT_FRAME (64: Ethernet frame with FCS, 64..1518), TAKT_RTT_ROWS,
 TAKT_RTT_PING_CPU (0), TAKT_RTT_ECHO_CPU (1), TAKT_RTT_PRIO (80),
-TAKT_RTT_BUSY_POLL (us, 50), TAKT_RTT_WAKE (spin), TAKT_RTT_GAP_US (20:
+TAKT_RTT_BUSY_POLL (us, 50), TAKT_RTT_WAKE (spin), TAKT_RTT_GAP_US (30:
 takt's return slot after the forward launch), TAKT_RTT_MIRROR_PROCESS
-(10us: takt-listener --mirror-process), TAKT_RTT_FRAMES_LOG (1: takt
+(2us: takt-listener --mirror-process), TAKT_RTT_FRAMES_LOG (1: takt
 rows write --frames-log for exact percentiles; 0: report histograms only),
 TAKT_RTT_OUT.
 See latency-tests/rtt/README.md.

@@ -153,7 +153,7 @@ fi
 # One forward frame ("ping", class 7) per cycle, 10 us into the cycle, and
 # its return ("pong", class 6) GAP us later. The mirror sends a return in
 # the first return slot after it has the frame (plus its --mirror-process
-# allowance, 10 us), so takt's round trip is the gap plus the return's one
+# allowance, TAKT_RTT_MIRROR_PROCESS), so takt's round trip is the gap plus the return's one
 # way delay and pick-up, and a frame that reaches the mirror too late for
 # its slot comes back a cycle later (docs/round-trip.md).
 sched=$out/round-trip.toml

@@ -30,7 +30,7 @@ ping_cpu=${TAKT_RTT_PING_CPU:-0}     # sockperf ping-pong / takt-talker
 echo_cpu=${TAKT_RTT_ECHO_CPU:-1}     # sockperf server / takt-listener --mirror
 prio=${TAKT_RTT_PRIO:-80}
 busy_us=${TAKT_RTT_BUSY_POLL:-50}    # sockperf --lls, takt's busy-poll flag
-wake=${TAKT_RTT_WAKE:-spin}          # takt-talker --wake
+wake=${TAKT_RTT_WAKE:-hybrid}        # takt-talker and the mirror: --wake
 gap_us=${TAKT_RTT_GAP_US:-30}        # takt: return slot - forward launch, us
 process=${TAKT_RTT_MIRROR_PROCESS:-2us} # takt-listener --mirror-process (takt: 10us)
 frames_log=${TAKT_RTT_FRAMES_LOG:-1} # 1: takt rows write --frames-log (exact percentiles)
@@ -328,7 +328,7 @@ run_takt() { # prefix backend
     # frame and answers the last; then it ends by itself.
     ECHO=("$bin/takt-listener" --schedule "$sched" --device "$(spec_of "$be" b)" "${mirror_flag[@]}"
         --mirror-process "$process"
-        --duration "$((secs + 2))s" -q --report json --cpu "$echo_cpu" --priority "$prio"
+        --duration "$((secs + 2))s" -q --report json --cpu "$echo_cpu" --priority "$prio" --wake "$wake"
         "${busy_flag[@]}")
     PING=("$bin/takt-talker" --schedule "$sched" --device "$(spec_of "$be" a)"
         --duration "${secs}s" -q --report json --cpu "$ping_cpu" --priority "$prio" --wake "$wake"

@@ -566,7 +566,19 @@ impl Talker {
                 if until <= now {
                     return false; // the frame's own wait from here
                 }
-                rt::wait_until(&self.clock, until, how);
+                // Waiting for returns: sleep in the device, so a return wakes
+                // the talker and is taken at once (its rtt is not the poll
+                // interval).
+                if how.mode != rt::Wake::Spin
+                    && self.sidecars.round_trip_mut().is_some()
+                    && dev.wait_rx(until - now)
+                {
+                    let now = self.clock.now_ns();
+                    self.sidecars.poll_now(now, dev, &self.clock);
+                    crate::round_trip::drain_records(&mut self.sidecars, self.frames_log.as_mut());
+                } else {
+                    rt::wait_until(&self.clock, until, how);
+                }
             }
             if rt::stop_requested() {
                 return false;

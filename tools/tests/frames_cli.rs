@@ -464,3 +464,67 @@ fn talker_and_listener_runs_write_their_own_ends_logs() {
         assert!(matches!(r.ending(), Some(Ending::Complete(_))), "{end}");
     }
 }
+
+/// A frames log whose drain stalls (a FIFO whose reader never reads: a
+/// full pipe) loses records, never the run: the data path goes on
+/// unslowed (no frame late, every frame received), the run ends with the
+/// report, and every record is written or counted dropped.
+#[test]
+fn a_stalled_frames_log_drops_records_and_leaves_the_run_alone() {
+    let _cpus = cpus_alone();
+    let dir = TempDir::new("frames-stall");
+    let fifo = dir.file("stalled.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (coreutils) runs");
+    assert!(made.success(), "mkfifo {fifo}");
+    // Opens the FIFO for reading (so the writer's open goes through) and
+    // never reads from it.
+    let mut reader = std::process::Command::new("sh")
+        .args(["-c", &format!("exec 3<'{fifo}'; sleep 60")])
+        .spawn()
+        .expect("sh runs");
+    let out = takt(&[
+        "loopback",
+        &example("two-class-250us.toml"),
+        "--cycles",
+        "4000",
+        "--frames-log",
+        &fifo,
+        "--frames-log-records",
+        "1024",
+        "--report",
+        "json",
+        "-q",
+    ]);
+    let _ = reader.kill();
+    let _ = reader.wait();
+    assert_no_panic(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an incomplete log is a runtime failure: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("took nothing"),
+        "{}",
+        text(&out.stderr)
+    );
+    let r = json(&out);
+    let f = &r["frames_log"];
+    let (written, dropped) = (u(&f["written"]), u(&f["dropped"]));
+    let streams = r["streams"].as_array().unwrap();
+    let sent: u64 = streams.iter().map(|s| u(&s["frames_sent"])).sum();
+    let received: u64 = streams.iter().map(|s| u(&s["frames_received"])).sum();
+    let late: u64 = streams.iter().map(|s| u(&s["late"])).sum();
+    assert!(dropped > 0, "a pipe nobody reads drops records: {f}");
+    assert_eq!(
+        written + dropped,
+        sent + received + late,
+        "every record written or counted: {f}"
+    );
+    assert_eq!(received, sent, "the data path lost nothing: {r}");
+    assert!(sent > 0);
+}

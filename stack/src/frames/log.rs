@@ -113,7 +113,7 @@ pub enum FramesError {
     },
     #[error("the frames-log writer for {} stopped unexpectedly; the log may be incomplete", path.display())]
     WriterLost { path: PathBuf },
-    #[error("the frames log {} took nothing for {} s (a pipe nobody reads?): gave up with {written} records written, the rest lost", path.display(), STALL.as_secs())]
+    #[error("the frames log {} took nothing for {} s (a pipe nobody reads?): gave up with {written} records written, {dropped} dropped or lost", path.display(), STALL.as_secs())]
     Stalled {
         path: PathBuf,
         written: u64,
@@ -315,10 +315,14 @@ impl FramesLog {
             if now != seen {
                 (seen, since) = (now, std::time::Instant::now());
             } else if since.elapsed() >= STALL {
+                // What never reached the file (still in a ring, or taken by
+                // the blocked writer) is lost too: counted with the drops,
+                // so written + dropped is every record of the run.
+                let handed: u64 = self.shared.rings.iter().map(Ring::published).sum();
                 return Err(FramesError::Stalled {
                     path: w.path,
                     written: now,
-                    dropped,
+                    dropped: dropped + handed.saturating_sub(now),
                 });
             }
         }

@@ -63,6 +63,12 @@ pub fn is_up(name: &str) -> Result<bool, DriverError> {
     Ok(get(name)?.header.flags.contains(LinkFlags::Up))
 }
 
+/// True when interface `name` is up with a carrier (IFF_RUNNING: a veth
+/// whose peer is down has none).
+pub fn has_carrier(name: &str) -> Result<bool, DriverError> {
+    Ok(get(name)?.header.flags.contains(LinkFlags::Running))
+}
+
 /// MTU of interface `name`.
 pub fn mtu(name: &str) -> Result<u32, DriverError> {
     let link = get(name)?;

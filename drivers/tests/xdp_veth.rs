@@ -407,6 +407,14 @@ fn a_link_down_is_counted_once_and_nothing_leaks() {
         link::Netns::enter(&b, || link::set_up("xk-b", false))
             .expect("enter b")
             .expect("peer down");
+        // The carrier goes a moment later (what the device can see): wait
+        // for it, or a loaded machine sends frame 5 before it is gone.
+        for _ in 0..200 {
+            if !link::has_carrier("xk-a").expect("xk-a's flags") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         send_one_stamped(&mut dev, 5, src);
         send_one(&mut dev, 6, src);
         send_one(&mut dev, 7, src);

@@ -78,7 +78,7 @@ fn packet_reports_driver_and_pickup_and_xdp_no_driver() {
         // system calls): a sample, never more than the frames sent.
         let stamped = u(g, &["driver", "count"]);
         assert!(
-            stamped > 100 && stamped <= sent.min(2_100),
+            stamped > 10 && stamped <= sent.min(2_100),
             "{name}: {stamped} of {sent}"
         );
         // The driver's xmit runs after the hand-over, and within a second.

@@ -9,6 +9,7 @@ use takt_scheduler::clock::{DisciplinedClock, HostSkew, TimeSource};
 use takt_scheduler::rt::{count_allocations, CountingAllocator, Wake, WakeConfig};
 use takt_scheduler::ClockId;
 use takt_stack::clock::SchedClock;
+use takt_stack::frames::{FramesLog, RecordKind};
 use takt_stack::listener::Listener;
 use takt_stack::mirror::{Mirror, MirrorCounters, MirrorOptions};
 use takt_stack::plan::Until;
@@ -89,7 +90,10 @@ fn run(offset_ns: i64) -> Run {
         ..TalkerOptions::default()
     };
     let rt_opts = RoundTripOptions::for_schedule(&sched);
-    let mut talker = Talker::new(&sched, &a, talker_opts).with_round_trip(rt_opts, &a);
+    // Every stage and a frames log on: the zero-allocation check covers them.
+    let mut talker = Talker::new(&sched, &a, talker_opts)
+        .with_round_trip(rt_opts, &a)
+        .with_frames_log(FramesLog::in_memory(1 << 16));
     let mirror_clock = SchedClock::new(
         DisciplinedClock::new(
             TimeSource::System(ClockId::Tai),
@@ -113,10 +117,13 @@ fn run(offset_ns: i64) -> Run {
     assert!(mirror.is_active());
     let mut listener = Listener::new(&schedule, mirror_clock)
         .stop_on_signal(false)
-        .with_mirror(mirror);
+        .with_mirror(mirror)
+        .with_frames_log(FramesLog::in_memory(1 << 16));
     let names: Vec<&str> = sched.streams().iter().map(|s| s.name.as_str()).collect();
     let mut tx = RunStats::new(names.iter().copied());
     let mut rx = RunStats::new(names.iter().copied());
+    talker.prepare_stats(&mut tx.streams);
+    listener.prepare_stats(takt_drivers::RingDevice::info(&b), &mut rx.streams);
     let deadline = AtomicU64::new(0);
     let (p1, p2) = (Progress::default(), Progress::default());
     let (tx_heap, rx_heap) = std::thread::scope(|s| {
@@ -133,6 +140,16 @@ fn run(offset_ns: i64) -> Run {
     let mut r = talker.take_round_trip().unwrap();
     r.finish(&mut tx.streams);
     let rt = *tx.streams[0].round_trip.take().unwrap();
+    // One return record per return matched, one mirror record per frame
+    // the mirror handled (sent, or late and not sent).
+    let records = |log: Option<FramesLog>, kind: RecordKind| {
+        let mut log = log.unwrap();
+        log.take_records().iter().filter(|r| r.kind == kind).count() as u64
+    };
+    let returns = records(talker.take_frames_log(), RecordKind::Return);
+    let mirrored = records(listener.take_frames_log(), RecordKind::Mirror);
+    assert_eq!(returns, rt.returned, "return records");
+    assert_eq!(mirrored, mirror.sent + mirror.late, "mirror records");
     assert!(
         tx.streams[1].round_trip.is_none(),
         "a return stream has none"

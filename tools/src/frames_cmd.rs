@@ -523,7 +523,7 @@ fn summary_text(
             s.returned.to_string(),
         ]);
     }
-    render(&mut out, &rows);
+    takt_stack::stats::render_table(&mut out, &rows);
     let us = |v: Option<i64>| {
         v.map_or_else(
             || "-".to_string(),
@@ -539,20 +539,7 @@ fn summary_text(
             continue;
         }
         let title = format!("{} (us)", metric_name(i));
-        let mut rows = vec![[
-            title.as_str(),
-            "min",
-            "p50",
-            "p90",
-            "p99",
-            "p99.9",
-            "max",
-            "mean",
-            "count",
-            "overflows",
-        ]
-        .map(String::from)
-        .to_vec()];
+        let mut rows = vec![takt_stack::stats::summary_header(&[title.as_str()])];
         for (n, s) in &all {
             let m = s.summary(i);
             rows.push(vec![
@@ -569,33 +556,9 @@ fn summary_text(
             ]);
         }
         out.push('\n');
-        render(&mut out, &rows);
+        takt_stack::stats::render_table(&mut out, &rows);
     }
     out
-}
-
-/// Left-aligned first column, right-aligned others, two spaces apart.
-fn render(out: &mut String, rows: &[Vec<String>]) {
-    use std::fmt::Write as _;
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut width = vec![0usize; cols];
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            width[i] = width[i].max(cell.chars().count());
-        }
-    }
-    for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i == 0 {
-                let _ = write!(line, "{cell:<w$}", w = width[0]);
-            } else {
-                let _ = write!(line, "  {cell:>w$}", w = width[i]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
 }
 
 #[cfg(test)]

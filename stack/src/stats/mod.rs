@@ -39,7 +39,9 @@ pub use metric::{Metric, Summary, METRIC_MAX_NS, METRIC_SIGFIG, SUMMARY_QUANTILE
 pub use ptp::{OffsetStats, PtpReport};
 pub use round_trip::{MirrorReport, RoundTripReport, RoundTripStats};
 pub use stream::{MetricKind, RunStats, RxRejected, StageStats, StreamStats};
-pub use text::{text_report, write_progress_line, write_us1, write_us3};
+pub use text::{
+    render_table, summary_header, text_report, write_progress_line, write_us1, write_us3,
+};
 
 /// Errors writing reports. Every message names the file.
 #[derive(Debug, thiserror::Error)]

@@ -34,8 +34,31 @@ fn us3(v: Option<i64>) -> String {
     }
 }
 
-/// Left-aligned first column, right-aligned others, two spaces apart.
-fn render(out: &mut String, rows: &[Vec<String>]) {
+/// The columns of a summary row, after its leading cells.
+const SUMMARY_COLUMNS: [&str; 9] = [
+    "min",
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "max",
+    "mean",
+    "count",
+    "overflows",
+];
+
+/// A table's header row: `first`, then the summary columns.
+pub fn summary_header(first: &[&str]) -> Vec<String> {
+    first
+        .iter()
+        .chain(SUMMARY_COLUMNS.iter())
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// Left-aligned first column, right-aligned others, two spaces apart
+/// (the text report's tables; `takt frames --summary` uses it too).
+pub fn render_table(out: &mut String, rows: &[Vec<String>]) {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut width = vec![0usize; cols];
     for row in rows {
@@ -115,22 +138,7 @@ fn metric_rows(
     streams: &[&StreamStats],
 ) {
     let title = format!("{name} (us)");
-    rows.push(
-        [
-            title.as_str(),
-            "min",
-            "p50",
-            "p90",
-            "p99",
-            "p99.9",
-            "max",
-            "mean",
-            "count",
-            "overflows",
-        ]
-        .map(String::from)
-        .to_vec(),
-    );
+    rows.push(summary_header(&[title.as_str()]));
     for s in streams {
         let m = metric(s).summary();
         let mean = m.mean.map(|x| x.round() as i64);
@@ -256,7 +264,7 @@ pub fn text_report(run: &RunStats) -> String {
     let mut rows = Vec::new();
     let checks = total.rogue + total.bad_padding + total.restarts + total.resyncs > 0;
     counter_rows(&mut rows, &streams, total.unsynced > 0, checks);
-    render(&mut out, &rows);
+    render_table(&mut out, &rows);
 
     let metrics: [(&str, MetricOf); 3] = [
         (MetricKind::TxError.name(), |s| &s.tx_error_ns),
@@ -270,7 +278,7 @@ pub fn text_report(run: &RunStats) -> String {
         out.push('\n');
         let mut rows = Vec::new();
         metric_rows(&mut rows, name, metric, &streams);
-        render(&mut out, &rows);
+        render_table(&mut out, &rows);
     }
     stage_rows(&mut out, &streams);
     out
@@ -279,21 +287,7 @@ pub fn text_report(run: &RunStats) -> String {
 /// "Where the time goes": one row per stream and stage difference the run
 /// could see (docs/reports.md), named as in the JSON report.
 fn stage_rows(out: &mut String, streams: &[&StreamStats]) {
-    let mut rows = vec![[
-        "stages (us)",
-        "",
-        "min",
-        "p50",
-        "p90",
-        "p99",
-        "p99.9",
-        "max",
-        "mean",
-        "count",
-        "overflows",
-    ]
-    .map(String::from)
-    .to_vec()];
+    let mut rows = vec![summary_header(&["stages (us)", ""])];
     for s in streams {
         let Some(st) = super::json::StagesReport::of(s) else {
             continue;
@@ -327,7 +321,7 @@ fn stage_rows(out: &mut String, streams: &[&StreamStats]) {
     }
     if rows.len() > 1 {
         out.push('\n');
-        render(out, &rows);
+        render_table(out, &rows);
     }
 }
 

@@ -258,8 +258,9 @@ fn finish_gives_up_on_a_writer_that_takes_nothing_and_says_so() {
             dropped: d,
             ..
         }) => {
-            assert_eq!(d, dropped);
-            assert!(written < 100_000 - dropped, "{written}");
+            // The ring's drops, and what never reached the file besides.
+            assert!(d > dropped, "{d} {dropped}");
+            assert_eq!(written + d, 100_000, "every record written or counted");
         }
         other => panic!("{other:?}"),
     }

@@ -49,10 +49,19 @@ fn run_pair(
     );
     // The listener opens its device and starts polling well within this.
     std::thread::sleep(Duration::from_millis(700));
+    // The real-time set-up the README gives users: the two-class example's
+    // safety-io frame has 4 us of slack in its window, which a SCHED_OTHER
+    // talker on a loaded machine misses every time (docs/realtime.md).
     let talker = wire.spawn(
         &wire.a,
         TALKER,
         &[
+            "--cpu",
+            "0",
+            "--priority",
+            "80",
+            "--wake",
+            "hybrid",
             "--schedule",
             schedule,
             "--device",

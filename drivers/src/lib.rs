@@ -23,7 +23,7 @@ pub mod sim;
 pub mod spec;
 mod stamp_queue;
 pub mod vfio;
-pub(crate) mod wait;
+pub mod wait;
 pub mod xdp;
 
 pub use busy_poll::{BusyPoll, DeviceTuning};
@@ -208,6 +208,10 @@ pub trait RingDevice: Send {
     /// The whole buffer (`info().buf_size` bytes).
     fn buf(&self, buf: &BufId) -> &[u8];
     fn buf_mut(&mut self, buf: &BufId) -> &mut [u8];
+    /// Whether `buf` is a live handle of this device's pool: a caller that
+    /// drives several devices (stack's `frer::Ports`) routes each buffer
+    /// back to the device it came from.
+    fn owns(&self, buf: &BufId) -> bool;
 
     /// Queue frames from the front of `frames` onto the tx ring and ring the
     /// doorbell; returns how many were taken. Frames the ring had no room
@@ -233,6 +237,13 @@ pub trait RingDevice: Send {
     fn wait_rx(&mut self, timeout_ns: u64) -> bool {
         let _ = timeout_ns;
         false
+    }
+
+    /// The descriptors `wait_rx` sleeps on (set-up only: it allocates), so
+    /// a caller with several devices can sleep on all of them at once
+    /// ([`wait::PollSet`]). Empty: the device cannot be waited on.
+    fn rx_wait_fds(&self) -> Vec<std::os::fd::RawFd> {
+        Vec::new()
     }
 
     /// Make frames sent to these destination MACs reach `rx_burst`: join

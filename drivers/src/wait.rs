@@ -39,3 +39,25 @@ pub(crate) fn wait_readable(set: &mut [libc::pollfd], timeout_ns: u64) -> bool {
     };
     r > 0
 }
+
+/// Several devices' receive descriptors in one set: sleep until any of them
+/// has a frame (`frer::Ports` over two `packet:` or `xdp:` ports).
+#[derive(Debug)]
+pub struct PollSet(Vec<libc::pollfd>);
+
+impl PollSet {
+    /// Built once at set-up from the devices' `rx_wait_fds`.
+    pub fn new(fds: &[RawFd]) -> Self {
+        PollSet(readable_set(fds))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Sleep until one descriptor is readable or `timeout_ns` passed (or a
+    /// signal came). True when something is readable. Allocation-free.
+    pub fn wait(&mut self, timeout_ns: u64) -> bool {
+        wait_readable(&mut self.0, timeout_ns)
+    }
+}

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod gcl;
 pub mod printable;
+pub mod redundancy;
 pub mod returns;
 pub mod rt;
 pub mod schedule;

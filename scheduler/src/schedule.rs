@@ -520,6 +520,9 @@ pub struct Schedule {
     /// Per stream: the forward stream it is the return of
     /// (`return_of`, docs/round-trip.md), set by [`Schedule::with_returns`].
     returns: Vec<Option<usize>>,
+    /// Ports per stream, replication and recovery parameters (802.1CB,
+    /// docs/redundancy.md), set by [`Schedule::with_redundancy`].
+    redundancy: crate::redundancy::Redundancy,
 }
 
 impl Schedule {
@@ -583,6 +586,7 @@ impl Schedule {
             .map(|a| crate::gcl::switch_point(&oper, a.base_time_ns));
         Ok(Schedule {
             returns: vec![None; streams.len()],
+            redundancy: crate::redundancy::Redundancy::none(streams.len()),
             clock,
             link,
             oper,
@@ -644,6 +648,46 @@ impl Schedule {
         for &(r, f) in pairs {
             self.returns[r] = Some(f);
         }
+        Ok(self)
+    }
+    /// Ports, replication and recovery parameters (every stream on port 0
+    /// and none replicated unless [`Schedule::with_redundancy`] said so).
+    pub fn redundancy(&self) -> &crate::redundancy::Redundancy {
+        &self.redundancy
+    }
+    /// The ports stream `i` leaves and arrives on.
+    pub fn stream_ports(&self, i: usize) -> crate::redundancy::PortMask {
+        self.redundancy
+            .ports
+            .get(i)
+            .copied()
+            .unwrap_or(crate::redundancy::PortMask::FIRST)
+    }
+    /// Whether stream `i` is replicated (802.1CB FRER).
+    pub fn is_frer(&self, i: usize) -> bool {
+        self.redundancy.frer.get(i).copied().unwrap_or(false)
+    }
+    /// Whether any stream is replicated.
+    pub fn has_frer(&self) -> bool {
+        self.redundancy.frer.iter().any(|&f| f)
+    }
+    /// Ports the schedule needs: the highest port any stream uses + 1.
+    pub fn ports_needed(&self) -> usize {
+        self.redundancy
+            .ports
+            .iter()
+            .map(|m| m.ports_needed())
+            .max()
+            .unwrap_or(1)
+            .max(1)
+    }
+    /// This schedule with `r` (checked by [`crate::redundancy::check`]).
+    pub fn with_redundancy(
+        mut self,
+        r: crate::redundancy::Redundancy,
+    ) -> Result<Self, crate::redundancy::RedundancyError> {
+        crate::redundancy::check(&self.streams, &r)?;
+        self.redundancy = r;
         Ok(self)
     }
     /// The window (cycle offsets) stream `stream` sends in, in list `which`.

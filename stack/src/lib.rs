@@ -5,6 +5,7 @@ pub mod clock;
 pub mod control;
 pub mod footprint;
 pub mod frames;
+pub mod frer;
 pub mod listener;
 pub mod loopback;
 pub mod mirror;

@@ -7,14 +7,16 @@
 //!  6  src MAC (6)
 //! 12  TPID 0x8100 (2)      -- absent on an untagged frame
 //! 14  TCI (2): PCP(3) DEI(1) VID(12)
-//! 16  EtherType 0x88B5 (2)
+//!     R-TAG (6): 0xF1C1, reserved, sequence u16 -- only on a replicated
+//!     stream (802.1CB, docs/redundancy.md), after the 802.1Q tag
+//! 16  EtherType 0x88B5 (2)   -- offsets below +6 with an R-TAG
 //! 18  stream header (40): "TK", version 2, flags, stream_id u16,
 //!     length u16, sequence u64, launch_ns u64, tx_ns u64, epoch u64
 //! 58  padding to the end of the frame:
 //!     padding byte i = (i as u8) ^ (sequence as u8)
 //! ```
 //!
-//! `length` is the frame's length without an 802.1Q tag and without FCS,
+//! `length` is the frame's length without an 802.1Q tag, R-TAG and FCS,
 //! so a receiver sees truncation (a cut frame keeps a valid-looking
 //! padding prefix) whether or not the tag was stripped on the way. `epoch`
 //! is the talker instance: a restarted talker starts its sequence again
@@ -36,6 +38,11 @@
 pub const ETHERTYPE_TAKT: u16 = 0x88B5;
 /// Tag protocol identifier of an IEEE 802.1Q C-tag.
 pub const TPID_8021Q: u16 = 0x8100;
+/// EtherType of the IEEE 802.1CB redundancy tag (R-TAG): a replicated
+/// frame carries one after its 802.1Q tag (`frer::rtag`).
+pub const ETHERTYPE_RTAG: u16 = 0xF1C1;
+/// R-TAG: EtherType (2), reserved (2), sequence number (2).
+pub const RTAG_LEN: usize = 6;
 /// Destination MAC, source MAC and EtherType.
 pub const ETH_HEADER_LEN: usize = 14;
 /// TPID + TCI.
@@ -324,8 +331,8 @@ pub fn decode(buf: &[u8]) -> Result<StreamFrameFields, WireError> {
     Ok(StreamFrame::new_checked(buf)?.fields())
 }
 
-/// Offset of the EtherType that matters (after the tag, if any), if the
-/// buffer is long enough to have one.
+/// Offset of the EtherType that matters (after the 802.1Q tag and the
+/// 802.1CB R-TAG, each if present), if the buffer is long enough to have one.
 #[inline]
 fn ethertype_at(buf: &[u8]) -> Result<usize, WireError> {
     let have = buf.len();
@@ -335,21 +342,32 @@ fn ethertype_at(buf: &[u8]) -> Result<usize, WireError> {
             have,
         });
     }
-    if read_u16(buf, 12) == TPID_8021Q {
+    let mut at = 12;
+    if read_u16(buf, at) == TPID_8021Q {
         if have < ETH_HEADER_LEN + VLAN_TAG_LEN {
             return Err(WireError::Truncated {
                 need: HEADER_LEN,
                 have,
             });
         }
-        Ok(16)
-    } else {
-        Ok(12)
+        at += VLAN_TAG_LEN;
     }
+    if read_u16(buf, at) == ETHERTYPE_RTAG {
+        // EtherType F1C1, reserved (2), sequence number (2), then the
+        // EtherType of what it carries (802.1CB 7.8).
+        if have < at + RTAG_LEN + 2 {
+            return Err(WireError::Truncated {
+                need: at + RTAG_LEN + 2 + STREAM_HEADER_LEN,
+                have,
+            });
+        }
+        at += RTAG_LEN;
+    }
+    Ok(at)
 }
 
 /// Validate a buffer as a stream frame; returns the offset of the stream
-/// header (14 untagged, 18 tagged).
+/// header (14 untagged, 18 tagged, 6 more with an R-TAG).
 #[inline]
 fn check(buf: &[u8]) -> Result<usize, WireError> {
     let et_at = ethertype_at(buf)?;
@@ -437,7 +455,8 @@ pub fn set_tx_ns(buf: &mut [u8], tx_ns: u64) -> Result<(), WireError> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StreamFrame<T: AsRef<[u8]>> {
     buffer: T,
-    /// Offset of the stream header: 14 untagged, 18 tagged.
+    /// Offset of the stream header: 14 untagged, 18 tagged, 6 more with
+    /// an R-TAG.
     off: usize,
     /// Tag removed before the frame reached us (rx VLAN offload), if the
     /// caller knows it.
@@ -491,7 +510,17 @@ impl<T: AsRef<[u8]>> StreamFrame<T> {
 
     /// The 802.1Q tag is in the buffer.
     pub fn is_tagged(&self) -> bool {
-        self.off != ETH_HEADER_LEN
+        read_u16(self.buffer.as_ref(), 12) == TPID_8021Q
+    }
+
+    /// The 802.1CB R-TAG's sequence number, when the frame carries one
+    /// (a replicated stream, docs/redundancy.md).
+    pub fn rtag_sequence(&self) -> Option<u16> {
+        let b = self.buffer.as_ref();
+        // new_checked found the R-TAG (if any) right before the EtherType
+        // that precedes the stream header.
+        let at = self.off.checked_sub(2 + RTAG_LEN)?;
+        (at >= 12 && read_u16(b, at) == ETHERTYPE_RTAG).then(|| read_u16(b, at + 4))
     }
 
     /// The tag in the frame, else the one given to

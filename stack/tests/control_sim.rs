@@ -74,6 +74,9 @@ impl RingDevice for Tap<'_> {
     fn buf(&self, buf: &BufId) -> &[u8] {
         self.port.buf(buf)
     }
+    fn owns(&self, buf: &BufId) -> bool {
+        self.port.owns(buf)
+    }
     fn buf_mut(&mut self, buf: &BufId) -> &mut [u8] {
         self.port.buf_mut(buf)
     }

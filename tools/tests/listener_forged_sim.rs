@@ -178,6 +178,9 @@ impl RingDevice for Forger<'_> {
     fn buf(&self, buf: &BufId) -> &[u8] {
         self.inner.buf(buf)
     }
+    fn owns(&self, buf: &BufId) -> bool {
+        self.inner.owns(buf)
+    }
     fn buf_mut(&mut self, buf: &BufId) -> &mut [u8] {
         self.inner.buf_mut(buf)
     }

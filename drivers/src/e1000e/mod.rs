@@ -209,6 +209,10 @@ impl Drop for E1000e {
 }
 
 impl RingDevice for E1000e {
+    fn owns(&self, buf: &BufId) -> bool {
+        self.rings.pool().owns(buf)
+    }
+
     fn info(&self) -> &DeviceInfo {
         &self.info
     }

@@ -752,6 +752,10 @@ const TP_LEN_OFF: usize = std::mem::offset_of!(libc::tpacket2_hdr, tp_len);
 const TP_SNAPLEN_OFF: usize = std::mem::offset_of!(libc::tpacket2_hdr, tp_snaplen);
 
 impl RingDevice for PacketDevice {
+    fn owns(&self, buf: &BufId) -> bool {
+        self.pool.owns(buf)
+    }
+
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
@@ -898,6 +902,10 @@ impl RingDevice for PacketDevice {
     fn wait_rx(&mut self, timeout_ns: u64) -> bool {
         crate::wait::wait_readable(&mut self.rx_wait, timeout_ns);
         true
+    }
+
+    fn rx_wait_fds(&self) -> Vec<std::os::fd::RawFd> {
+        self.rx_wait.iter().map(|p| p.fd).collect()
     }
 
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {

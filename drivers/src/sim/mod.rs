@@ -200,6 +200,10 @@ impl SimPort {
 }
 
 impl RingDevice for SimPort {
+    fn owns(&self, buf: &BufId) -> bool {
+        self.pool.owns(buf)
+    }
+
     fn info(&self) -> &DeviceInfo {
         &self.info
     }

@@ -725,6 +725,10 @@ fn memlock_limit() -> Option<u64> {
 }
 
 impl RingDevice for XdpDevice {
+    fn owns(&self, buf: &BufId) -> bool {
+        self.pool.owns(buf)
+    }
+
     fn info(&self) -> &DeviceInfo {
         &self.info
     }
@@ -874,6 +878,10 @@ impl RingDevice for XdpDevice {
     fn wait_rx(&mut self, timeout_ns: u64) -> bool {
         crate::wait::wait_readable(&mut self.rx_wait, timeout_ns);
         true
+    }
+
+    fn rx_wait_fds(&self) -> Vec<std::os::fd::RawFd> {
+        self.rx_wait.iter().map(|p| p.fd).collect()
     }
 
     fn rx_burst(&mut self, out: &mut RxBatch) -> usize {

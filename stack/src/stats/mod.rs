@@ -11,6 +11,7 @@
 //!
 //! Formats, units and how to plot them: docs/reports.md.
 
+mod frer;
 mod hist_log;
 mod histfile;
 mod json;
@@ -23,6 +24,7 @@ mod text;
 
 use std::path::{Path, PathBuf};
 
+pub use frer::{FrerMemberReport, FrerReport, FrerStreamReport, PortReport};
 pub use hist_log::{
     merge_interval_logs, sanitize_tag, stream_slot, stream_tags, IntervalLog, IntervalLogConfig,
     IntervalLogStats, DEFAULT_INTERVAL_NS, DEFAULT_SPARE_SETS, MAX_VALUE_DIVISOR,

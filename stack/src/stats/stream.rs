@@ -281,6 +281,12 @@ pub struct RunStats {
     pub frames_log: Option<super::json::FramesLogReport>,
     /// `takt-listener --mirror`: the returns it sent.
     pub mirror: Option<super::MirrorReport>,
+    /// Each port's device counters, when the run drove several
+    /// (`--device` more than once; docs/redundancy.md).
+    pub ports: Vec<super::PortReport>,
+    /// 802.1CB replication (talker) or elimination (listener) counters,
+    /// when a stream is replicated.
+    pub frer: Option<super::FrerReport>,
 }
 
 /// A listener's rejected frames that no stream can claim.

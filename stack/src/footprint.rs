@@ -67,7 +67,11 @@ impl Footprint {
             .map(|s| u64::from(s.frames_per_cycle))
             .sum();
         let plan_bytes = frames * Plan::BYTES_PER_FRAME;
-        let wire = frames_in_flight(schedule, SIM_ADVANCE_NS) as u64 * SIM_BUF_BYTES as u64 * 4;
+        // One simulated pair per port the schedule uses (FRER: docs/redundancy.md).
+        let wire = frames_in_flight(schedule, SIM_ADVANCE_NS) as u64
+            * SIM_BUF_BYTES as u64
+            * 4
+            * schedule.ports_needed() as u64;
         // The talker's frames waiting for their transmit stamp (stage T).
         let stamps = |advance| crate::talker::stamp_table_bytes(schedule, advance);
         Footprint {

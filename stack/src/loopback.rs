@@ -1,17 +1,26 @@
 //! Talker and listener in one process, joined by the simulated wire: the
 //! talker on the calling thread (port a), the listener busy-polling on a
 //! second thread (port b).
+//!
+//! A schedule that uses several ports (802.1CB FRER, docs/redundancy.md)
+//! gets one simulated pair per port: the talker's ends behind one
+//! `frer::Ports`, the listener's behind another, so replication and
+//! elimination run as they do on real NICs. Each link can have its own
+//! faults (loss, delay, jitter, outages: `LoopbackConfig::links`).
 
+use crate::clock::SchedClock;
+use crate::frer::Ports;
 use crate::listener::{Listener, ListenerSummary};
 use crate::plan::{duration_end_ns, Until};
 use crate::progress::Progress;
 use crate::stats::{merge_interval_logs, stream_tags, IntervalLog, IntervalLogConfig, RunStats};
+use crate::stats::{FrerReport, PortReport};
 use crate::talker::{Talker, TalkerOptions, TalkerSummary};
 use crate::StackError;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
-use takt_drivers::sim::{self, SimClock, SimConfig};
+use takt_drivers::sim::{self, LinkFaults, SimClock, SimConfig, SimLink, SimPort};
 use takt_drivers::{Counters, RingDevice};
 use takt_scheduler::{rt, Schedule};
 
@@ -36,6 +45,10 @@ pub struct LoopbackConfig {
     /// Write per-frame records here: the talker's (tx) and the listener's
     /// (rx) into one file, each through its own ring.
     pub frames_log: Option<crate::frames::FramesLogConfig>,
+    /// What each simulated link does to its frames, by port (`takt
+    /// loopback --link PORT:SPEC`); a port without an entry has a perfect
+    /// wire. Outages count from the run's first cycle.
+    pub links: Vec<LinkFaults>,
 }
 
 impl Default for LoopbackConfig {
@@ -47,22 +60,68 @@ impl Default for LoopbackConfig {
             drain_ns: 20_000_000,
             hist_log: None,
             frames_log: None,
+            links: Vec::new(),
         }
     }
 }
 
 /// Everything a loopback run measured.
-#[derive(Debug)]
 pub struct LoopbackRun {
     /// Per stream: the talker's counters and tx error merged with the
     /// listener's counters and latency.
     pub stats: RunStats,
     pub talker: TalkerSummary,
     pub listener: ListenerSummary,
+    /// The talker's device counters (over every port: `stats.ports` has
+    /// them one by one).
     pub port_a: Counters,
+    /// The listener's.
     pub port_b: Counters,
     /// The schedule as it ran (base times moved to the start).
     pub schedule: Schedule,
+    /// Each simulated link, by port (drop counts of its faults).
+    pub links: Vec<SimLink>,
+}
+
+impl std::fmt::Debug for LoopbackRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopbackRun")
+            .field("stats", &self.stats)
+            .field("talker", &self.talker)
+            .field("listener", &self.listener)
+            .field("port_a", &self.port_a)
+            .field("port_b", &self.port_b)
+            .field("schedule", &self.schedule)
+            .field("links", &self.links.len())
+            .finish()
+    }
+}
+
+/// Which end of the simulated wire a port is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Talker,
+    Listener,
+}
+
+/// What a run over several ports drives in place of simulated port `port`
+/// of `End`: the port itself, or a wrapper around it (tests tap or forge
+/// frames there).
+pub type WrapPort<'w> = dyn FnMut(End, usize, SimPort) -> Box<dyn RingDevice> + 'w;
+
+/// The two ends of the run: one port each, or several behind `Ports`.
+enum Ends {
+    One(SimPort, SimPort),
+    Many(Ports, Ports),
+}
+
+impl Ends {
+    fn split(&mut self) -> (&mut dyn RingDevice, &mut dyn RingDevice) {
+        match self {
+            Ends::One(a, b) => (a, b),
+            Ends::Many(a, b) => (a, b),
+        }
+    }
 }
 
 /// Run `schedule` over a fresh simulated wire at the schedule's link speed.
@@ -72,17 +131,60 @@ pub fn run(
     cfg: &LoopbackConfig,
     progress: (&Progress, &Progress),
 ) -> Result<LoopbackRun, StackError> {
+    run_wrapped(schedule, cfg, progress, &mut |_, _, port| Box::new(port))
+}
+
+/// [`run`], with each simulated port of a run over several ports handed
+/// to `wrap` before `Ports` takes it (a one-port run drives its pair as
+/// it is).
+pub fn run_wrapped(
+    schedule: &Schedule,
+    cfg: &LoopbackConfig,
+    progress: (&Progress, &Progress),
+    wrap: &mut WrapPort<'_>,
+) -> Result<LoopbackRun, StackError> {
     let clock = schedule.clock();
     let advance_ns = cfg.talker.advance_ns.unwrap_or(SIM_ADVANCE_NS);
     let in_flight = frames_in_flight(schedule, advance_ns);
-    let (mut a, mut b, _link) = sim::pair(SimConfig {
+    let ports = schedule.ports_needed();
+    // Outages count from the first cycle, and the wire takes them as clock
+    // times when it is built: so with faults (or several pairs to build)
+    // the start is fixed first, far enough ahead to build everything.
+    let faulty = cfg.links.iter().any(|f| !f.is_none());
+    let early_begin =
+        (ports > 1 || faulty).then(|| clock.now_ns() + cfg.lead_ns + setup_allowance_ns(schedule));
+    let fault_base = early_begin.map_or(0, |b| schedule.started_at(b).oper().base_time_ns());
+    let sim_cfg = |port: usize| SimConfig {
         speed_bps: schedule.link().speed_bps,
         propagation_ns: cfg.propagation_ns,
         clock: SimClock::Real(clock.to_nix()),
         pool_size: in_flight,
         buf_size: SIM_BUF_BYTES,
         wire_capacity: in_flight,
-    });
+        faults: cfg
+            .links
+            .get(port)
+            .map(|f| f.shifted(fault_base))
+            .unwrap_or_default(),
+    };
+    let mut links = Vec::with_capacity(ports);
+    let mut ends = if ports > 1 {
+        let (mut tx, mut rx) = (Vec::with_capacity(ports), Vec::with_capacity(ports));
+        for port in 0..ports {
+            let (a, b, link) = sim::pair(sim_cfg(port));
+            tx.push(wrap(End::Talker, port, a));
+            rx.push(wrap(End::Listener, port, b));
+            links.push(link);
+        }
+        let a = Ports::new(tx, schedule)?;
+        let b = Ports::new(rx, schedule)?.with_clock(SchedClock::system(clock));
+        Ends::Many(a, b)
+    } else {
+        let (a, b, link) = sim::pair(sim_cfg(0));
+        links.push(link);
+        Ends::One(a, b)
+    };
+    let (a, b) = ends.split();
     // The statistics, stage metrics too (MiBs), before the start is fixed:
     // their set-up must not eat into the lead.
     let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
@@ -97,7 +199,7 @@ pub fn run(
         let pickup = rx_src != takt_drivers::StampSource::ReceivePoll;
         r.stages.enable_listener(rx_src.as_str(), pickup, false);
     }
-    let begin_ns = clock.now_ns() + cfg.lead_ns;
+    let begin_ns = early_begin.unwrap_or_else(|| clock.now_ns() + cfg.lead_ns);
     let sched = schedule.started_at(begin_ns);
     let start_ns = sched.oper().base_time_ns();
     let mut opts = cfg.talker;
@@ -111,7 +213,7 @@ pub fn run(
         None => None,
     };
     let (tx_log, rx_log) = logs.map_or((None, None), |(t, r)| (Some(t), Some(r)));
-    let mut talker = Talker::new(&sched, &a, opts);
+    let mut talker = Talker::new(&sched, &*a, opts);
     if let Some(log) = tx_log {
         talker = talker.with_hist_log(log);
     }
@@ -122,7 +224,7 @@ pub fn run(
     }
     let (tx_frames, rx_frames) = match &cfg.frames_log {
         Some(f) => {
-            let (t, r) = open_frames_log(f, &a, &names, clock)?;
+            let (t, r) = open_frames_log(f, &*a, &names, clock)?;
             (Some(t), Some(r))
         }
         None => (None, None),
@@ -143,7 +245,7 @@ pub fn run(
             [.., a, b] => (Some(*a), Some(*b)),
             _ => (None, None),
         };
-        let (b, rx_stats, deadline) = (&mut b, &mut rx_stats, &deadline);
+        let (b, rx_stats, deadline) = (&mut *b, &mut rx_stats, &deadline);
         let rx = s.spawn(move || {
             if let Some(c) = rx_cpu {
                 let _ = rt::pin_to_cpu(c);
@@ -158,7 +260,7 @@ pub fn run(
             let _ = rt::pin_to_cpu(c);
         }
         let (summary, heap) =
-            rt::count_allocations(|| talker.run(&mut a, &mut tx_stats.streams, progress.0));
+            rt::count_allocations(|| talker.run(&mut *a, &mut tx_stats.streams, progress.0));
         tx_stats.data_path_allocations = Some(heap.allocs + heap.frees);
         let last = summary.last_launch_ns.unwrap_or(0).max(clock.now_ns());
         deadline.store(last + cfg.drain_ns, Ordering::Release);
@@ -203,14 +305,58 @@ pub fn run(
     ) {
         finish_logs(path, t, r, end_ns)?;
     }
+    let (port_a, port_b) = (a.counters(), b.counters());
+    if let Ends::Many(a, b) = &ends {
+        let (tx_ports, rx_ports) = (a.port_reports(), b.port_reports());
+        stats.device = format!(
+            "{} -> {}",
+            sim_names("a", tx_ports.len()),
+            sim_names("b", rx_ports.len())
+        );
+        stats.ports = named_ports(tx_ports, "a")
+            .chain(named_ports(rx_ports, "b"))
+            .collect();
+        stats.frer = FrerReport::merge(a.frer_report(), b.frer_report()).map(|mut f| {
+            for m in f.streams.iter_mut().flat_map(|s| &mut s.members) {
+                m.device = format!("sim:a{0} -> sim:b{0}", m.port);
+            }
+            f
+        });
+    }
     Ok(LoopbackRun {
         stats,
         talker: talker_summary,
         listener: listener_summary,
-        port_a: a.counters(),
-        port_b: b.counters(),
+        port_a,
+        port_b,
         schedule: sched,
+        links,
     })
+}
+
+/// Every simulated pair names its ends sim:a and sim:b; a run over several
+/// pairs numbers them by port: sim:a0, sim:a1, ...
+fn named_ports(reports: Vec<PortReport>, end: &'static str) -> impl Iterator<Item = PortReport> {
+    reports.into_iter().enumerate().map(move |(i, mut r)| {
+        r.device = format!("sim:{end}{i}");
+        r
+    })
+}
+
+fn sim_names(end: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("sim:{end}{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Time allowed to build the simulated pairs and both ends' statistics
+/// when the start is fixed before they are built: 10 ms plus 2 ns a byte
+/// (fresh memory written at 500 MB/s, a slow VM's pace), on top of the lead.
+/// (`Footprint` counts every port's pair.)
+fn setup_allowance_ns(schedule: &Schedule) -> u64 {
+    let bytes = crate::footprint::Footprint::of(schedule).loopback_bytes;
+    10_000_000u64.saturating_add(bytes.saturating_mul(2))
 }
 
 /// One frames log for both ends: tx records from the talker, rx records

@@ -319,7 +319,7 @@ fn two_lossy_links_with_an_outage_each_lose_only_what_both_lost() {
         m0.len(),
         m1.len()
     );
-    // ~5 % + the outage on each link, ~0.25 % (15 frames) on both.
+    // ~5 % + the outage on each link.
     for m in [&m0, &m1] {
         assert!((1_700..=2_000).contains(&m.len()), "{}", m.len());
         assert!(
@@ -327,7 +327,12 @@ fn two_lossy_links_with_an_outage_each_lose_only_what_both_lost() {
             "an outage of 1.5 s"
         );
     }
-    assert!((3..=40).contains(&both), "{both} frames lost on both links");
+    // Both: 5 % of each outage's 1,500 frames lost on the other link too
+    // (~150), and 0.25 % of the 3,000 frames with both links up (~8).
+    assert!(
+        (100..=220).contains(&both),
+        "{both} frames lost on both links"
+    );
     assert_once_in_order(&run, both);
 
     let rec = stream_recovery(&run);
@@ -351,7 +356,8 @@ fn two_lossy_links_with_an_outage_each_lose_only_what_both_lost() {
             recs[p].len() as u64,
             "member {p}: every copy that came is counted: {mr:?}"
         );
-        let random = m.len() as u64 - longest_run(m);
+        let c = talker_port(&run, p);
+        let random = m.len() as u64 - c.tx_drops;
         assert!(
             mr.lost <= random && mr.lost + 3 * 32 >= random,
             "member {p}: lost {} of {random} lost outside the outage",
@@ -364,10 +370,13 @@ fn two_lossy_links_with_an_outage_each_lose_only_what_both_lost() {
             Some(recs[p].len() as u64),
             "member {p}: a latency per copy"
         );
-        // The talker's port: its link dropped the outage and the losses.
-        let c = talker_port(&run, p);
+        // The talker's port dropped what departed in the outage (1.5 s of
+        // frames) and counted the outage; the link lost the rest at random.
         assert_eq!(c.tx_frames + c.tx_drops, sent, "port {p}: {c:?}");
-        assert!(c.tx_drops >= 1_500, "port {p}: {c:?}");
+        assert_eq!((c.tx_drops, c.link_down), (1_500, 1), "port {p}: {c:?}");
+        let lane = run.links[p].stats().a_to_b;
+        assert_eq!(lane.dropped_outage, 1_500);
+        assert_eq!(lane.lost_random, random, "link {p}: {lane:?}");
     }
 }
 
@@ -381,7 +390,13 @@ fn fingerprint(run: &LoopbackRun, recs: &[Vec<Rec>; 2]) -> impl PartialEq + std:
         c
     };
     (
-        (st.frames_sent, st.frames_received, st.lost, st.duplicates),
+        (
+            st.frames_sent,
+            st.frames_received,
+            st.lost,
+            st.duplicates,
+            st.reordered,
+        ),
         no_latent(stream_recovery(run)),
         [
             no_latent(member_recovery(run, 0)),
@@ -418,6 +433,7 @@ fn the_same_seeds_give_the_same_run_and_another_seed_another() {
         panic!("three runs with late frames");
     };
     let (a, recs_a) = go(7);
+    println!("{a:?}");
     let (b, _) = go(7);
     assert_eq!(a, b, "same seeds, same counters and the same frames lost");
     let (c, recs_c) = go(99);
@@ -434,8 +450,8 @@ fn the_same_seeds_give_the_same_run_and_another_seed_another() {
 fn copies_that_arrive_in_either_order_pass_once_and_in_order() {
     let _cpus = cpus();
     let s = schedule(FrerParams::default(), false);
-    // Link 1 is 100 us slower on average, with more jitter: its copy comes
-    // first sometimes, second mostly.
+    // Link 1 is 150 us slower on average (100 us + 0..300 us against
+    // 0..200 us): its copy comes first sometimes, second mostly.
     let cfg = config(
         2_000,
         ["jitter=200us,seed=1", "delay=100us,jitter=300us,seed=2"],
@@ -471,7 +487,7 @@ fn copies_that_arrive_in_either_order_pass_once_and_in_order() {
     };
     let skew = p50(1) - p50(0);
     assert!(
-        (50_000..=150_000).contains(&skew),
+        (100_000..=200_000).contains(&skew),
         "median path skew {skew} ns"
     );
 }
@@ -551,16 +567,18 @@ fn reset_timeout_decides_when_numbers_after_a_silence_pass() {
     assert_eq!((rec.resets, rec.rogue), (1, 0), "{rec:?}");
 
     // Longer: the numbers after the silence are too far ahead of the
-    // history and are rogue until the timer runs out, 2 s after the last
-    // pass (~1 s of frames), then the recovery resets and takes them.
+    // history: both copies of each are rogue until the timer runs out, 2 s
+    // after the last pass (~1 s of frames lost to the application), then
+    // the recovery resets and takes the next.
     let (run, _) = with(2_000);
     let st = ctl(&run);
     let rec = stream_recovery(&run);
     println!("reset timeout 2 s: {rec:?}");
     assert_eq!(rec.resets, 1, "{rec:?}");
-    assert!((900..=1_100).contains(&rec.rogue), "{rec:?}");
+    assert!((1_800..=2_200).contains(&rec.rogue), "{rec:?}");
     assert_eq!(rec.passed, st.frames_received);
-    assert_eq!(st.frames_received, sent - 1_000 - rec.rogue, "{st:?}");
+    let lost = sent - 1_000 - st.frames_received;
+    assert!(lost.abs_diff(rec.rogue / 2) <= 1, "{lost} lost: {rec:?}");
     assert_eq!((st.duplicates, st.reordered), (0, 0));
 }
 

@@ -161,7 +161,7 @@ pub fn frer_lines(schedule: &Schedule) -> Option<String> {
         if p.latent_error_detection {
             let _ = write!(
                 s,
-                " (difference {}, every {}, base every {})",
+                " (difference {}, period {}, reset period {})",
                 p.latent_error_difference,
                 format_ns(p.latent_error_period_ns),
                 format_ns(p.latent_reset_period_ns)

@@ -245,3 +245,12 @@ fn a_change_request_keeps_ports_and_replication() {
     assert_eq!((e.0.line, e.0.col), (6, 9), "{}", e.0.message);
     assert!(e.0.message.contains("cannot change while the talker runs"));
 }
+
+#[test]
+fn a_mistyped_ports_gets_the_example_of_its_table() {
+    let base = stream("frame_size = 128", "");
+    let text = format!("{base}[frer]\nports = \"a\"\n");
+    assert_error(&text, 12, 9, "e.g. `ports = [\"a\", \"b\"]`");
+    let text = stream("ports = 1", "frame_size = 128\n");
+    assert_error(&text, 6, 9, "e.g. `ports = [0, 1]`");
+}

@@ -81,6 +81,15 @@ fn allowed_keys(path: &[String]) -> &'static [&'static str] {
     }
 }
 
+/// [`key_example`], for the table at `path`: `[frer] ports` holds names
+/// where a stream's `ports` holds indices.
+fn example_in(key: &str, path: &[String]) -> Option<&'static str> {
+    if key == "ports" && path.first().is_some_and(|t| t == "frer") {
+        return Some("ports = [\"a\", \"b\"]");
+    }
+    key_example(key)
+}
+
 /// An example line for a key, for messages about a missing or mistyped key.
 fn key_example(key: &str) -> Option<&'static str> {
     Some(match key {
@@ -188,7 +197,7 @@ fn missing_key(key: &str, path: &[String]) -> String {
     if path.is_empty() && key == "schedule" {
         return "the file has no [schedule] table: add one with at least one [[schedule.entry]] (gates and interval)".to_owned();
     }
-    let example = key_example(key)
+    let example = example_in(key, path)
         .map(|e| format!(", e.g. `{e}`"))
         .unwrap_or_default();
     format!(
@@ -216,7 +225,7 @@ fn wrong_type(key: &str, place: &str, found: &str, expected: &str, path: &[Strin
         )
     {
         msg.push_str(&format!(": write [{key}] with single brackets, once"));
-    } else if let Some(example) = key_example(key) {
+    } else if let Some(example) = example_in(key, path) {
         msg.push_str(&format!(": e.g. `{example}`"));
     }
     msg

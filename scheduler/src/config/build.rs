@@ -41,6 +41,7 @@ pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Loca
     let schedule = Schedule::with_validation(clock, link, oper, admin, streams, validation)
         .map_err(|e| schedule_error(raw, &e))?;
     let schedule = super::returns::returns(raw, schedule)?;
+    let schedule = super::frer::redundancy(raw, schedule)?;
     let mut warnings: Vec<_> = schedule
         .warnings()
         .iter()
@@ -470,7 +471,7 @@ fn schedule_error(raw: &RawFile, e: &ScheduleError) -> Located {
     stream_error(raw, stream, key, message)
 }
 
-fn stream_error(raw: &RawFile, stream: usize, key: Key, message: String) -> Located {
+pub(super) fn stream_error(raw: &RawFile, stream: usize, key: Key, message: String) -> Located {
     let Some(s) = raw.stream.get(stream) else {
         return Located {
             span: 0..0,

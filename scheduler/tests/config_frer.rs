@@ -160,12 +160,18 @@ fn a_replicated_frame_too_small() {
 
 #[test]
 fn history_length_out_of_range() {
-    for (value, col) in [("0", 18), ("4097", 18), ("-3", 18), ("70000", 18)] {
+    for (value, col) in [
+        ("0", 18),
+        ("1", 18),
+        ("4097", 18),
+        ("-3", 18),
+        ("70000", 18),
+    ] {
         let text = format!(
             "{}[frer]\nhistory_length = {value}\n",
             stream("frame_size = 128", "")
         );
-        assert_error(&text, 12, col, "use 1..=4096");
+        assert_error(&text, 12, col, "use 2..=4096");
     }
 }
 
@@ -253,4 +259,21 @@ fn a_mistyped_ports_gets_the_example_of_its_table() {
     assert_error(&text, 12, 9, "e.g. `ports = [\"a\", \"b\"]`");
     let text = stream("ports = 1", "frame_size = 128\n");
     assert_error(&text, 6, 9, "e.g. `ports = [0, 1]`");
+}
+
+/// Streams on different ports share no wire: the same slot on port 0 and
+/// port 1 is fine, the same slot twice on one port is an overlap.
+#[test]
+fn overlaps_are_judged_per_port() {
+    let two = |second_ports: &str| {
+        format!(
+            "{GCL}[[stream]]\nname = \"a\"\ntraffic_class = 7\nvlan_id = 1\ndst_mac = \"91:e0:f0:00:fe:00\"\nframe_size = 128\nports = [0]\n\
+             [[stream]]\nname = \"b\"\ntraffic_class = 7\nvlan_id = 1\ndst_mac = \"91:e0:f0:00:fe:01\"\nframe_size = 128\nports = {second_ports}\n"
+        )
+    };
+    let l = parse_str(&two("[1]"), "t.toml").expect("different ports: no overlap");
+    assert_eq!(l.schedule.ports_needed(), 2);
+    let e = parse_str(&two("[0]"), "t.toml").unwrap_err().to_string();
+    assert!(e.contains("overlap"), "{e}");
+    assert!(e.contains("t.toml:12:"), "points at stream b: {e}");
 }

@@ -12,7 +12,7 @@ use super::raw::{PortRef, RawFile, RawFrer, RawStream, Tab};
 use super::Located;
 use crate::redundancy::{
     FrerParams, PortMask, RecoveryAlgorithm, Redundancy, RedundancyError, MAX_HISTORY_LENGTH,
-    MAX_PORTS,
+    MAX_PORTS, MIN_HISTORY_LENGTH,
 };
 use crate::Schedule;
 use std::ops::Range;
@@ -168,10 +168,10 @@ fn params(f: &RawFrer) -> Result<FrerParams, Located> {
             }
         };
     }
-    let history_range = format!("1..={MAX_HISTORY_LENGTH}");
+    let history_range = format!("{MIN_HISTORY_LENGTH}..={MAX_HISTORY_LENGTH}");
     if let Some(h) = &f.history_length {
         let n: u16 = uint(h, "history_length", &history_range)?;
-        if n == 0 || n > MAX_HISTORY_LENGTH {
+        if !(MIN_HISTORY_LENGTH..=MAX_HISTORY_LENGTH).contains(&n) {
             return Err(at(
                 h,
                 format!("`history_length` {n} is out of range: use {history_range} (frames remembered behind the newest)"),

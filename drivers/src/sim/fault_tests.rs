@@ -158,8 +158,13 @@ fn delay_and_jitter_stay_in_bounds_and_in_order() {
             (delay..=delay + jitter).contains(&took),
             "frame {i}: {took}"
         );
-        if k > 0 && arrival == got[k - 1].1 {
-            held += 1;
+        if k > 0 {
+            assert!(
+                arrival >= got[k - 1].1,
+                "frame {i} arrived before {}",
+                i - 1
+            );
+            held += u32::from(arrival == got[k - 1].1);
         }
         (lo, hi) = (lo.min(took), hi.max(took));
     }

@@ -14,7 +14,8 @@
 //!
 //! Faults ([`LinkFaults`], per direction) make the wire lossy, slow or
 //! down for a while, deterministically: losses and jitter come from a seeded
-//! generator, one draw pair per frame offered, so the same seed and the same
+//! generator, one draw pair per frame offered (when loss or jitter is
+//! set), so the same seed and the same
 //! frames give the same result every run; outages are judged on a frame's
 //! departure, which on the sim is its launch time, so they hold on a real
 //! clock too. Where each dropped frame is counted:
@@ -242,9 +243,13 @@ impl TxFaults {
         }
     }
 
-    /// This frame's fate: (lost at random, extra delay). Always two draws,
-    /// so a frame's fate depends only on the seed and its place in the order.
+    /// This frame's fate: (lost at random, extra delay). Two draws per frame
+    /// whenever loss or jitter is set, so a frame's fate depends only on the
+    /// seed and its place in the order; none on a wire without them.
     fn draw(&mut self) -> (bool, u64) {
+        if self.loss_ppm == 0 && self.jitter_ns == 0 {
+            return (false, self.delay_ns);
+        }
         let lost = self.rng.below(1_000_000) < u64::from(self.loss_ppm);
         let jitter = self.rng.below(self.jitter_ns.saturating_add(1));
         (lost, self.delay_ns.saturating_add(jitter))
@@ -253,6 +258,9 @@ impl TxFaults {
     /// Whether a frame departing at `depart_ns` meets an outage; counts the
     /// outages entered up to then in `link_down`.
     fn in_outage(&mut self, depart_ns: u64, link_down: &mut u64) -> bool {
+        if self.outages.is_empty() {
+            return false;
+        }
         let i = self.outages.partition_point(|o| o.0 <= depart_ns);
         if i > self.entered {
             *link_down += (i - self.entered) as u64;

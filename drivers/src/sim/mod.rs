@@ -14,11 +14,12 @@
 //!
 //! Faults ([`LinkFaults`], per direction) make the wire lossy, slow or
 //! down for a while, deterministically: losses and jitter come from a seeded
-//! generator, one draw pair per frame offered (when loss or jitter is
-//! set), so the same seed and the same
-//! frames give the same result every run; outages are judged on a frame's
-//! departure, which on the sim is its launch time, so they hold on a real
-//! clock too. Where each dropped frame is counted:
+//! generator, one draw pair per frame offered (when loss or jitter is set),
+//! so the same seed and the same frames give the same result every run;
+//! outages are judged on a frame's departure, which on the sim is its launch
+//! time, so they hold on a real clock too. Delayed frames stay on the wire
+//! longer: `wire_capacity` must hold what is in flight over the delay.
+//! Where each dropped frame is counted:
 //! - outage (or [`SimLink::set_up`]`(false)`): the sender's `tx_drops` (and
 //!   `tx_stamps_lost` if it asked for a stamp), `link_down` once per outage
 //!   entered; outages also in [`LaneStats::dropped_outage`].

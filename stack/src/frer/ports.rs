@@ -37,7 +37,7 @@ use takt_scheduler::Schedule;
 const TICK_EVERY_NS: u64 = 1_000_000;
 /// A received frame stamped after the poll began waits for the next poll
 /// (so copies are judged in arrival order across ports) unless its stamp
-/// is further ahead than this.
+/// is further than this ahead of the clock read after the poll.
 const HOLD_MAX_NS: u64 = 1_000_000;
 
 /// Why a set of ports cannot carry a schedule.
@@ -448,7 +448,8 @@ fn plausible_latency(rx_ns: u64, tx_ns: u64) -> Option<i64> {
     (d.unsigned_abs() <= crate::listener::MAX_PLAUSIBLE_LATENCY_NS).then_some(d)
 }
 
-fn add(a: &mut Counters, b: &Counters) {
+/// `b` added into `a`, field by field.
+pub(crate) fn add_counters(a: &mut Counters, b: &Counters) {
     a.tx_frames += b.tx_frames;
     a.rx_frames += b.rx_frames;
     a.tx_bytes += b.tx_bytes;
@@ -471,7 +472,7 @@ impl RingDevice for Ports {
     fn counters(&self) -> Counters {
         let mut c = Counters::default();
         for d in &self.devs {
-            add(&mut c, &d.counters());
+            add_counters(&mut c, &d.counters());
         }
         c
     }
@@ -539,8 +540,7 @@ impl RingDevice for Ports {
         // Every port is polled after this reading, so every frame stamped
         // before it is in hand; one stamped after it on one port may have
         // an earlier one still on its way in on another (the caller was
-        // preempted between two polls): it waits for the next call. A
-        // stamp far ahead of the clock (clocks that disagree) never waits.
+        // preempted between two polls): it waits for the next call.
         let seen = self.clock.as_ref().zip(now).map(|(c, t)| c.to_device(t));
         let mut bound = u64::MAX;
         for (d, q) in self.devs.iter_mut().zip(self.pending.iter_mut()) {
@@ -553,6 +553,15 @@ impl RingDevice for Ports {
                 bound = bound.min(q.back().map_or(u64::MAX, |f| f.rx_time_ns));
             }
         }
+        // A stamp ahead of the clock read after the polls (clocks that
+        // disagree) never waits: it would wait for ever.
+        let ahead = self
+            .clock
+            .as_ref()
+            .filter(|_| seen.is_some())
+            .map_or(u64::MAX, |c| {
+                c.to_device(c.now_ns()).saturating_add(HOLD_MAX_NS)
+            });
         while !out.is_full() {
             let next = self
                 .pending
@@ -560,7 +569,7 @@ impl RingDevice for Ports {
                 .enumerate()
                 .filter_map(|(p, q)| q.front().map(|f| (f.rx_time_ns, p)))
                 .filter(|&(t, _)| t <= bound)
-                .filter(|&(t, _)| seen.is_none_or(|s| t <= s || t > s.saturating_add(HOLD_MAX_NS)))
+                .filter(|&(t, _)| seen.is_none_or(|s| t <= s || t > ahead))
                 .min();
             let Some((_, p)) = next else { break };
             let Some(f) = self.pending[p].pop_front() else {

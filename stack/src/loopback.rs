@@ -307,8 +307,20 @@ pub fn run_wrapped(
             sim_names("a", tx_ports.len()),
             sim_names("b", rx_ports.len())
         );
-        stats.ports = named_ports(tx_ports, "a")
-            .chain(named_ports(rx_ports, "b"))
+        // One entry per port, both ends of its pair: the talker's end
+        // sends (tx, tx_drops, link_down), the listener's receives.
+        stats.ports = tx_ports
+            .iter()
+            .zip(&rx_ports)
+            .enumerate()
+            .map(|(i, (t, r))| {
+                let mut counters = t.counters;
+                crate::frer::ports::add_counters(&mut counters, &r.counters);
+                PortReport {
+                    device: format!("sim:a{i} -> sim:b{i}"),
+                    counters,
+                }
+            })
             .collect();
         stats.frer = FrerReport::merge(a.frer_report(), b.frer_report()).map(|mut f| {
             for m in f.streams.iter_mut().flat_map(|s| &mut s.members) {
@@ -330,13 +342,6 @@ pub fn run_wrapped(
 
 /// Every simulated pair names its ends sim:a and sim:b; a run over several
 /// pairs numbers them by port: sim:a0, sim:a1, ...
-fn named_ports(reports: Vec<PortReport>, end: &'static str) -> impl Iterator<Item = PortReport> {
-    reports.into_iter().enumerate().map(move |(i, mut r)| {
-        r.device = format!("sim:{end}{i}");
-        r
-    })
-}
-
 fn sim_names(end: &str, n: usize) -> String {
     (0..n)
         .map(|i| format!("sim:{end}{i}"))

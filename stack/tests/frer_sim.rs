@@ -253,8 +253,8 @@ fn member_recovery(run: &LoopbackRun, port: usize) -> RecoveryCounters {
     member(run, port).recovery.expect("the member's counters")
 }
 
-/// Talker-side port `p`'s device counters (`stats.ports`: the talker's
-/// ports, then the listener's).
+/// Port `p`'s device counters (`stats.ports`: both ends of its pair; the
+/// talker's end sends, the listener's receives).
 fn talker_port(run: &LoopbackRun, p: usize) -> Counters {
     run.stats.ports[p].counters
 }

@@ -29,11 +29,13 @@ Example:
       and redundancy = \"frer\"): each frame leaves on both with an R-TAG and
       the listener passes the first copy. Link 0 loses 5 % and is down from
       1 s to 2 s into the run, link 1 loses 5 %, is 200-600 us slower (so
-      copies arrive in either order) and is down from 3 s to 4 s. The report
-      shows received == sent, lost only where both copies were, and per
-      member path the frames lost, the duplicates discarded and the latency;
-      per port the device counters. Same seeds, same losses: a run can be
-      repeated exactly.
+      copies arrive in either order) and is down from 3 s to 4 s. The
+      application gets every frame once and in order but those lost on both
+      links (~0.25 %, and 5 % of each outage); the frer block shows the
+      stream's recovery (passed, discarded, lost, ...) and each member
+      path's own counters and latency, the ports block each link's tx,
+      rx, tx_drops and link_down. Same seeds, same losses: a run repeats
+      exactly (docs/redundancy.md, \"On the simulated wire\").
 
 --link PORT:SPEC sets the faults of simulated link PORT (one --link per
 port; a port without one is a perfect wire). SPEC is KEY=VALUE,... with

@@ -148,51 +148,30 @@ pub fn run_wrapped(
     let clock = schedule.clock();
     let advance_ns = cfg.talker.advance_ns.unwrap_or(SIM_ADVANCE_NS);
     let in_flight = frames_in_flight(schedule, advance_ns);
-    let ports = schedule.ports_needed();
-    // Outages count from the first cycle, and the wire takes them as clock
-    // times when it is built: with faults (or several pairs) the start is
-    // fixed before the pairs are built, far enough ahead to build them.
-    let early = ports > 1 || cfg.links.iter().any(|f| !f.is_none());
-    let mut links = Vec::with_capacity(ports);
-    let mut ends = if early {
-        None
-    } else {
-        Some(build_ends(schedule, cfg, in_flight, 0, wrap, &mut links)?)
-    };
+    // One pair per port, each with its link's faults; outages are given
+    // from the first cycle and moved there once it is fixed.
+    let mut pairs = build_pairs(schedule, cfg, in_flight);
     // The statistics, stage metrics too (MiBs), before the start is fixed:
     // their set-up must not eat into the lead.
     let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
     let mut tx_stats = RunStats::new(names.iter().copied());
     let mut rx_stats = RunStats::new(names.iter().copied());
-    let (tx_src, rx_src) = match &mut ends {
-        Some(e) => {
-            let (a, b) = e.split();
-            stamp_sources(a, b)
-        }
-        // The ports to come stamp as every simulated port does.
-        None => {
-            let (a, b, _) = sim::pair(SimConfig {
-                pool_size: 1,
-                wire_capacity: 1,
-                ..SimConfig::default()
-            });
-            stamp_sources(&a, &b)
-        }
-    };
+    let (tx_src, rx_src) = (
+        crate::stages::transmit_stamps(pairs[0].0.info()).map(|s| s.as_str()),
+        pairs[0].1.info().caps.rx_stamps,
+    );
     for (t, r) in tx_stats.streams.iter_mut().zip(&mut rx_stats.streams) {
         t.stages.enable_talker(tx_src);
         let pickup = rx_src != takt_drivers::StampSource::ReceivePoll;
         r.stages.enable_listener(rx_src.as_str(), pickup, false);
     }
-    let (mut ends, begin_ns) = match ends {
-        Some(e) => (e, clock.now_ns() + cfg.lead_ns),
-        None => {
-            let begin = clock.now_ns() + cfg.lead_ns + build_allowance_ns(ports, in_flight);
-            let base = schedule.started_at(begin).oper().base_time_ns();
-            let e = build_ends(schedule, cfg, in_flight, base, wrap, &mut links)?;
-            (e, begin)
-        }
-    };
+    let begin_ns = clock.now_ns() + cfg.lead_ns;
+    let first_cycle = schedule.started_at(begin_ns).oper().base_time_ns();
+    for (a, b, _) in &mut pairs {
+        a.shift_outages(first_cycle);
+        b.shift_outages(first_cycle);
+    }
+    let (mut ends, links) = into_ends(pairs, schedule, wrap)?;
     let (a, b) = ends.split();
     let sched = schedule.started_at(begin_ns);
     let start_ns = sched.oper().base_time_ns();
@@ -349,67 +328,55 @@ fn sim_names(end: &str, n: usize) -> String {
         .join(",")
 }
 
-/// Time allowed to build the simulated pairs when the start is fixed
-/// before they are built: 10 ms plus 4 ns a byte of their buffers and
-/// lanes (fresh memory written at 250 MB/s, a loaded VM's pace).
-fn build_allowance_ns(ports: usize, in_flight: usize) -> u64 {
-    let bytes = (4 * ports * SIM_BUF_BYTES) as u64 * in_flight as u64;
-    10_000_000u64.saturating_add(bytes.saturating_mul(4))
-}
-
-/// The stamp sources the stage metrics are set up for.
-fn stamp_sources(
-    a: &dyn RingDevice,
-    b: &dyn RingDevice,
-) -> (Option<&'static str>, takt_drivers::StampSource) {
-    (
-        crate::stages::transmit_stamps(a.info()).map(|s| s.as_str()),
-        b.info().caps.rx_stamps,
-    )
-}
-
 /// One simulated pair per port the schedule uses, each with its link's
-/// faults (outages moved to `fault_base`): a one-port run drives its pair
-/// as it is, a run over several ports drives each end's ports (through
-/// `wrap`) behind a `Ports`.
-fn build_ends(
+/// faults (outages still from 0: [`SimPort::shift_outages`] moves them).
+fn build_pairs(
     schedule: &Schedule,
     cfg: &LoopbackConfig,
     in_flight: usize,
-    fault_base: u64,
+) -> Vec<(SimPort, SimPort, SimLink)> {
+    (0..schedule.ports_needed())
+        .map(|port| {
+            sim::pair(SimConfig {
+                speed_bps: schedule.link().speed_bps,
+                propagation_ns: cfg.propagation_ns,
+                clock: SimClock::Real(schedule.clock().to_nix()),
+                pool_size: in_flight,
+                buf_size: SIM_BUF_BYTES,
+                wire_capacity: in_flight,
+                faults: cfg.links.get(port).cloned().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The run's two ends: a one-port run drives its pair as it is, a run over
+/// several ports drives each end's ports (through `wrap`) behind a `Ports`.
+fn into_ends(
+    pairs: Vec<(SimPort, SimPort, SimLink)>,
+    schedule: &Schedule,
     wrap: &mut WrapPort<'_>,
-    links: &mut Vec<SimLink>,
-) -> Result<Ends, StackError> {
-    let clock = schedule.clock();
-    let sim_cfg = |port: usize| SimConfig {
-        speed_bps: schedule.link().speed_bps,
-        propagation_ns: cfg.propagation_ns,
-        clock: SimClock::Real(clock.to_nix()),
-        pool_size: in_flight,
-        buf_size: SIM_BUF_BYTES,
-        wire_capacity: in_flight,
-        faults: cfg
-            .links
-            .get(port)
-            .map(|f| f.shifted(fault_base))
-            .unwrap_or_default(),
-    };
-    let ports = schedule.ports_needed();
-    if ports == 1 {
-        let (a, b, link) = sim::pair(sim_cfg(0));
-        links.push(link);
-        return Ok(Ends::One(a, b));
+) -> Result<(Ends, Vec<SimLink>), StackError> {
+    let n = pairs.len();
+    let (mut tx, mut rx, mut links) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut pairs = pairs.into_iter();
+    if n == 1 {
+        if let Some((a, b, link)) = pairs.next() {
+            return Ok((Ends::One(a, b), vec![link]));
+        }
     }
-    let (mut tx, mut rx) = (Vec::with_capacity(ports), Vec::with_capacity(ports));
-    for port in 0..ports {
-        let (a, b, link) = sim::pair(sim_cfg(port));
+    for (port, (a, b, link)) in pairs.enumerate() {
         tx.push(wrap(End::Talker, port, a));
         rx.push(wrap(End::Listener, port, b));
         links.push(link);
     }
     let a = Ports::new(tx, schedule)?;
-    let b = Ports::new(rx, schedule)?.with_clock(SchedClock::system(clock));
-    Ok(Ends::Many(a, b))
+    let b = Ports::new(rx, schedule)?.with_clock(SchedClock::system(schedule.clock()));
+    Ok((Ends::Many(a, b), links))
 }
 
 /// One frames log for both ends: tx records from the talker, rx records

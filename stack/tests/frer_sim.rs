@@ -336,6 +336,10 @@ fn two_lossy_links_with_an_outage_each_lose_only_what_both_lost() {
     assert_once_in_order(&run, both);
 
     let rec = stream_recovery(&run);
+    println!("stream: {rec:?}");
+    for p in 0..2 {
+        println!("member {p}: {:?}", member_recovery(&run, p));
+    }
     let delivered = (recs[0].len() + recs[1].len()) as u64;
     assert_eq!(rec.passed + rec.discarded, delivered, "{rec:?}");
     assert_eq!((rec.rogue, rec.resets), (0, 0), "{rec:?}");
@@ -522,6 +526,7 @@ fn history_length_decides_whether_a_late_copy_is_rogue_or_a_duplicate() {
     let sent = ctl(&run).frames_sent;
     assert_once_in_order(&run, 0);
     let rec = stream_recovery(&run);
+    println!("history 4: {rec:?}");
     // Link 1's copy of n comes after link 0's n + 6: outside a history of 4
     // (but for the last few, which link 0 has not overtaken).
     assert_eq!(rec.passed, sent, "{rec:?}");
@@ -536,6 +541,7 @@ fn history_length_decides_whether_a_late_copy_is_rogue_or_a_duplicate() {
     let sent = ctl(&run).frames_sent;
     assert_once_in_order(&run, 0);
     let rec = stream_recovery(&run);
+    println!("history 64: {rec:?}");
     assert_eq!(
         (rec.passed, rec.discarded, rec.rogue),
         (sent, sent, 0),
@@ -564,6 +570,7 @@ fn reset_timeout_decides_when_numbers_after_a_silence_pass() {
     assert_eq!(m0, missing(&recs[1], sent));
     assert_once_in_order(&run, 1_000);
     let rec = stream_recovery(&run);
+    println!("reset timeout 300 ms: {rec:?}");
     assert_eq!((rec.resets, rec.rogue), (1, 0), "{rec:?}");
 
     // Longer: the numbers after the silence are too far ahead of the

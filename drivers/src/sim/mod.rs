@@ -360,6 +360,17 @@ pub fn pair_with_faults(
 }
 
 impl SimPort {
+    /// Move the outages of the direction this port sends in by `base_ns`,
+    /// before it sends: a caller that builds the wire before it knows when
+    /// its run starts gives outages relative to the start (as the spec
+    /// parser reads them) and moves them here once it does (`takt
+    /// loopback`).
+    pub fn shift_outages(&mut self, base_ns: u64) {
+        for o in &mut self.faults.outages {
+            *o = (o.0.saturating_add(base_ns), o.1.saturating_add(base_ns));
+        }
+    }
+
     fn range(&self, buf: &BufId) -> std::ops::Range<usize> {
         let start = buf.index() * self.info.buf_size;
         start..start + self.info.buf_size

@@ -766,6 +766,28 @@ mod tests {
     }
 
     #[test]
+    fn outages_move_to_the_base_they_are_shifted_to() {
+        let clock = VirtualClock::new(1_000_000);
+        let (mut a, mut b, _) = pair(SimConfig {
+            clock: SimClock::Virtual(clock.clone()),
+            pool_size: 8,
+            buf_size: 256,
+            wire_capacity: 8,
+            faults: parse_spec("down=1ms+1ms").unwrap(),
+            ..SimConfig::default()
+        });
+        // Given from 0: [1 ms, 2 ms); moved to the run's start at 10 ms.
+        a.shift_outages(10_000_000);
+        assert_eq!(send(&mut a, 60, 1, Some(1_500_000)), 1, "not down then");
+        assert_eq!(send(&mut a, 60, 2, Some(11_500_000)), 0, "down now");
+        assert_eq!(send(&mut a, 60, 3, Some(12_000_000)), 1, "up again");
+        clock.set(20_000_000);
+        let got: Vec<u8> = recv(&mut b).iter().map(|(_, d)| d[0]).collect();
+        assert_eq!(got, [1, 3]);
+        assert_eq!((a.counters().tx_drops, a.counters().link_down), (1, 1));
+    }
+
+    #[test]
     fn full_duplex_and_counters() {
         let (mut a, mut b, _, clock) = virt(1_000_000_000, 0);
         send(&mut a, 100, 1, None);

@@ -12,7 +12,7 @@ pub struct SequenceGenerator {
 
 impl SequenceGenerator {
     /// The number for the next frame; wraps after 65,535.
-    pub fn next(&mut self) -> u16 {
+    pub fn next_number(&mut self) -> u16 {
         let n = self.next;
         self.next = self.next.wrapping_add(1);
         self.generated += 1;
@@ -32,11 +32,11 @@ mod tests {
     #[test]
     fn numbers_count_up_and_wrap_at_16_bits() {
         let mut g = SequenceGenerator::default();
-        assert_eq!((g.next(), g.next()), (0, 1));
+        assert_eq!((g.next_number(), g.next_number()), (0, 1));
         for _ in 2..65_536 {
-            g.next();
+            g.next_number();
         }
-        assert_eq!(g.next(), 0, "65,536th number wraps to 0");
+        assert_eq!(g.next_number(), 0, "65,536th number wraps to 0");
         assert_eq!(g.generated(), 65_537);
     }
 }

@@ -43,7 +43,9 @@ const TALKER: &str = env!("CARGO_BIN_EXE_takt-talker");
 const LISTENER: &str = env!("CARGO_BIN_EXE_takt-listener");
 
 /// One stream replicated on ports 0 and 1, `per_ms` frames per 1 ms cycle
-/// in a 500 us window: wide, so a noisy VM's wake-ups make no frame late.
+/// in a 950 us window: wide, so a noisy VM's wake-ups make few frames late
+/// (a late frame is not sent and not counted sent; what is checked is what
+/// happens to the frames sent).
 fn frer_schedule(per_ms: u32) -> String {
     let keys = if per_ms > 1 {
         format!(
@@ -55,7 +57,7 @@ fn frer_schedule(per_ms: u32) -> String {
     };
     wide_schedule(
         1000,
-        500,
+        950,
         &format!("{keys}ports = [0, 1]\nredundancy = \"frer\"\n"),
     )
 }
@@ -200,7 +202,8 @@ fn check_clean(t: &Value, l: &Value) {
             "{who}: heap operations on the data path\n{r}"
         );
     }
-    assert_eq!(u(&t["streams"][0], &["late"]), 0, "late frames\n{t}");
+    let late = u(&t["streams"][0], &["late"]);
+    assert!(late * 100 <= sent(t), "{late} late frames: the machine is too busy\n{t}");
 }
 
 /// The relays themselves, on a stream that is not replicated (one path):

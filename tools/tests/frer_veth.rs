@@ -456,7 +456,7 @@ fn packet_5_percent_loss_on_each_path_loses_what_both_lost() {
         &paths,
         "packet",
         &schedule,
-        [Impair::loss(0.05, 0x5eed_a), Impair::loss(0.05, 0x5eed_b)],
+        [Impair::loss(0.05, 0x5eeda), Impair::loss(0.05, 0x5eedb)],
         10,
         || {},
     );

@@ -10,6 +10,7 @@
 mod build;
 mod change;
 mod control;
+mod frer;
 mod ptp;
 mod raw;
 mod returns;

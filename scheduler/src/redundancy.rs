@@ -9,6 +9,9 @@ use crate::schedule::Stream;
 
 /// Most ports a talker or listener drives (`--device` given this often).
 pub const MAX_PORTS: usize = 4;
+/// Smallest `history_length`: 802.1CB's minimum of frerSeqRcvyHistoryLength
+/// (with 1, every number but the last passed would be rogue).
+pub const MIN_HISTORY_LENGTH: u16 = 2;
 /// Largest `history_length` (frerSeqRcvyHistoryLength): the vector
 /// recovery's window of sequence numbers remembered behind the newest.
 pub const MAX_HISTORY_LENGTH: u16 = 4096;
@@ -71,7 +74,8 @@ impl RecoveryAlgorithm {
 pub struct FrerParams {
     /// frerSeqRcvyAlgorithm.
     pub algorithm: RecoveryAlgorithm,
-    /// frerSeqRcvyHistoryLength: 1..=MAX_HISTORY_LENGTH (vector only).
+    /// frerSeqRcvyHistoryLength: MIN_HISTORY_LENGTH..=MAX_HISTORY_LENGTH
+    /// (vector only).
     pub history_length: u16,
     /// frerSeqRcvyResetMSec, in ns: with nothing passed for this long the
     /// recovery function resets and takes the next frame whatever its number.
@@ -96,7 +100,8 @@ pub struct FrerParams {
 impl Default for FrerParams {
     /// Vector recovery over a history of 32 (paths may differ by up to 32
     /// frames and still be eliminated), reset after 1 s without a frame
-    /// passed, latent error test every 2 s against a base taken every 30 s.
+    /// passed, latent error test every 2 s against a base taken every 30 s,
+    /// allowing a difference of 4 frames (in flight on the slower path).
     fn default() -> Self {
         FrerParams {
             algorithm: RecoveryAlgorithm::Vector,
@@ -105,7 +110,9 @@ impl Default for FrerParams {
             individual_recovery: false,
             take_no_sequence: false,
             latent_error_detection: true,
-            latent_error_difference: 0,
+            // Paths that differ by a few frames in flight are healthy: with
+            // 0, a test that falls between two copies signals an error.
+            latent_error_difference: 4,
             latent_error_period_ns: 2_000_000_000,
             latent_reset_period_ns: 30_000_000_000,
         }
@@ -170,7 +177,7 @@ pub enum RedundancyError {
         name: String,
         have: u32,
     },
-    #[error("history_length {0} is out of range: use 1..={MAX_HISTORY_LENGTH}")]
+    #[error("history_length {0} is out of range: use {MIN_HISTORY_LENGTH}..={MAX_HISTORY_LENGTH}")]
     HistoryLength(u16),
     #[error("reset_timeout must be longer than 0")]
     ZeroResetTimeout,
@@ -241,7 +248,7 @@ pub fn check(streams: &[Stream], r: &Redundancy) -> Result<(), RedundancyError> 
         }
     }
     let p = &r.params;
-    if p.history_length == 0 || p.history_length > MAX_HISTORY_LENGTH {
+    if !(MIN_HISTORY_LENGTH..=MAX_HISTORY_LENGTH).contains(&p.history_length) {
         return Err(RedundancyError::HistoryLength(p.history_length));
     }
     if p.reset_timeout_ns == 0 {

@@ -690,6 +690,12 @@ impl Schedule {
         self.redundancy = r;
         Ok(self)
     }
+    /// The wire-overlap check of [`Validation::Full`], per port: for a
+    /// schedule built with `AllowOverbooking` only because its streams are
+    /// on several ports (streams on different ports share no wire).
+    pub fn check_overlaps_per_port(&self) -> Result<(), ScheduleError> {
+        crate::validate::check_overlaps_per_port(&self.link, &self.streams, &self.redundancy.ports)
+    }
     /// The window (cycle offsets) stream `stream` sends in, in list `which`.
     pub fn stream_window_offsets(&self, stream: usize, which: Which) -> Window {
         self.stream_windows[stream][which as usize]

@@ -195,6 +195,29 @@ pub(crate) fn check_overlaps(link: &LinkConfig, streams: &[Stream]) -> Result<()
     Ok(())
 }
 
+/// [`check_overlaps`] per port: streams on different ports do not share a
+/// wire. Stream indices in the error are the schedule's.
+pub(crate) fn check_overlaps_per_port(
+    link: &LinkConfig,
+    streams: &[Stream],
+    ports: &[crate::redundancy::PortMask],
+) -> Result<(), ScheduleError> {
+    for p in 0..crate::redundancy::MAX_PORTS {
+        let on: Vec<usize> = (0..streams.len())
+            .filter(|&i| ports.get(i).is_some_and(|m| m.contains(p)))
+            .collect();
+        let sub: Vec<Stream> = on.iter().map(|&i| streams[i].clone()).collect();
+        if let Err(mut e) = check_overlaps(link, &sub) {
+            if let ScheduleError::Overlap { stream, other, .. } = &mut e {
+                *stream = on[*stream];
+                *other = on[*other];
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn warnings(
     link: &LinkConfig,
     gcl: &GateControlList,

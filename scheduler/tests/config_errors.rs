@@ -116,7 +116,7 @@ fn unknown_top_level_table() {
     );
     assert!(error(&text)
         .message
-        .contains("[schedule], [admin], [link], [[stream]], [control] and [ptp]"));
+        .contains("[schedule], [admin], [link], [[stream]], [control], [ptp] and [frer]"));
 }
 
 #[test]

@@ -470,7 +470,7 @@ fn an_unknown_top_level_table_names_ptp_among_the_allowed() {
         &format!("{GCL}[pdp]\n"),
         13,
         2,
-        "[schedule], [admin], [link], [[stream]], [control] and [ptp]",
+        "[schedule], [admin], [link], [[stream]], [control], [ptp] and [frer]",
     );
 }
 

@@ -64,6 +64,7 @@ fn sim_config(clock: &VirtualClock, capacity: usize) -> SimConfig {
         pool_size: capacity,
         buf_size: 2048,
         wire_capacity: capacity,
+        ..SimConfig::default()
     }
 }
 

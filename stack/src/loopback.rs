@@ -82,6 +82,7 @@ pub fn run(
         pool_size: in_flight,
         buf_size: SIM_BUF_BYTES,
         wire_capacity: in_flight,
+        ..SimConfig::default()
     });
     // The statistics, stage metrics too (MiBs), before the start is fixed:
     // their set-up must not eat into the lead.

@@ -78,6 +78,7 @@ fn run(offset_ns: i64) -> Run {
         pool_size: 1024,
         buf_size: 2048,
         wire_capacity: 1024,
+        ..SimConfig::default()
     });
     let sched = schedule.started_at(ClockId::Tai.now_ns() + 300_000_000);
     let talker_opts = TalkerOptions {

@@ -36,6 +36,49 @@ pub struct ScheduleJson {
     pub ptp: Option<PtpJson>,
     /// What a run of this schedule allocates at start-up, in bytes.
     pub memory: MemoryJson,
+    /// Ports (`--device`s) a run needs: the highest port any stream uses,
+    /// plus one.
+    pub ports_needed: usize,
+    /// Port names and the sequence recovery's parameters (`[frer]`), when
+    /// a stream is replicated or the ports are named; null otherwise.
+    pub frer: Option<FrerJson>,
+}
+
+/// `[frer]` as it runs (defaults filled in); durations in ns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FrerJson {
+    /// Names of ports 0, 1, ...; empty when the file names none.
+    pub ports: Vec<String>,
+    /// "vector" or "match".
+    pub algorithm: &'static str,
+    pub history_length: u16,
+    pub reset_timeout: u64,
+    pub individual_recovery: bool,
+    pub take_no_sequence: bool,
+    pub latent_error_detection: bool,
+    pub latent_error_difference: u32,
+    pub latent_error_period: u64,
+    pub latent_reset_period: u64,
+}
+
+fn frer_json(schedule: &Schedule) -> Option<FrerJson> {
+    let r = schedule.redundancy();
+    if !schedule.has_frer() && r.port_names.is_empty() {
+        return None;
+    }
+    let p = &r.params;
+    Some(FrerJson {
+        ports: r.port_names.clone(),
+        algorithm: p.algorithm.as_str(),
+        history_length: p.history_length,
+        reset_timeout: p.reset_timeout_ns,
+        individual_recovery: p.individual_recovery,
+        take_no_sequence: p.take_no_sequence,
+        latent_error_detection: p.latent_error_detection,
+        latent_error_difference: p.latent_error_difference,
+        latent_error_period: p.latent_error_period_ns,
+        latent_reset_period: p.latent_reset_period_ns,
+    })
 }
 
 /// Bytes a run allocates at start-up (`takt_stack::footprint`); the
@@ -189,6 +232,11 @@ pub struct StreamJson {
     pub return_of: Option<String>,
     /// The stream that carries this one back, or null.
     pub returned_by: Option<String>,
+    /// The ports (indices, in the order of `--device`) it leaves and
+    /// arrives on; `[0]` unless the file says otherwise.
+    pub ports: Vec<usize>,
+    /// "frer" (one copy per port, with an R-TAG) or "none".
+    pub redundancy: &'static str,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -240,6 +288,8 @@ impl ScheduleJson {
                 returned_by: schedule
                     .return_stream(i)
                     .map(|r| schedule.streams()[r].name.clone()),
+                ports: schedule.stream_ports(i).iter().collect(),
+                redundancy: if schedule.is_frer(i) { "frer" } else { "none" },
             })
             .collect();
         ScheduleJson {
@@ -265,6 +315,8 @@ impl ScheduleJson {
             memory: Footprint::of(schedule).into(),
             control: None,
             ptp: None,
+            ports_needed: schedule.ports_needed(),
+            frer: frer_json(schedule),
         }
     }
 

@@ -74,7 +74,8 @@ pub fn write_timeline_with_sections(
     ptp: Option<&PtpSection>,
 ) -> fmt::Result {
     write_header(out, file, schedule)?;
-    if control.is_some() || ptp.is_some() {
+    let frer = frer_lines(schedule);
+    if control.is_some() || ptp.is_some() || frer.is_some() {
         writeln!(out)?;
     }
     if let Some(c) = control {
@@ -82,6 +83,9 @@ pub fn write_timeline_with_sections(
     }
     if let Some(p) = ptp {
         writeln!(out, "{}", ptp_lines(p, schedule))?;
+    }
+    if let Some(f) = frer {
+        writeln!(out, "{f}")?;
     }
     write_gcl(out, Which::Oper, schedule.oper())?;
     if let Some(admin) = schedule.admin() {
@@ -113,6 +117,80 @@ fn write_header(out: &mut impl Write, file: &str, schedule: &Schedule) -> fmt::R
         vec!["tc_to_pcp".into(), format!("[{}]", pcps.join(", "))],
     ];
     write_table(out, "  ", &[], &[false, false], &rows)
+}
+
+/// `ports: needs 2 ...` and `frer: vector recovery, ...`, when the schedule
+/// uses more than port 0 or replicates a stream; `None` otherwise.
+pub fn frer_lines(schedule: &Schedule) -> Option<String> {
+    let r = schedule.redundancy();
+    let needed = schedule.ports_needed();
+    if needed < 2 && !schedule.has_frer() && r.port_names.is_empty() {
+        return None;
+    }
+    let times = match needed {
+        1 => "once".to_owned(),
+        2 => "twice".to_owned(),
+        n => format!("{n} times"),
+    };
+    let mut s = format!(
+        "ports: needs {needed} {}: give --device {times}, port 0 first",
+        if needed == 1 { "port" } else { "ports" }
+    );
+    if !r.port_names.is_empty() {
+        let names: Vec<String> = r
+            .port_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{i} \"{}\"", printable(n)))
+            .collect();
+        let _ = write!(s, " (named {})", names.join(", "));
+    }
+    if schedule.has_frer() {
+        let p = &r.params;
+        let onoff = |b: bool| if b { "on" } else { "off" };
+        let _ = write!(
+            s,
+            "\nfrer: {} recovery, history {}, reset timeout {}, individual recovery {}, take no sequence {}, latent error detection {}",
+            p.algorithm.as_str(),
+            p.history_length,
+            format_ns(p.reset_timeout_ns),
+            onoff(p.individual_recovery),
+            onoff(p.take_no_sequence),
+            onoff(p.latent_error_detection)
+        );
+        if p.latent_error_detection {
+            let _ = write!(
+                s,
+                " (difference {}, period {}, reset period {})",
+                p.latent_error_difference,
+                format_ns(p.latent_error_period_ns),
+                format_ns(p.latent_reset_period_ns)
+            );
+        }
+    }
+    Some(s)
+}
+
+/// `ports 0 "a", 1 "b", replicated (802.1CB FRER)` for one stream.
+fn stream_ports_line(schedule: &Schedule, i: usize) -> String {
+    let names = &schedule.redundancy().port_names;
+    let ports: Vec<String> = schedule
+        .stream_ports(i)
+        .iter()
+        .map(|p| match names.get(p) {
+            Some(n) => format!("{p} \"{}\"", printable(n)),
+            None => p.to_string(),
+        })
+        .collect();
+    let (word, how) = if schedule.is_frer(i) {
+        (
+            "ports",
+            ", replicated (802.1CB FRER: one copy per port, each with an R-TAG; the listener keeps the first)",
+        )
+    } else {
+        ("port", "")
+    };
+    format!("    {word} {}{how}", ports.join(", "))
 }
 
 /// `control: 10.77.0.1/24, gateway -, best-effort class 0 (default), status
@@ -368,6 +446,8 @@ fn write_streams(out: &mut impl Write, schedule: &Schedule) -> fmt::Result {
     }
     writeln!(out, "streams: {}", streams.len())?;
     let link = schedule.link();
+    // Ports per stream only when the schedule uses more than port 0.
+    let frer_shown = frer_lines(schedule).is_some();
     for (i, s) in streams.iter().enumerate() {
         let wire = link.wire_time_ns(s.frame_size);
         writeln!(out, "  stream \"{}\"", printable(&s.name))?;
@@ -384,6 +464,9 @@ fn write_streams(out: &mut impl Write, schedule: &Schedule) -> fmt::Result {
                 "    returned as \"{}\" (round trip)",
                 printable(&streams[r].name)
             )?;
+        }
+        if frer_shown {
+            writeln!(out, "{}", stream_ports_line(schedule, i))?;
         }
         writeln!(
             out,

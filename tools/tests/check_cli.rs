@@ -510,3 +510,77 @@ fn help_has_an_example_and_the_exit_status() {
         assert!(help.contains(status), "{status:?} missing from\n{help}");
     }
 }
+
+#[test]
+fn frer_example_shows_ports_replication_and_parameters() {
+    let path = example("frer.toml");
+    let out = takt(&["check", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(
+        t.contains(
+            "ports: needs 2 ports: give --device twice, port 0 first (named 0 \"a\", 1 \"b\")"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("frer: vector recovery, history 32, reset timeout 1s"),
+        "{t}"
+    );
+    assert!(
+        t.contains("    ports 0 \"a\", 1 \"b\", replicated (802.1CB FRER"),
+        "{t}"
+    );
+    assert!(t.contains("    port 0 \"a\"\n"), "{t}");
+
+    let out = takt(&["check", "--json", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["ports_needed"], 2);
+    let ctl = &v["streams"][0];
+    assert_eq!(ctl["name"], "ctl");
+    assert_eq!(ctl["ports"], serde_json::json!([0, 1]));
+    assert_eq!(ctl["redundancy"], "frer");
+    assert_eq!(v["streams"][1]["ports"], serde_json::json!([0]));
+    assert_eq!(v["streams"][1]["redundancy"], "none");
+    let f = &v["frer"];
+    assert_eq!(f["ports"], serde_json::json!(["a", "b"]));
+    assert_eq!(f["algorithm"], "vector");
+    assert_eq!(f["history_length"], 32);
+    assert_eq!(f["reset_timeout"], 1_000_000_000u64);
+    assert_eq!(f["individual_recovery"], false);
+    assert_eq!(f["take_no_sequence"], false);
+    assert_eq!(f["latent_error_detection"], true);
+    assert_eq!(f["latent_error_difference"], 0);
+    assert_eq!(f["latent_error_period"], 2_000_000_000u64);
+    assert_eq!(f["latent_reset_period"], 30_000_000_000u64);
+
+    // A schedule without FRER: one port, no frer, no port lines.
+    let plain = example("single-stream-1ms.toml");
+    let v: Value =
+        serde_json::from_slice(&takt(&["check", "--json", &plain]).stdout).expect("JSON");
+    assert_eq!(v["ports_needed"], 1);
+    assert!(v["frer"].is_null());
+    assert_eq!(v["streams"][0]["redundancy"], "none");
+    let t = text(&takt(&["check", &plain]).stdout);
+    assert!(!t.contains("ports") && !t.contains("frer"), "{t}");
+}
+
+#[test]
+fn frer_errors_point_at_the_value() {
+    let f = TempFile::new(
+        "frer-bad",
+        "[schedule]\n[[schedule.entry]]\ngates = [7]\ninterval = \"1ms\"\n[frer]\nports = [\"a\", \"b\"]\n[[stream]]\nname = \"ctl\"\ntraffic_class = 7\nvlan_id = 1\ndst_mac = \"91:e0:f0:00:fe:00\"\nframe_size = 128\nredundancy = \"frer\"\nports = [\"a\", \"c\"]\n",
+    );
+    let out = takt(&["check", &f.path()]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains(&format!(
+            "{}:14:15: error: no port is named \"c\"",
+            f.path()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("\"a\" (port 0), \"b\" (port 1)"), "{e}");
+}

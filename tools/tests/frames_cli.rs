@@ -420,6 +420,7 @@ fn talker_and_listener_runs_write_their_own_ends_logs() {
         pool_size: 4096,
         buf_size: 2048,
         wire_capacity: 4096,
+        ..SimConfig::default()
     });
     let (tx_path, rx_path) = (dir.file("tx.frames"), dir.file("rx.frames"));
     let rx_cfg = ListenerConfig {

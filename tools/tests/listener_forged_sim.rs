@@ -41,6 +41,7 @@ fn wire_pair(schedule: &Schedule) -> (sim::SimPort, sim::SimPort) {
         pool_size: 4096,
         buf_size: 2048,
         wire_capacity: 4096,
+        ..SimConfig::default()
     });
     (a, b)
 }

@@ -33,6 +33,7 @@ fn wire(schedule: &Schedule, clock: SimClock) -> (sim::SimPort, sim::SimPort) {
         pool_size: 4096,
         buf_size: 2048,
         wire_capacity: 4096,
+        ..SimConfig::default()
     });
     (a, b)
 }

@@ -11,6 +11,20 @@
 //! first bit after the SFD is on the wire (departure + preamble and SFD at
 //! the link speed). They are known when `tx_burst` takes the frame and wait
 //! in a queue as deep as the wire (`wire_capacity`) until `tx_stamps`.
+//!
+//! Faults ([`LinkFaults`], per direction) make the wire lossy, slow or
+//! down for a while, deterministically: losses and jitter come from a seeded
+//! generator, one draw pair per frame offered (when loss or jitter is set),
+//! so the same seed and the same frames give the same result every run;
+//! outages are judged on a frame's departure, which on the sim is its launch
+//! time, so they hold on a real clock too. Delayed frames stay on the wire
+//! longer: `wire_capacity` must hold what is in flight over the delay.
+//! Where each dropped frame is counted:
+//! - outage (or [`SimLink::set_up`]`(false)`): the sender's `tx_drops` (and
+//!   `tx_stamps_lost` if it asked for a stamp), `link_down` once per outage
+//!   entered; outages also in [`LaneStats::dropped_outage`].
+//! - random loss: on the wire, after the sender: the sender counts the frame
+//!   sent and gets its stamp; [`LaneStats::lost_random`] counts it.
 
 use crate::pool::{BufId, Pool};
 use crate::stamp_queue::StampQueue;
@@ -18,6 +32,7 @@ use crate::{
     Capabilities, Counters, DeviceInfo, RingDevice, RxBatch, RxFrame, StampSource, TxBatch,
     TxStamp, TxStampBatch, MAX_BURST,
 };
+use faults::Rng;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -74,6 +89,9 @@ pub struct SimConfig {
     pub buf_size: usize,
     /// Frames one direction of the wire holds in flight.
     pub wire_capacity: usize,
+    /// What the wire does to frames, both directions (see
+    /// [`pair_with_faults`] for one set per direction).
+    pub faults: LinkFaults,
 }
 
 impl Default for SimConfig {
@@ -85,6 +103,7 @@ impl Default for SimConfig {
             pool_size: 1024,
             buf_size: 2048,
             wire_capacity: 1024,
+            faults: LinkFaults::default(),
         }
     }
 }
@@ -104,21 +123,161 @@ fn bits_ns(speed_bps: u64, bits: u64) -> u64 {
     (bits as u128 * 1_000_000_000).div_ceil(speed_bps.max(1) as u128) as u64
 }
 
+pub mod faults;
 mod lane;
+
+pub use faults::{parse_spec, FaultSpecError, LinkFaults};
 
 struct Wire {
     cfg: SimConfig,
     up: AtomicBool,
+    /// What the faults did, per sending side (0 = a, 1 = b).
+    lanes: [LaneCounters; 2],
+}
+
+#[derive(Default)]
+struct LaneCounters {
+    lost_random: AtomicU64,
+    dropped_outage: AtomicU64,
+    delayed: AtomicU64,
+}
+
+impl LaneCounters {
+    fn bump(c: &AtomicU64) {
+        // Only the sending port writes; readers want a count, not an order.
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn load(&self) -> LaneStats {
+        LaneStats {
+            lost_random: self.lost_random.load(Ordering::Relaxed),
+            dropped_outage: self.dropped_outage.load(Ordering::Relaxed),
+            delayed: self.delayed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What the faults of one direction did to its frames so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneStats {
+    /// Frames lost at random (`loss_ppm`) on the wire.
+    pub lost_random: u64,
+    /// Frames dropped because they departed during an outage.
+    pub dropped_outage: u64,
+    /// Frames that arrived later than a perfect wire would have delivered
+    /// them (delay, jitter, or held behind a later-arriving frame).
+    pub delayed: u64,
+}
+
+/// [`LaneStats`] of both directions of one link.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    pub a_to_b: LaneStats,
+    pub b_to_a: LaneStats,
+}
+
+impl LinkStats {
+    /// Both directions added up.
+    pub fn total(&self) -> LaneStats {
+        let (x, y) = (self.a_to_b, self.b_to_a);
+        LaneStats {
+            lost_random: x.lost_random + y.lost_random,
+            dropped_outage: x.dropped_outage + y.dropped_outage,
+            delayed: x.delayed + y.delayed,
+        }
+    }
 }
 
 /// Set the simulated link up or down from outside (fault tests): frames sent
-/// while it is down are dropped and counted.
+/// while it is down are dropped and counted. Also reads what the faults did.
 #[derive(Clone)]
 pub struct SimLink(Arc<Wire>);
 
 impl SimLink {
     pub fn set_up(&self, up: bool) {
         self.0.up.store(up, Ordering::Release);
+    }
+
+    /// Frames the faults lost, dropped or delayed, per direction.
+    pub fn stats(&self) -> LinkStats {
+        LinkStats {
+            a_to_b: self.0.lanes[0].load(),
+            b_to_a: self.0.lanes[1].load(),
+        }
+    }
+}
+
+/// The faults of the direction a port sends in, with their running state.
+/// Everything is set up in [`pair_with_faults`]; the data path only reads
+/// and bumps numbers.
+struct TxFaults {
+    loss_ppm: u32,
+    delay_ns: u64,
+    jitter_ns: u64,
+    /// Sorted, merged (start, end) pairs.
+    outages: Vec<(u64, u64)>,
+    /// Outages whose start some departure has reached (link_down counted).
+    entered: usize,
+    rng: Rng,
+    /// Latest arrival put on the lane: the lane is a FIFO.
+    last_arrival_ns: u64,
+}
+
+/// Seeds the b-to-a direction apart from a-to-b, so one `LinkFaults` for
+/// both directions does not lose the same frames both ways.
+const B_TO_A_SEED: u64 = 0xd1b5_4a32_d192_ed03;
+
+impl TxFaults {
+    fn new(f: &LinkFaults, side: usize) -> Self {
+        TxFaults {
+            loss_ppm: f.loss_ppm,
+            delay_ns: f.delay_ns,
+            jitter_ns: f.jitter_ns,
+            outages: f.merged_outages(),
+            entered: 0,
+            rng: Rng::new(if side == 0 {
+                f.seed
+            } else {
+                f.seed ^ B_TO_A_SEED
+            }),
+            last_arrival_ns: 0,
+        }
+    }
+
+    /// This frame's fate: (lost at random, extra delay). Two draws per frame
+    /// whenever loss or jitter is set, so a frame's fate depends only on the
+    /// seed and its place in the order; none on a wire without them.
+    fn draw(&mut self) -> (bool, u64) {
+        if self.loss_ppm == 0 && self.jitter_ns == 0 {
+            return (false, self.delay_ns);
+        }
+        let lost = self.rng.below(1_000_000) < u64::from(self.loss_ppm);
+        let jitter = self.rng.below(self.jitter_ns.saturating_add(1));
+        (lost, self.delay_ns.saturating_add(jitter))
+    }
+
+    /// Whether a frame departing at `depart_ns` meets an outage; counts the
+    /// outages entered up to then in `link_down`.
+    fn in_outage(&mut self, depart_ns: u64, link_down: &mut u64) -> bool {
+        if self.outages.is_empty() {
+            return false;
+        }
+        let i = self.outages.partition_point(|o| o.0 <= depart_ns);
+        if i > self.entered {
+            *link_down += (i - self.entered) as u64;
+            self.entered = i;
+        }
+        i > 0 && depart_ns < self.outages[i - 1].1
+    }
+
+    /// When a frame that a perfect wire delivers at `arrival_ns` arrives:
+    /// delayed by `extra_ns`, and never before the frame ahead of it.
+    fn arrival(&mut self, arrival_ns: u64, extra_ns: u64) -> u64 {
+        let t = arrival_ns
+            .saturating_add(extra_ns)
+            .max(self.last_arrival_ns);
+        self.last_arrival_ns = t;
+        t
     }
 }
 
@@ -130,6 +289,9 @@ pub struct SimPort {
     rx: lane::Consumer,
     /// When this port's transmitter may start its next frame (after the IFG).
     tx_free_at_ns: u64,
+    /// 0 for a, 1 for b: which of the wire's lane counters this port bumps.
+    side: usize,
+    faults: TxFaults,
     pool: Pool,
     mem: Vec<u8>,
     counters: Counters,
@@ -137,14 +299,28 @@ pub struct SimPort {
     stamps: StampQueue,
 }
 
-/// Two ports joined by a wire, plus a handle to pull the link down.
+/// Two ports joined by a wire, plus a handle to pull the link down. Both
+/// directions get `cfg.faults`.
 pub fn pair(cfg: SimConfig) -> (SimPort, SimPort, SimLink) {
+    let f = cfg.faults.clone();
+    pair_with_faults(cfg, f.clone(), f)
+}
+
+/// Two ports joined by a wire whose directions have faults of their own
+/// (`cfg.faults` is not used).
+pub fn pair_with_faults(
+    cfg: SimConfig,
+    a_to_b_faults: LinkFaults,
+    b_to_a_faults: LinkFaults,
+) -> (SimPort, SimPort, SimLink) {
     let (a_to_b, b_from_a) = lane::lane(cfg.wire_capacity, cfg.buf_size);
     let (b_to_a, a_from_b) = lane::lane(cfg.wire_capacity, cfg.buf_size);
     let wire = Arc::new(Wire {
         up: AtomicBool::new(true),
         cfg,
+        lanes: Default::default(),
     });
+    let faults = [a_to_b_faults, b_to_a_faults];
     let port = |side: usize, tx, rx| {
         let cfg = &wire.cfg;
         SimPort {
@@ -169,6 +345,8 @@ pub fn pair(cfg: SimConfig) -> (SimPort, SimPort, SimLink) {
             tx,
             rx,
             tx_free_at_ns: 0,
+            side,
+            faults: TxFaults::new(&faults[side], side),
             pool: Pool::new(cfg.pool_size),
             // Not zero: calloc'ed memory is mapped on first touch, and a
             // page fault per new buffer would show up as transmit jitter.
@@ -245,33 +423,50 @@ impl RingDevice for SimPort {
             }
             let Some(f) = frames.pop_front() else { break };
             let len = f.len.min(self.info.buf_size);
-            if !up {
-                self.counters.tx_drops += 1;
-                self.counters.tx_stamps_lost += u64::from(f.stamp_tag.is_some());
-                self.give_back(f.buf);
-                continue;
-            }
+            let (lost, extra_ns) = self.faults.draw();
+            let lanes = &self.wire.lanes[self.side];
             let depart = f
                 .launch_time_ns
                 .unwrap_or(now)
                 .max(now)
                 .max(self.tx_free_at_ns);
+            let outage = up && self.faults.in_outage(depart, &mut self.counters.link_down);
+            if !up || outage {
+                // Never on the wire: the transmitter stays free.
+                self.counters.tx_drops += 1;
+                self.counters.tx_stamps_lost += u64::from(f.stamp_tag.is_some());
+                if outage {
+                    LaneCounters::bump(&lanes.dropped_outage);
+                }
+                self.give_back(f.buf);
+                continue;
+            }
             let bytes = len as u64 + PREAMBLE_BYTES + FCS_BYTES;
             self.tx_free_at_ns = depart + bits_ns(speed, (bytes + IFG_BYTES) * 8);
-            let arrival = depart + bits_ns(speed, bytes * 8) + propagation;
             if let Some(tag) = f.stamp_tag {
                 let time_ns = depart + bits_ns(speed, PREAMBLE_BYTES * 8);
                 if !self.stamps.push(TxStamp { tag, time_ns }) {
                     self.counters.tx_stamps_lost += 1;
                 }
             }
+            self.counters.tx_frames += 1;
+            self.counters.tx_bytes += len as u64;
+            sent += 1;
+            if lost {
+                // Lost on the wire, after the sender let it go.
+                LaneCounters::bump(&lanes.lost_random);
+                self.give_back(f.buf);
+                continue;
+            }
+            let perfect = depart + bits_ns(speed, bytes * 8) + propagation;
+            let arrival = self.faults.arrival(perfect, extra_ns);
+            if arrival > perfect {
+                LaneCounters::bump(&lanes.delayed);
+            }
             let range = self.range(&f.buf);
             // Cannot be full: checked above, and only this port produces.
             let _ = self.tx.push(&self.mem[range][..len], arrival);
-            self.counters.tx_frames += 1;
-            self.counters.tx_bytes += len as u64;
             self.give_back(f.buf); // the "DMA" is done: completion is immediate
-            sent += 1;
         }
         sent
     }
@@ -318,6 +513,9 @@ impl RingDevice for SimPort {
 }
 
 #[cfg(test)]
+mod fault_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::TxFrame;
@@ -331,6 +529,7 @@ mod tests {
             pool_size: 8,
             buf_size: 1536,
             wire_capacity: 4,
+            faults: LinkFaults::default(),
         });
         (a, b, link, clock)
     }

@@ -38,9 +38,24 @@ pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Loca
         .iter()
         .map(|s| stream(s, &link))
         .collect::<Result<Vec<_>, _>>()?;
-    let schedule = Schedule::with_validation(clock, link, oper, admin, streams, validation)
+    // Streams on several ports: each port is its own wire, so the overlap
+    // check waits until the ports are known.
+    let per_port =
+        validation == Validation::Full && raw.stream.iter().any(|s| s.get_ref().ports.is_some());
+    let first = if per_port {
+        Validation::AllowOverbooking
+    } else {
+        validation
+    };
+    let schedule = Schedule::with_validation(clock, link, oper, admin, streams, first)
         .map_err(|e| schedule_error(raw, &e))?;
     let schedule = super::returns::returns(raw, schedule)?;
+    let schedule = super::frer::redundancy(raw, schedule)?;
+    if per_port {
+        schedule
+            .check_overlaps_per_port()
+            .map_err(|e| schedule_error(raw, &e))?;
+    }
     let mut warnings: Vec<_> = schedule
         .warnings()
         .iter()
@@ -470,7 +485,7 @@ fn schedule_error(raw: &RawFile, e: &ScheduleError) -> Located {
     stream_error(raw, stream, key, message)
 }
 
-fn stream_error(raw: &RawFile, stream: usize, key: Key, message: String) -> Located {
+pub(super) fn stream_error(raw: &RawFile, stream: usize, key: Key, message: String) -> Located {
     let Some(s) = raw.stream.get(stream) else {
         return Located {
             span: 0..0,

@@ -12,6 +12,7 @@ use crate::gcl::first_cycle_start;
 use crate::schedule::{GateControlList, Schedule, Stream, Validation, TRAFFIC_CLASSES};
 use crate::units::{format_ns, format_speed};
 use std::ops::Range;
+use toml::Spanned;
 
 /// What a change request installs.
 #[derive(Clone, Debug)]
@@ -87,6 +88,12 @@ pub fn parse_change_with_ptp(
         Some(new_list.with_base_time(switch_at_ns)),
         running.streams().to_vec(),
     )
+    .map_err(|e| e.to_string())
+    // The running ports and replication carry over (checked equal above).
+    .and_then(|s| {
+        s.with_redundancy(running.redundancy().clone())
+            .map_err(|e| e.to_string())
+    })
     .map_err(|e| {
         error(Located {
             span: raw.schedule.span(),
@@ -130,7 +137,36 @@ fn same_setup(raw: &RawFile, request: &Schedule, running: &Schedule) -> Result<(
         });
     }
     same_link(raw, request, running)?;
-    same_streams(raw, request.streams(), running.streams())
+    same_streams(raw, request.streams(), running.streams())?;
+    same_redundancy(raw, request, running)
+}
+
+/// Ports, replication and `[frer]` are the running ones: the talker opened
+/// its ports and sequence generators for them.
+fn same_redundancy(raw: &RawFile, request: &Schedule, running: &Schedule) -> Result<(), Located> {
+    let (new, old) = (request.redundancy(), running.redundancy());
+    if new == old {
+        return Ok(());
+    }
+    let differs = (0..request.streams().len()).find(|&i| {
+        request.stream_ports(i) != running.stream_ports(i)
+            || request.is_frer(i) != running.is_frer(i)
+    });
+    let span = match differs.and_then(|i| raw.stream.get(i)) {
+        Some(s) => {
+            let r = s.get_ref();
+            r.ports
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| r.redundancy.as_ref().map(Spanned::span))
+                .unwrap_or_else(|| s.span())
+        }
+        None => raw.frer.as_ref().map_or(0..0, Spanned::span),
+    };
+    Err(Located {
+        span,
+        message: "ports, replication and [frer] cannot change while the talker runs: give each stream the running `ports` and `redundancy`, and the running [frer] section".to_owned(),
+    })
 }
 
 fn same_link(raw: &RawFile, request: &Schedule, running: &Schedule) -> Result<(), Located> {

@@ -23,6 +23,7 @@ pub(super) struct RawFile {
     pub stream: Vec<Tab<RawStream>>,
     pub control: Option<Tab<RawControl>>,
     pub ptp: Option<Tab<RawPtp>>,
+    pub frer: Option<Tab<RawFrer>>,
 }
 
 /// `[schedule]` and `[admin]` share one shape; `build.rs` rejects `clock`
@@ -67,6 +68,35 @@ pub(super) struct RawStream {
     pub spacing: Option<Spanned<Duration>>,
     /// The name of the stream this one carries back (`takt-listener --mirror`).
     pub return_of: Option<Spanned<String>>,
+    /// The ports it leaves and arrives on: indices, or names from
+    /// `[frer] ports` (`frer.rs`).
+    pub ports: Option<Spanned<Vec<Spanned<PortRef>>>>,
+    /// "frer" (replicated on every port of `ports`) or "none".
+    pub redundancy: Option<Spanned<String>>,
+}
+
+/// `[frer]`: port names and the sequence recovery's parameters; every key
+/// is optional (`frer.rs`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawFrer {
+    pub ports: Option<Spanned<Vec<Spanned<String>>>>,
+    pub algorithm: Option<Spanned<String>>,
+    pub history_length: Option<Spanned<Int>>,
+    pub reset_timeout: Option<Spanned<Duration>>,
+    pub individual_recovery: Option<Spanned<bool>>,
+    pub take_no_sequence: Option<Spanned<bool>>,
+    pub latent_error_detection: Option<Spanned<bool>>,
+    pub latent_error_difference: Option<Spanned<Int>>,
+    pub latent_error_period: Option<Spanned<Duration>>,
+    pub latent_reset_period: Option<Spanned<Duration>>,
+}
+
+/// One item of a stream's `ports`: an index or a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum PortRef {
+    Index(i128),
+    Name(String),
 }
 
 /// `[control]`: the control plane's IPv4 interface; `control.rs` checks it.
@@ -136,7 +166,9 @@ pub(super) const DATETIME_KEY: &str = "$__toml_private_datetime";
 
 /// The keys each table accepts, for "unknown key" messages. A unit test
 /// checks these against what serde derives from the structs above.
-pub(super) const TOP_KEYS: &[&str] = &["schedule", "admin", "link", "stream", "control", "ptp"];
+pub(super) const TOP_KEYS: &[&str] = &[
+    "schedule", "admin", "link", "stream", "control", "ptp", "frer",
+];
 pub(super) const SCHEDULE_KEYS: &[&str] = &[
     "clock",
     "base_time",
@@ -184,6 +216,20 @@ pub(super) const STREAM_KEYS: &[&str] = &[
     "frames_per_cycle",
     "spacing",
     "return_of",
+    "ports",
+    "redundancy",
+];
+pub(super) const FRER_KEYS: &[&str] = &[
+    "ports",
+    "algorithm",
+    "history_length",
+    "reset_timeout",
+    "individual_recovery",
+    "take_no_sequence",
+    "latent_error_detection",
+    "latent_error_difference",
+    "latent_error_period",
+    "latent_reset_period",
 ];
 
 /// A TOML integer, wide enough for every integer TOML can hand over (i64,
@@ -220,6 +266,36 @@ impl<'de> Deserialize<'de> for Int {
             }
             fn visit_u128<E: de::Error>(self, v: u128) -> Result<Int, E> {
                 i128::try_from(v).map(Int).map_err(|_| E::custom(TOO_LARGE))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PortRef;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port index (integer) or a port name (string)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PortRef, E> {
+                Ok(PortRef::Index(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PortRef, E> {
+                Ok(PortRef::Index(v.into()))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<PortRef, E> {
+                Ok(PortRef::Index(v))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<PortRef, E> {
+                i128::try_from(v)
+                    .map(PortRef::Index)
+                    .map_err(|_| E::custom(TOO_LARGE))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PortRef, E> {
+                Ok(PortRef::Name(v.to_owned()))
             }
         }
         d.deserialize_any(V)
@@ -298,6 +374,7 @@ mod tests {
         assert_eq!(serde_fields::<RawStream>(), STREAM_KEYS);
         assert_eq!(serde_fields::<RawControl>(), CONTROL_KEYS);
         assert_eq!(serde_fields::<RawPtp>(), PTP_KEYS);
+        assert_eq!(serde_fields::<RawFrer>(), FRER_KEYS);
         assert!(ADMIN_KEYS.iter().all(|k| SCHEDULE_KEYS.contains(k)));
     }
 }

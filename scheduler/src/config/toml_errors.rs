@@ -76,8 +76,18 @@ fn allowed_keys(path: &[String]) -> &'static [&'static str] {
         "stream" => raw::STREAM_KEYS,
         "control" => raw::CONTROL_KEYS,
         "ptp" => raw::PTP_KEYS,
+        "frer" => raw::FRER_KEYS,
         _ => &[],
     }
+}
+
+/// [`key_example`], for the table at `path`: `[frer] ports` holds names
+/// where a stream's `ports` holds indices.
+fn example_in(key: &str, path: &[String]) -> Option<&'static str> {
+    if key == "ports" && path.first().is_some_and(|t| t == "frer") {
+        return Some("ports = [\"a\", \"b\"]");
+    }
+    key_example(key)
 }
 
 /// An example line for a key, for messages about a missing or mistyped key.
@@ -102,6 +112,17 @@ fn key_example(key: &str) -> Option<&'static str> {
         "frames_per_cycle" => "frames_per_cycle = 1",
         "spacing" => "spacing = \"20us\"",
         "return_of" => "return_of = \"control\"",
+        "ports" => "ports = [0, 1]",
+        "redundancy" => "redundancy = \"frer\"",
+        "algorithm" => "algorithm = \"vector\"",
+        "history_length" => "history_length = 32",
+        "reset_timeout" => "reset_timeout = \"1s\"",
+        "individual_recovery" => "individual_recovery = false",
+        "take_no_sequence" => "take_no_sequence = false",
+        "latent_error_detection" => "latent_error_detection = true",
+        "latent_error_difference" => "latent_error_difference = 0",
+        "latent_error_period" => "latent_error_period = \"2s\"",
+        "latent_reset_period" => "latent_reset_period = \"30s\"",
         "address" => "address = \"10.77.0.1/24\"",
         "gateway" => "gateway = \"10.77.0.254\"",
         "best_effort_class" => "best_effort_class = 0",
@@ -162,7 +183,7 @@ fn unknown_key(key: &str, path: &[String]) -> String {
         .unwrap_or_default();
     if path.is_empty() {
         return format!(
-            "unknown top-level table or key `{key}`{hint}: a schedule file has only [schedule], [admin], [link], [[stream]], [control] and [ptp]"
+            "unknown top-level table or key `{key}`{hint}: a schedule file has only [schedule], [admin], [link], [[stream]], [control], [ptp] and [frer]"
         );
     }
     let list = allowed.join(", ");
@@ -176,7 +197,7 @@ fn missing_key(key: &str, path: &[String]) -> String {
     if path.is_empty() && key == "schedule" {
         return "the file has no [schedule] table: add one with at least one [[schedule.entry]] (gates and interval)".to_owned();
     }
-    let example = key_example(key)
+    let example = example_in(key, path)
         .map(|e| format!(", e.g. `{e}`"))
         .unwrap_or_default();
     format!(
@@ -198,10 +219,13 @@ fn wrong_type(key: &str, place: &str, found: &str, expected: &str, path: &[Strin
             path.join(".")
         ));
     } else if found == "an array"
-        && matches!(key, "schedule" | "admin" | "link" | "control" | "ptp")
+        && matches!(
+            key,
+            "schedule" | "admin" | "link" | "control" | "ptp" | "frer"
+        )
     {
         msg.push_str(&format!(": write [{key}] with single brackets, once"));
-    } else if let Some(example) = key_example(key) {
+    } else if let Some(example) = example_in(key, path) {
         msg.push_str(&format!(": e.g. `{example}`"));
     }
     msg

@@ -179,6 +179,14 @@ pub struct RunReport {
     /// `takt-listener --mirror`: the returns it sent (docs/round-trip.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<super::MirrorReport>,
+    /// Each port's device counters, when the run drove more than one
+    /// (`--device` given more than once; docs/redundancy.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<super::frer_json::PortJson>,
+    /// 802.1CB replication (talker) or elimination (listener), when a
+    /// stream is replicated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frer: Option<super::frer_json::FrerJson>,
     pub streams: Vec<StreamReport>,
     pub total: StreamReport,
 }
@@ -323,6 +331,8 @@ impl From<&RunStats> for RunReport {
             }),
             frames_log: run.frames_log.clone(),
             mirror: run.mirror,
+            ports: super::frer_json::ports_json(&run.ports),
+            frer: run.frer.as_ref().map(super::frer_json::FrerJson::from),
             streams: run.streams.iter().map(StreamReport::from).collect(),
             total: StreamReport::from(&total),
         }

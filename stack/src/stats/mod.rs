@@ -12,6 +12,8 @@
 //! Formats, units and how to plot them: docs/reports.md.
 
 mod frer;
+mod frer_json;
+mod frer_text;
 mod hist_log;
 mod histfile;
 mod json;
@@ -25,6 +27,9 @@ mod text;
 use std::path::{Path, PathBuf};
 
 pub use frer::{FrerMemberReport, FrerReport, FrerStreamReport, PortReport};
+pub use frer_json::{
+    FrerJson, FrerMemberJson, FrerParamsJson, FrerStreamJson, PortJson, RecoveryJson,
+};
 pub use hist_log::{
     merge_interval_logs, sanitize_tag, stream_slot, stream_tags, IntervalLog, IntervalLogConfig,
     IntervalLogStats, DEFAULT_INTERVAL_NS, DEFAULT_SPARE_SETS, MAX_VALUE_DIVISOR,

@@ -281,6 +281,7 @@ pub fn text_report(run: &RunStats) -> String {
         render_table(&mut out, &rows);
     }
     stage_rows(&mut out, &streams);
+    super::frer_text::write_text(&mut out, &run.ports, run.frer.as_ref());
     out
 }
 

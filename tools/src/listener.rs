@@ -14,6 +14,7 @@ use std::sync::Arc;
 use takt_drivers::{Counters, DeviceSpec, RingDevice};
 use takt_scheduler::{rt, Schedule};
 use takt_stack::clock::SchedClock;
+use takt_stack::frer::Ports;
 use takt_stack::listener::{Listener, ListenerSummary};
 use takt_stack::plan::{duration_end_ns, Until};
 use takt_stack::progress::Progress;
@@ -22,6 +23,7 @@ use takt_stack::stats::{RunStats, RxRejected};
 use takt_stack::StackError;
 
 use crate::control_args::{self, ControlArgs, ControlSettings};
+use crate::ports_args::{self, Devices};
 use crate::ptp_args::{PtpArgs, PtpSettings};
 use crate::rt_args::{RtArgs, RtSetup};
 use crate::run::{self, RunArgs, RunError, DEFAULT_LEAD_NS};
@@ -64,6 +66,15 @@ Example:
       outliers beyond 2 cycles, lost, late). No clock sync needed: the
       mirror follows the talker's clock from the frames' tx times
       (docs/round-trip.md).
+  takt-listener --schedule docs/examples/frer.toml --device packet:eth2 --device packet:eth3 --duration 12s
+  takt-talker --schedule docs/examples/frer.toml --device packet:eth0 --device packet:eth1 --duration 10s
+      Two disjoint paths, eth0 -> eth2 and eth1 -> eth3: the listener
+      passes the first copy of each R-TAG sequence number and discards the
+      other, so a path that dies loses nothing. Its report has per port
+      the device counters and per replicated stream the 802.1CB counters
+      (passed, discarded, out of order, rogue, lost, resets, latent
+      errors), for the stream and for each member path, with each path's
+      latency, so skew between the paths shows (docs/redundancy.md).
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface
@@ -93,9 +104,10 @@ pub struct ListenerArgs {
     /// Schedule file (TOML; docs/schedule-format.md), the one the talker runs
     #[arg(long, value_name = "FILE")]
     pub schedule: PathBuf,
-    /// Device to receive on: packet:IFNAME, xdp:IFNAME[@QUEUE] or vfio:DDDD:BB:DD.F
-    #[arg(long, value_name = "SPEC", value_parser = run::device_arg)]
-    pub device: DeviceSpec,
+    /// Device to receive on: packet:IFNAME, xdp:IFNAME[@QUEUE] or vfio:DDDD:BB:DD.F;
+    /// once per port (port 0 first) when the schedule's streams use several
+    #[arg(long, value_name = "SPEC", value_parser = run::device_arg, required = true)]
+    pub device: Vec<DeviceSpec>,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
@@ -205,9 +217,33 @@ pub fn run_on(
     cfg: &ListenerConfig,
     progress: &Progress,
 ) -> Result<ListenerRun, RunError> {
+    let sched_clock = listener_clock(dev.info(), schedule, cfg)?;
+    run_on_clock(dev, schedule, cfg, progress, sched_clock)
+}
+
+/// The clock a listener run measures on: the schedule's (as `cfg.clock`
+/// builds it), with the offset of `info`'s receive stamps from it.
+pub fn listener_clock(
+    info: &takt_drivers::DeviceInfo,
+    schedule: &Schedule,
+    cfg: &ListenerConfig,
+) -> Result<SchedClock, RunError> {
     let clock = schedule.clock();
-    let rx_offset_ns = run::rx_offset_ns(dev.info(), clock)?;
-    let sched_clock = SchedClock::new(cfg.clock.build(clock), rx_offset_ns);
+    let rx_offset_ns = run::rx_offset_ns(info, clock)?;
+    Ok(SchedClock::new(cfg.clock.build(clock), rx_offset_ns))
+}
+
+/// [`run_on`] on `sched_clock` (from [`listener_clock`]), the clock the
+/// caller also gave `frer::Ports` for its per-member latencies.
+pub fn run_on_clock(
+    dev: &mut dyn RingDevice,
+    schedule: &Schedule,
+    cfg: &ListenerConfig,
+    progress: &Progress,
+    sched_clock: SchedClock,
+) -> Result<ListenerRun, RunError> {
+    let clock = schedule.clock();
+    let rx_offset_ns = sched_clock.device_offset_ns();
     let names: Vec<&str> = schedule.streams().iter().map(|s| s.name.as_str()).collect();
     // Before the real-time set-up: the log's writer thread stays unpinned.
     let log = run::open_hist_log(
@@ -352,11 +388,7 @@ pub fn run_on(
 
 /// `takt-listener` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
 pub fn main(args: &ListenerArgs) -> ExitCode {
-    let run::Prepared {
-        loaded,
-        ptp,
-        mut dev,
-    } = match run::prepare(
+    let run::Prepared { loaded, ptp, devs } = match run::prepare(
         TOOL,
         &args.schedule,
         &args.device,
@@ -386,6 +418,8 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
             return ExitCode::from(run::EXIT_BAD_INPUT);
         }
     };
+    // Port 0 names the run (backend, ptp4l's interface).
+    let first = args.device[0].clone();
     let cfg = ListenerConfig {
         control,
         mirror,
@@ -393,13 +427,13 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
             skew: args.ptp.host_skew(),
         },
         ptp,
-        device: args.device.clone(),
+        backend: run::backend_name(&first).into(),
+        device: first,
         quiet: args.run.quiet,
         frames_log: args.run.frames.config(),
         wake: args.rt.wake_config(),
         until: args.run.until(),
         hist_log: args.run.hist_log.clone(),
-        backend: run::backend_name(&args.device).into(),
         rt: Some(RtSetup {
             config: args.rt.config(),
             quiet: args.run.quiet,
@@ -407,15 +441,37 @@ pub fn main(args: &ListenerArgs) -> ExitCode {
         }),
         ..ListenerConfig::default()
     };
+    // Ports put each copy's receive stamp on the clock the listener
+    // measures on, so per-member latencies and the stream's agree.
+    let sched_clock = match listener_clock(devs[0].info(), &schedule, &cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{TOOL}: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let mut devices = match devs.len() {
+        1 => Devices::One(devs.into_iter().next().expect("one device")),
+        _ => match Ports::new(devs, &schedule) {
+            Ok(p) => Devices::Ports(Box::new(p.with_clock(sched_clock.clone()))),
+            Err(e) => {
+                eprintln!("{TOOL}: error: {}", ports_args::ports_error(&e));
+                return ExitCode::from(run::EXIT_BAD_INPUT);
+            }
+        },
+    };
     let progress = Arc::new(Progress::default());
     let line = {
         let p = Arc::clone(&progress);
         run::ProgressLine::start(args.run.quiet, move || run::progress_text(None, Some(&p)))
     };
-    let result = run_on(dev.as_mut(), &schedule, &cfg, &progress);
+    let result = run_on_clock(devices.as_dyn(), &schedule, &cfg, &progress, sched_clock);
     drop(line);
     match result {
-        Ok(done) => run::write_reports(&done.stats, &args.run, |s| &s.latency_ns),
+        Ok(mut done) => {
+            devices.fill_report(&mut done.stats);
+            run::write_reports(&done.stats, &args.run, |s| &s.latency_ns)
+        }
         Err(e) => {
             eprintln!("{TOOL}: {e}");
             ExitCode::from(e.exit_code())

@@ -321,36 +321,47 @@ pub struct Prepared {
     pub loaded: config::Loaded,
     /// Time synchronisation (`None`: off).
     pub ptp: Option<crate::ptp_args::PtpSettings>,
-    pub dev: Box<dyn RingDevice>,
+    /// One per `--device`, port 0 first.
+    pub devs: Vec<Box<dyn RingDevice>>,
 }
 
 /// What takt-talker and takt-listener do before running, in the order that
-/// gives the most useful error first: load the schedule, check the PTP
-/// settings against it, try the real-time set-up's CPU and priority, open
-/// the device, catch SIGINT/SIGTERM.
+/// gives the most useful error first: check the device flags and that each
+/// port is its own device, load the schedule, check the PTP settings
+/// against it and the number of ports, try the real-time set-up's CPU and
+/// priority, open the devices (port 0 first), catch SIGINT/SIGTERM.
 pub fn prepare(
     tool: &str,
     schedule: &Path,
-    device: &DeviceSpec,
+    devices: &[DeviceSpec],
     args: &RunArgs,
     rt_args: &RtArgs,
     ptp_args: &crate::ptp_args::PtpArgs,
     device_args: &crate::device_args::DeviceArgs,
 ) -> Result<Prepared, ExitCode> {
-    if let Err(e) = device_args.check(device) {
+    let bad = |e: String| {
         eprintln!("{tool}: error: {e}");
-        return Err(ExitCode::from(EXIT_BAD_INPUT));
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    for device in devices {
+        device_args.check(device).map_err(bad)?;
     }
+    crate::ports_args::check_distinct(devices).map_err(bad)?;
     let loaded = load_schedule_file(schedule, args.allow_overbooking)?;
     let ptp = ptp_settings(tool, ptp_args, loaded.ptp.as_ref(), &loaded.schedule)?;
+    crate::ports_args::check_ptp(ptp.is_some(), devices.len()).map_err(bad)?;
+    crate::ports_args::check_count(&loaded.schedule, devices.len()).map_err(bad)?;
     if let Err(e) = crate::rt_args::check(&rt_args.config()) {
         eprintln!("{tool}: {e}");
         return Err(ExitCode::from(EXIT_RUNTIME));
     }
     let load = Some(rx_load(&loaded.schedule));
-    let dev = open_tuned_device(tool, device, load, &device_args.tuning())?;
+    let devs = devices
+        .iter()
+        .map(|d| open_tuned_device(tool, d, load, &device_args.tuning()))
+        .collect::<Result<Vec<_>, _>>()?;
     catch_signals()?;
-    Ok(Prepared { loaded, ptp, dev })
+    Ok(Prepared { loaded, ptp, devs })
 }
 
 /// The PTP settings from the flags over the file's `[ptp]`, checked

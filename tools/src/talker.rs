@@ -13,12 +13,14 @@ use std::sync::{Arc, Mutex};
 use takt_drivers::{Counters, DeviceSpec, RingDevice};
 use takt_scheduler::{rt, Schedule};
 use takt_stack::clock::SchedClock;
+use takt_stack::frer::Ports;
 use takt_stack::progress::Progress;
 use takt_stack::sidecar::Sidecars;
 use takt_stack::stats::RunStats;
 use takt_stack::talker::{Talker, TalkerOptions, TalkerSummary};
 
 use crate::control_args::{self, ControlArgs, ControlSettings};
+use crate::ports_args::{self, Devices};
 use crate::ptp_args::{PtpArgs, PtpSettings};
 use crate::rt_args::{RtArgs, RtSetup};
 use crate::run::{self, RunArgs, RunError, DEFAULT_LEAD_NS};
@@ -64,6 +66,13 @@ Example:
       rtt and, with receive stamps, rtt_device percentiles). --wake spin
       polls for returns all the time; nanosleep/hybrid look every 250 us,
       which the rtt includes (docs/round-trip.md).
+  takt-talker --schedule docs/examples/frer.toml --device packet:eth0 --device packet:eth1 --duration 10s
+      Two ports (port 0 = eth0, port 1 = eth1): each stream with ports =
+      [0, 1] and redundancy = \"frer\" leaves on both at the same launch
+      time, each copy with the same 802.1CB R-TAG sequence number; the
+      report has each port's device counters and, per replicated stream,
+      the R-TAG numbers generated and the copies sent on each port
+      (docs/redundancy.md).
 
 Devices (--device):
   packet:IFNAME       AF_PACKET on an interface
@@ -86,9 +95,10 @@ pub struct TalkerArgs {
     /// Schedule file (TOML; docs/schedule-format.md)
     #[arg(long, value_name = "FILE")]
     pub schedule: PathBuf,
-    /// Device to send on: packet:IFNAME, xdp:IFNAME[@QUEUE] or vfio:DDDD:BB:DD.F
-    #[arg(long, value_name = "SPEC", value_parser = run::device_arg)]
-    pub device: DeviceSpec,
+    /// Device to send on: packet:IFNAME, xdp:IFNAME[@QUEUE] or vfio:DDDD:BB:DD.F;
+    /// once per port (port 0 first) when the schedule's streams use several
+    #[arg(long, value_name = "SPEC", value_parser = run::device_arg, required = true)]
+    pub device: Vec<DeviceSpec>,
     #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
@@ -345,11 +355,7 @@ pub fn run_on(
 
 /// `takt-talker` with parsed flags: exit 0, 1 or 2 as `run::EXIT_STATUS_HELP`.
 pub fn main(args: &TalkerArgs) -> ExitCode {
-    let run::Prepared {
-        loaded,
-        ptp,
-        mut dev,
-    } = match run::prepare(
+    let run::Prepared { loaded, ptp, devs } = match run::prepare(
         TOOL,
         &args.schedule,
         &args.device,
@@ -376,6 +382,8 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         eprintln!("{TOOL}: error: --rtt-outlier/--rtt-timeout: the schedule has no return stream: add a [[stream]] with return_of = \"NAME\" (docs/round-trip.md)");
         return ExitCode::from(run::EXIT_BAD_INPUT);
     }
+    // Port 0 names the run (backend, ptp4l's interface).
+    let first = args.device[0].clone();
     let cfg = TalkerConfig {
         round_trip: args.rtt.options(&schedule),
         control,
@@ -383,7 +391,8 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
             skew: args.ptp.host_skew(),
         },
         ptp,
-        device: args.device.clone(),
+        backend: run::backend_name(&first).into(),
+        device: first,
         quiet: args.run.quiet,
         frames_log: args.run.frames.config(),
         linger_ns: args.linger.unwrap_or(0),
@@ -392,7 +401,6 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
             ..args.run.talker_options()
         },
         hist_log: args.run.hist_log.clone(),
-        backend: run::backend_name(&args.device).into(),
         rt: Some(RtSetup {
             config: args.rt.config(),
             quiet: args.run.quiet,
@@ -401,19 +409,34 @@ pub fn main(args: &TalkerArgs) -> ExitCode {
         ..TalkerConfig::default()
     };
     if !args.run.quiet {
-        if let Some(note) = dev.launch_time_note() {
-            eprintln!("{TOOL}: {note}");
+        for dev in &devs {
+            if let Some(note) = dev.launch_time_note() {
+                eprintln!("{TOOL}: {note}");
+            }
         }
     }
+    let mut devices = match devs.len() {
+        1 => Devices::One(devs.into_iter().next().expect("one device")),
+        _ => match Ports::new(devs, &schedule) {
+            Ok(p) => Devices::Ports(Box::new(p)),
+            Err(e) => {
+                eprintln!("{TOOL}: error: {}", ports_args::ports_error(&e));
+                return ExitCode::from(run::EXIT_BAD_INPUT);
+            }
+        },
+    };
     let progress = Arc::new(Progress::default());
     let line = {
         let p = Arc::clone(&progress);
         run::ProgressLine::start(args.run.quiet, move || run::progress_text(Some(&p), None))
     };
-    let result = run_on(dev.as_mut(), &schedule, &cfg, &progress);
+    let result = run_on(devices.as_dyn(), &schedule, &cfg, &progress);
     drop(line);
     match result {
-        Ok(done) => run::write_reports(&done.stats, &args.run, |s| &s.tx_error_ns),
+        Ok(mut done) => {
+            devices.fill_report(&mut done.stats);
+            run::write_reports(&done.stats, &args.run, |s| &s.tx_error_ns)
+        }
         Err(e) => {
             eprintln!("{TOOL}: {e}");
             ExitCode::from(e.exit_code())

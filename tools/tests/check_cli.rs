@@ -551,7 +551,7 @@ fn frer_example_shows_ports_replication_and_parameters() {
     assert_eq!(f["individual_recovery"], false);
     assert_eq!(f["take_no_sequence"], false);
     assert_eq!(f["latent_error_detection"], true);
-    assert_eq!(f["latent_error_difference"], 0);
+    assert_eq!(f["latent_error_difference"], 4);
     assert_eq!(f["latent_error_period"], 2_000_000_000u64);
     assert_eq!(f["latent_reset_period"], 30_000_000_000u64);
 

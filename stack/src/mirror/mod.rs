@@ -179,6 +179,7 @@ impl Mirror {
         len: usize,
         rx_ns: u64,
         app_ns: u64,
+        log: Option<&mut FramesLog>,
     ) {
         let fields = {
             let b = dev.buf(bytes_of);
@@ -207,6 +208,14 @@ impl Mirror {
             .filter(|s| s.launch_ns <= limit)
         else {
             self.counters.late += 1;
+            // Its record, so the log accounts for every late return too.
+            if let Some(log) = log {
+                let mut rec = FrameRecord::new(RecordKind::Mirror, t.ret as u16, fields.sequence);
+                rec.set(Stage::RxStamp, rx_ns);
+                rec.set(Stage::App, app_ns);
+                rec.flags |= FLAG_LATE;
+                log.push(&rec);
+            }
             return;
         };
         if self.queue.is_full() {
@@ -325,6 +334,24 @@ impl Mirror {
                     self.counters.sent -= 1;
                     self.counters.no_buffer += 1;
                 }
+            }
+        }
+    }
+
+    /// At the end of the run: what is still queued is not sent, counted
+    /// late and recorded so (the listener calls this as it stops).
+    pub fn drop_queued(&mut self, dev: &mut dyn RingDevice, mut log: Option<&mut FramesLog>) {
+        let d = self.estimator.estimate().unwrap_or(0);
+        while let Some(r) = self.queue.pop_front() {
+            dev.free(r.buf);
+            self.counters.late += 1;
+            if let Some(log) = log.as_deref_mut() {
+                let mut rec = FrameRecord::new(RecordKind::Mirror, r.stream, r.seq);
+                rec.set(Stage::Scheduled, to_mirror(r.slot.launch_ns, d));
+                rec.set(Stage::RxStamp, r.rx_ns);
+                rec.set(Stage::App, r.app_ns);
+                rec.flags |= FLAG_LATE;
+                log.push(&rec);
             }
         }
     }

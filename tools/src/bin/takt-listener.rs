@@ -23,7 +23,7 @@ latency.
 The report gives, per stream, frames received, lost, duplicates and reordered
 (from the sequence numbers) and the one-way latency (receive time - the
 talker's transmit time carried in each frame).",
-    after_help = format!("{}\n{}\n{}\n{}\n\n{}", listener::AFTER_HELP, takt_tools::rt_args::RT_HELP, takt_tools::ptp_args::PTP_HELP, takt_tools::device_args::DEVICE_HELP, run::EXIT_STATUS_HELP)
+    after_help = format!("{}\n{}\n{}\n{}\n\n{}\n\n{}", listener::AFTER_HELP, takt_tools::rt_args::RT_HELP, takt_tools::ptp_args::PTP_HELP, takt_tools::device_args::DEVICE_HELP, takt_tools::ports_args::PORTS_HELP, run::EXIT_STATUS_HELP)
 )]
 struct Cli {
     #[command(flatten)]

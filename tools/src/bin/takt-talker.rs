@@ -24,7 +24,7 @@ Every stream's frames go out at offset + i * spacing in each cycle of the
 schedule; a frame that cannot leave before its gate closes is counted late
 and not sent. The report gives, per stream, frames sent, late frames and the
 transmit error (actual - scheduled launch time).",
-    after_help = format!("{}\n{}\n{}\n{}\n\n{}", talker::AFTER_HELP, takt_tools::rt_args::RT_HELP, takt_tools::ptp_args::PTP_HELP, takt_tools::device_args::DEVICE_HELP, run::EXIT_STATUS_HELP)
+    after_help = format!("{}\n{}\n{}\n{}\n\n{}\n\n{}", talker::AFTER_HELP, takt_tools::rt_args::RT_HELP, takt_tools::ptp_args::PTP_HELP, takt_tools::device_args::DEVICE_HELP, takt_tools::ports_args::PORTS_HELP, run::EXIT_STATUS_HELP)
 )]
 struct Cli {
     #[command(flatten)]

@@ -73,14 +73,7 @@ impl Wire {
 
     /// `ip netns exec NS PROGRAM ARGS...`, stdout and stderr piped.
     pub fn spawn(&self, ns: &str, program: &str, args: &[&str]) -> Child {
-        Command::new("ip")
-            .args(["netns", "exec", ns, program])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("ip netns exec {ns} {program}: {e}"))
+        spawn_in(ns, program, args)
     }
 
     pub fn set_link(&self, up: bool) {
@@ -89,6 +82,151 @@ impl Wire {
             .run(|| link::set_up("tk-a", up))
             .expect("enter namespace a")
             .expect("set tk-a up/down");
+    }
+}
+
+/// `ip netns exec NS PROGRAM ARGS...`, stdout and stderr piped.
+pub fn spawn_in(ns: &str, program: &str, args: &[&str]) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns, program])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("ip netns exec {ns} {program}: {e}"))
+}
+
+/// Interface names of the two paths of [`TwoPaths`] in the talker's
+/// (`[0]`) and the listener's (`[1]`) namespace: path A, path B.
+pub const PATH_IFS: [[&str; 2]; 2] = [["frA0", "frA3"], ["frB0", "frB3"]];
+
+/// Two paths between a talker namespace and a listener namespace, each
+/// through the root namespace, where a relay (`impair.rs`) moves frames:
+///
+/// ```text
+/// talker ns [frA0] -- veth -- [root in]  relay  [root out] -- veth -- [frA3] listener ns
+/// talker ns [frB0] -- veth -- [root in]  relay  [root out] -- veth -- [frB3] listener ns
+/// ```
+///
+/// Everything up, IPv6 off (no stray frames). Dropping it deletes both
+/// namespaces, which deletes the veths (their root ends too).
+pub struct TwoPaths {
+    pub talker: String,
+    pub listener: String,
+    /// Per path: the root namespace's ends, (from the talker, to the listener).
+    pub root: [(String, String); 2],
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", args.join(" ")));
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl TwoPaths {
+    pub fn new() -> TwoPaths {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        // Root interface names are global: pid and counter keep them apart
+        // (at most 15 bytes: "fr" + 6 hex + counter + path + end).
+        let root = |p: char, end: u8| format!("fr{pid:x}{n}{p}{end}");
+        let paths = TwoPaths {
+            talker: format!("takt-frer-{pid}-{n}-t"),
+            listener: format!("takt-frer-{pid}-{n}-l"),
+            root: [(root('a', 1), root('a', 2)), (root('b', 1), root('b', 2))],
+        };
+        // From here a failed step panics and the drop deletes what exists.
+        sh(&["ip", "netns", "add", &paths.talker]);
+        sh(&["ip", "netns", "add", &paths.listener]);
+        for (i, (r_in, r_out)) in paths.root.iter().enumerate() {
+            let [t_if, l_if] = PATH_IFS[i];
+            sh(&[
+                "ip",
+                "link",
+                "add",
+                r_in,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                t_if,
+                "netns",
+                &paths.talker,
+            ]);
+            sh(&[
+                "ip",
+                "link",
+                "add",
+                r_out,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                l_if,
+                "netns",
+                &paths.listener,
+            ]);
+            for r in [r_in, r_out] {
+                sh(&[
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{r}.disable_ipv6=1"),
+                ]);
+                sh(&["ip", "link", "set", r, "up"]);
+            }
+            for (ns, ifn) in [(&paths.talker, t_if), (&paths.listener, l_if)] {
+                sh(&[
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{ifn}.disable_ipv6=1"),
+                ]);
+                sh(&["ip", "-n", ns, "link", "set", ifn, "up"]);
+            }
+        }
+        paths
+    }
+
+    /// `ip link set IF up|down` on the talker's end of path `path` (0 = A).
+    pub fn set_talker_link(&self, path: usize, up: bool) {
+        let state = if up { "up" } else { "down" };
+        sh(&[
+            "ip",
+            "-n",
+            &self.talker,
+            "link",
+            "set",
+            PATH_IFS[path][0],
+            state,
+        ]);
+    }
+}
+
+impl Drop for TwoPaths {
+    fn drop(&mut self) {
+        for ns in [&self.talker, &self.listener] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+        // Gone with their peers already; this catches a half-built set-up.
+        for (a, b) in &self.root {
+            for r in [a, b] {
+                let _ = Command::new("ip")
+                    .args(["link", "del", r])
+                    .stderr(Stdio::null())
+                    .output();
+            }
+        }
     }
 }
 
@@ -170,8 +308,13 @@ pub struct Running {
 
 impl Running {
     /// `ip netns exec NS PROGRAM ARGS...`; `who` names it in messages.
-    pub fn start(wire: &Wire, ns: &str, who: &str, program: &str, args: &[&str]) -> Running {
-        let mut child = wire.spawn(ns, program, args);
+    pub fn start(_wire: &Wire, ns: &str, who: &str, program: &str, args: &[&str]) -> Running {
+        Running::start_in(ns, who, program, args)
+    }
+
+    /// As [`Running::start`], in any namespace.
+    pub fn start_in(ns: &str, who: &str, program: &str, args: &[&str]) -> Running {
+        let mut child = spawn_in(ns, program, args);
         let mut out = child.stdout.take().expect("piped stdout");
         let err = child.stderr.take().expect("piped stderr");
         let stdout = std::thread::spawn(move || {

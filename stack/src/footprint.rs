@@ -67,7 +67,11 @@ impl Footprint {
             .map(|s| u64::from(s.frames_per_cycle))
             .sum();
         let plan_bytes = frames * Plan::BYTES_PER_FRAME;
-        let wire = frames_in_flight(schedule, SIM_ADVANCE_NS) as u64 * SIM_BUF_BYTES as u64 * 4;
+        // One simulated pair per port the schedule uses (FRER: docs/redundancy.md).
+        let wire = frames_in_flight(schedule, SIM_ADVANCE_NS) as u64
+            * SIM_BUF_BYTES as u64
+            * 4
+            * schedule.ports_needed() as u64;
         // The talker's frames waiting for their transmit stamp (stage T).
         let stamps = |advance| crate::talker::stamp_table_bytes(schedule, advance);
         Footprint {
@@ -95,5 +99,46 @@ mod tests {
         let s = RunStats::new(["a"]);
         let h = s.streams[0].tx_error_ns.non_negative();
         assert_eq!((h.distinct_values() * 8) as u64, histogram_bytes());
+    }
+
+    #[test]
+    fn a_loopback_run_over_two_ports_holds_two_wires() {
+        use takt_scheduler::redundancy::{PortMask, Redundancy};
+        use takt_scheduler::{ClockId, GateControlList, GateEntry, LinkConfig, Stream};
+        let gcl = GateControlList::new(
+            0,
+            None,
+            0,
+            vec![GateEntry {
+                gate_mask: 0xff,
+                interval_ns: 1_000_000,
+            }],
+        )
+        .unwrap();
+        let stream = Stream {
+            name: "ctl".into(),
+            traffic_class: 7,
+            vlan_id: 10,
+            pcp: 6,
+            dst_mac: [0x91, 0xe0, 0xf0, 0, 0xfe, 0],
+            frame_size: 128,
+            offset_ns: 0,
+            frames_per_cycle: 1,
+            spacing_ns: 0,
+        };
+        let link = LinkConfig {
+            speed_bps: 1_000_000_000,
+            tc_to_pcp: LinkConfig::IDENTITY_TC_TO_PCP,
+        };
+        let one = Schedule::new(ClockId::Tai, link, gcl, None, vec![stream]).unwrap();
+        let mut r = Redundancy::none(1);
+        r.ports = vec![PortMask(0b11)];
+        r.frer = vec![true];
+        let two = one.clone().with_redundancy(r).unwrap();
+        let wire = frames_in_flight(&one, SIM_ADVANCE_NS) as u64 * SIM_BUF_BYTES as u64 * 4;
+        assert_eq!(
+            Footprint::of(&two).loopback_bytes,
+            Footprint::of(&one).loopback_bytes + wire
+        );
     }
 }

@@ -30,4 +30,6 @@ pub enum StackError {
     Frames(#[from] frames::FramesError),
     #[error(transparent)]
     Driver(#[from] takt_drivers::DriverError),
+    #[error(transparent)]
+    Ports(#[from] frer::PortsError),
 }

@@ -259,3 +259,172 @@ fn no_progress_line_when_stderr_is_not_a_terminal() {
     }
     assert!(text(&out.stdout).starts_with("takt report: "));
 }
+
+/// The report's `frer` entry for stream `name`.
+fn frer_stream<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["frer"]["streams"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no frer streams in {report}"))
+        .iter()
+        .find(|s| s["stream"] == name)
+        .unwrap_or_else(|| panic!("no frer stream {name} in {report}"))
+}
+
+#[test]
+fn frer_over_two_faulty_links_loses_only_what_both_lost() {
+    const CYCLES: u64 = 3000;
+    let _cpus = cpus_alone();
+    let file = example("frer.toml");
+    // The --help example, shortened: link 0 down from 1 s to 2 s, link 1
+    // slower and jittery, 5 % loss on each.
+    let out = takt(&[
+        "loopback",
+        &file,
+        "--cycles",
+        &CYCLES.to_string(),
+        "--link",
+        "0:loss=5%,down=1s+1s,seed=1",
+        "--link",
+        "1:loss=5%,delay=200us,jitter=400us,seed=2",
+        "--report",
+        "json",
+        "-q",
+    ]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = json(&out);
+    let ctl = stream(&report, "ctl");
+    let (sent, received) = (u(&ctl["frames_sent"]), u(&ctl["frames_received"]));
+    assert_eq!(sent + u(&ctl["late"]), CYCLES);
+    // Lost on both links: 5 % of link 1's frames during link 0's outage
+    // (~50) and 0.25 % of the rest (~5).
+    let lost = u(&ctl["lost"]);
+    assert_eq!(received + lost, sent, "{ctl}");
+    assert!((20..=110).contains(&lost), "{lost} lost: {ctl}");
+    assert_eq!(
+        (u(&ctl["duplicates"]), u(&ctl["reordered"])),
+        (0, 0),
+        "{ctl}"
+    );
+
+    let f = frer_stream(&report, "ctl");
+    assert_eq!(u(&f["generated"]), sent, "{f}");
+    let rec = &f["recovery"];
+    assert_eq!(u(&rec["passed"]), received, "{f}");
+    assert_eq!((u(&rec["rogue"]), u(&rec["resets"])), (0, 0), "{f}");
+    let members = f["members"].as_array().expect("members");
+    assert_eq!(members.len(), 2);
+    for (p, m) in members.iter().enumerate() {
+        assert_eq!(u(&m["port"]), p as u64);
+        assert_eq!(m["device"], format!("sim:a{p} -> sim:b{p}"));
+        assert_eq!(u(&m["sent"]), sent, "{m}");
+        assert!(u(&m["recovery"]["passed"]) > 0, "{m}");
+        assert!(u(&m["latency"]["count"]) > 0, "{m}");
+    }
+    // The path skew shows: link 1 is 200-600 us slower.
+    let p50 = |p: usize| i(&members[p]["latency"]["p50"]);
+    assert!((200_000..=600_000).contains(&(p50(1) - p50(0))), "{f}");
+
+    let ports = report["ports"].as_array().expect("ports");
+    assert_eq!(ports.len(), 2);
+    let c0 = &ports[0]["counters"];
+    assert_eq!(ports[0]["device"], "sim:a0 -> sim:b0");
+    // Link 0's outage: one link_down, and a second of frames of both
+    // streams on port 0 (ctl and bulk, one each per 1 ms cycle) dropped.
+    assert_eq!(u(&c0["link_down"]), 1, "{c0}");
+    assert_eq!(u(&c0["tx_drops"]), 2_000, "{c0}");
+    assert_eq!(u(&ports[1]["counters"]["link_down"]), 0);
+}
+
+#[test]
+fn frer_text_report_has_the_ports_and_frer_blocks() {
+    let _cpus = cpus_shared();
+    let out = takt(&[
+        "loopback",
+        &example("frer.toml"),
+        "--cycles",
+        "200",
+        "--link",
+        "1:delay=50us",
+        "-q",
+    ]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    for want in [
+        "port 0  sim:a0 -> sim:b0",
+        "port 1  sim:a1 -> sim:b1",
+        "frer: vector recovery, history 32",
+    ] {
+        assert!(s.contains(want), "no `{want}` in:\n{s}");
+    }
+}
+
+#[test]
+fn bad_link_flags_exit_2_saying_what_to_write() {
+    let frer = example("frer.toml");
+    let one_port = example("two-class-250us.toml");
+    for (file, link, says) in [
+        (&frer, "2:loss=1%", "the schedule uses ports 0..=1"),
+        (&one_port, "1:loss=1%", "port 0 only"),
+        (&frer, "0:loss=5", "e.g. loss=5%"),
+        (&frer, "0:drop=5%", "unknown key `drop`"),
+        (&frer, "loss=5%", "write PORT:SPEC"),
+        (&frer, "x:loss=5%", "not a port number"),
+    ] {
+        let out = takt(&["loopback", file, "--cycles", "10", "-q", "--link", link]);
+        assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "--link {link}");
+        let err = text(&out.stderr);
+        assert!(err.contains(says), "--link {link}: {err}");
+    }
+    let twice = takt(&[
+        "loopback",
+        &frer,
+        "--cycles",
+        "10",
+        "-q",
+        "--link",
+        "0:loss=1%",
+        "--link",
+        "0:delay=1us",
+    ]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(text(&twice.stderr).contains("given twice"));
+}
+
+#[test]
+fn a_one_port_schedule_takes_faults_on_its_link() {
+    let _cpus = cpus_shared();
+    // 200 cycles of 250 us; link 0 down for the middle 20 ms.
+    let out = takt(&[
+        "loopback",
+        &example("two-class-250us.toml"),
+        "--cycles",
+        "200",
+        "--link",
+        "0:down=10ms+20ms",
+        "--report",
+        "json",
+        "-q",
+    ]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = json(&out);
+    let total = &report["total"];
+    let check = takt(&["check", "--json", &example("two-class-250us.toml")]);
+    let per_cycle: u64 = json(&check)["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| u(&s["frames_per_cycle"]))
+        .sum();
+    // 20 ms of 250 us cycles: 80 cycles' frames.
+    let lost = u(&total["lost"]);
+    assert_eq!(lost, 80 * per_cycle, "{total}");
+    assert_eq!(
+        u(&total["frames_received"]) + lost,
+        u(&total["frames_sent"]),
+        "{total}"
+    );
+}

@@ -360,6 +360,17 @@ pub fn pair_with_faults(
 }
 
 impl SimPort {
+    /// Move the outages of the direction this port sends in by `base_ns`,
+    /// before it sends: a caller that builds the wire before it knows when
+    /// its run starts gives outages relative to the start (as the spec
+    /// parser reads them) and moves them here once it does (`takt
+    /// loopback`).
+    pub fn shift_outages(&mut self, base_ns: u64) {
+        for o in &mut self.faults.outages {
+            *o = (o.0.saturating_add(base_ns), o.1.saturating_add(base_ns));
+        }
+    }
+
     fn range(&self, buf: &BufId) -> std::ops::Range<usize> {
         let start = buf.index() * self.info.buf_size;
         start..start + self.info.buf_size
@@ -752,6 +763,28 @@ mod tests {
             .collect();
         assert_eq!(all, want);
         assert_eq!(a.counters().tx_stamps_lost, 0);
+    }
+
+    #[test]
+    fn outages_move_to_the_base_they_are_shifted_to() {
+        let clock = VirtualClock::new(1_000_000);
+        let (mut a, mut b, _) = pair(SimConfig {
+            clock: SimClock::Virtual(clock.clone()),
+            pool_size: 8,
+            buf_size: 256,
+            wire_capacity: 8,
+            faults: parse_spec("down=1ms+1ms").unwrap(),
+            ..SimConfig::default()
+        });
+        // Given from 0: [1 ms, 2 ms); moved to the run's start at 10 ms.
+        a.shift_outages(10_000_000);
+        assert_eq!(send(&mut a, 60, 1, Some(1_500_000)), 1, "not down then");
+        assert_eq!(send(&mut a, 60, 2, Some(11_500_000)), 0, "down now");
+        assert_eq!(send(&mut a, 60, 3, Some(12_000_000)), 1, "up again");
+        clock.set(20_000_000);
+        let got: Vec<u8> = recv(&mut b).iter().map(|(_, d)| d[0]).collect();
+        assert_eq!(got, [1, 3]);
+        assert_eq!((a.counters().tx_drops, a.counters().link_down), (1, 1));
     }
 
     #[test]

@@ -35,6 +35,10 @@ use takt_scheduler::Schedule;
 /// Idle receive polls run the recovery timers (reset, latent error) at
 /// most this often: they need millisecond resolution at best.
 const TICK_EVERY_NS: u64 = 1_000_000;
+/// A received frame stamped after the poll began waits for the next poll
+/// (so copies are judged in arrival order across ports) unless its stamp
+/// is further than this ahead of the clock read after the poll.
+const HOLD_MAX_NS: u64 = 1_000_000;
 
 /// Why a set of ports cannot carry a schedule.
 #[derive(Debug, thiserror::Error)]
@@ -97,11 +101,8 @@ pub struct Ports {
     params: FrerParams,
     /// Per port: frames taken from the caller that its ring has not yet.
     queues: Vec<TxBatch>,
-    /// Received frames not yet handed up, from `scratch_port`.
-    scratch: RxBatch,
-    scratch_port: usize,
-    /// The port polled first next time (fairness).
-    next_port: usize,
+    /// Per port: received frames not yet handed up, in arrival order.
+    pending: Vec<RxBatch>,
     poll: Option<PollSet>,
     clock: Option<SchedClock>,
     /// Latest time the recovery timers saw.
@@ -175,14 +176,12 @@ impl Ports {
         Ok(Ports {
             macs: devs.iter().map(|d| d.info().mac).collect(),
             queues: devs.iter().map(|_| TxBatch::new()).collect(),
+            pending: devs.iter().map(|_| RxBatch::new()).collect(),
             devs,
             info,
             routes,
             frer,
             params,
-            scratch: RxBatch::new(),
-            scratch_port: 0,
-            next_port: 0,
             poll,
             clock: None,
             last_tick_ns: 0,
@@ -449,7 +448,8 @@ fn plausible_latency(rx_ns: u64, tx_ns: u64) -> Option<i64> {
     (d.unsigned_abs() <= crate::listener::MAX_PLAUSIBLE_LATENCY_NS).then_some(d)
 }
 
-fn add(a: &mut Counters, b: &Counters) {
+/// `b` added into `a`, field by field.
+pub(crate) fn add_counters(a: &mut Counters, b: &Counters) {
     a.tx_frames += b.tx_frames;
     a.rx_frames += b.rx_frames;
     a.tx_bytes += b.tx_bytes;
@@ -472,7 +472,7 @@ impl RingDevice for Ports {
     fn counters(&self) -> Counters {
         let mut c = Counters::default();
         for d in &self.devs {
-            add(&mut c, &d.counters());
+            add_counters(&mut c, &d.counters());
         }
         c
     }
@@ -530,39 +530,61 @@ impl RingDevice for Ports {
             return self.devs[0].rx_burst(out);
         }
         let before = out.len();
-        let n = self.devs.len();
-        for k in 0..=n {
-            // First what is left from last time, then each port once.
-            if self.scratch.is_empty() {
-                if k == n {
-                    break;
-                }
-                let p = (self.next_port + k) % n;
-                self.scratch_port = p;
-                if self.devs[p].rx_burst(&mut self.scratch) == 0 {
-                    continue;
-                }
+        // Copies go through the recovery in the order they arrived, across
+        // ports (by receive stamp; every port stamps on one clock), not a
+        // port's whole batch after another's: after a stall of the caller
+        // the second port's copies would be a batch behind, rogue once that
+        // is more than the history, and a number lost on the first port
+        // would pass after later ones (reordered).
+        let now = self.clock.as_ref().map(|c| c.now_ns());
+        // Every port is polled after this reading, so every frame stamped
+        // before it is in hand; one stamped after it on one port may have
+        // an earlier one still on its way in on another (the caller was
+        // preempted between two polls): it waits for the next call.
+        let seen = self.clock.as_ref().zip(now).map(|(c, t)| c.to_device(t));
+        let mut bound = u64::MAX;
+        for (d, q) in self.devs.iter_mut().zip(self.pending.iter_mut()) {
+            if !q.is_full() {
+                d.rx_burst(q);
             }
-            let p = self.scratch_port;
-            while !out.is_full() {
-                let Some(f) = self.scratch.pop_front() else {
-                    break;
-                };
-                if self.keep(p, &f) {
-                    let _ = out.push_back(f);
-                } else {
-                    self.devs[p].free(f.buf);
-                }
-            }
-            if out.is_full() {
-                break;
+            // A full batch may have left later frames in the ring: frames
+            // of other ports after its last one wait for them.
+            if q.is_full() {
+                bound = bound.min(q.back().map_or(u64::MAX, |f| f.rx_time_ns));
             }
         }
-        self.next_port = (self.next_port + 1) % n;
+        // A stamp ahead of the clock read after the polls (clocks that
+        // disagree) never waits: it would wait for ever.
+        let ahead = self
+            .clock
+            .as_ref()
+            .filter(|_| seen.is_some())
+            .map_or(u64::MAX, |c| {
+                c.to_device(c.now_ns()).saturating_add(HOLD_MAX_NS)
+            });
+        while !out.is_full() {
+            let next = self
+                .pending
+                .iter()
+                .enumerate()
+                .filter_map(|(p, q)| q.front().map(|f| (f.rx_time_ns, p)))
+                .filter(|&(t, _)| t <= bound)
+                .filter(|&(t, _)| seen.is_none_or(|s| t <= s || t > ahead))
+                .min();
+            let Some((_, p)) = next else { break };
+            let Some(f) = self.pending[p].pop_front() else {
+                break;
+            };
+            if self.keep(p, &f) {
+                let _ = out.push_back(f);
+            } else {
+                self.devs[p].free(f.buf);
+            }
+        }
         let got = out.len() - before;
         if !self.frer.is_empty() {
-            let now = match &self.clock {
-                Some(c) => c.now_ns(),
+            let now = match now {
+                Some(t) => t,
                 None => out.back().map_or(self.last_tick_ns, |f| f.rx_time_ns),
             };
             if now >= self.last_tick_ns.saturating_add(TICK_EVERY_NS) {
@@ -577,7 +599,7 @@ impl RingDevice for Ports {
     }
 
     fn wait_rx(&mut self, timeout_ns: u64) -> bool {
-        if !self.scratch.is_empty() {
+        if self.pending.iter().any(|q| !q.is_empty()) {
             return true;
         }
         if self.devs.len() == 1 {

@@ -69,7 +69,7 @@ fn frer_schedule(per_ms: u32) -> String {
 /// looks at the other, and a stall of a few tens of milliseconds (this
 /// machine has them under load) puts the other port's copies more than 32
 /// numbers behind, where they are rogue, not duplicates.
-const HISTORY: u64 = 256;
+const HISTORY: u64 = 32;
 
 /// tshark on one of the listener's interfaces, writing pcap.
 struct Tshark(Running);

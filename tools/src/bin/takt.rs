@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use takt_tools::{check, control_client, frames_cmd, loopback};
+use takt_tools::{check, control_client, doctor, export, frames_cmd, import, loopback};
 
 /// Counts heap operations of the data-path threads, so every report can say
 /// how many there were (the house rule: none). Other threads are not counted.
@@ -16,7 +16,7 @@ static ALLOC: takt_scheduler::rt::CountingAllocator = takt_scheduler::rt::Counti
     name = "takt",
     version,
     about = "takt: tools for time-triggered TSN schedules",
-    after_help = "Examples:\n  takt check docs/examples/two-class-250us.toml\n  takt loopback docs/examples/two-class-250us.toml --duration 5s\n  takt control status 10.77.0.1\n  takt frames run.frames --summary\n\nSee `takt <command> --help` for each command's flags and exit status."
+    after_help = "Examples:\n  takt check docs/examples/two-class-250us.toml\n  takt loopback docs/examples/two-class-250us.toml --duration 5s\n  takt control status 10.77.0.1\n  takt frames run.frames --summary\n  takt export taprio docs/examples/two-class-250us.toml --dev eth0\n  takt doctor --cpu 1\n\nSee `takt <command> --help` for each command's flags and exit status."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -52,6 +52,20 @@ enum Command {
     /// run report's per-stream histograms recomputed from the records.
     #[command(after_help = frames_cmd::AFTER_HELP)]
     Frames(frames_cmd::FramesCmdArgs),
+    /// Write a schedule as tc-taprio, IEEE 802.1Q YANG or Qcc
+    ///
+    /// `taprio`: the tc command line(s) that install the schedule's gates
+    /// in the kernel's Qbv qdisc; `yang`: the gate parameter table as
+    /// RFC 7951 JSON; `qcc`: each stream as a talker group for a CNC.
+    Export(export::ExportArgs),
+    /// Read a tc-taprio or IEEE 802.1Q YANG gate schedule into a schedule file
+    ///
+    /// The gate lists become [schedule] and [admin]; streams cannot be
+    /// derived from these formats and are left for you to add.
+    Import(import::ImportArgs),
+    /// Check this machine for what spoils a real-time run, with the fix for each
+    #[command(after_help = doctor::AFTER_HELP)]
+    Doctor(doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,5 +75,8 @@ fn main() -> ExitCode {
         Command::Loopback(args) => loopback::main(&args),
         Command::Control(args) => control_client::main(&args),
         Command::Frames(args) => frames_cmd::main(&args),
+        Command::Export(args) => export::main(&args),
+        Command::Import(args) => import::main(&args),
+        Command::Doctor(args) => doctor::main(&args),
     }
 }

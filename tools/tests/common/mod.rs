@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod gates;
 pub mod impair;
 pub mod veth;
 

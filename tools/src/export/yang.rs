@@ -1,0 +1,13 @@
+//! (being written)
+
+use std::process::ExitCode;
+
+pub const AFTER_HELP: &str = "";
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct YangExportArgs {}
+
+pub fn main(_args: &YangExportArgs) -> ExitCode {
+    eprintln!("not built yet");
+    ExitCode::from(1)
+}

@@ -18,5 +18,5 @@ pub use gcl::Cycle;
 pub use printable::printable;
 pub use schedule::{
     GateControlList, GateEntry, LinkConfig, Schedule, ScheduleError, Slot, Stream, Switch,
-    Validation, Warning, Which, Window,
+    UnusedEntry, Validation, Warning, Which, Window,
 };

@@ -439,16 +439,28 @@ pub enum ScheduleError {
 pub enum Warning {
     /// `cycle_time` cut the list before this entry started.
     EntryNeverRuns { which: Which, entry: usize },
-    /// An entry opens gates but no stream launches a frame in it.
+    /// Entries of one list that open gates but carry nothing: no stream
+    /// launches a frame in them (and, from a schedule file, neither the
+    /// `[control]` plane nor PTP uses their gates). One warning per list,
+    /// however many entries: `entries` is never empty, in list order.
     EntryWithoutStream {
         which: Which,
-        entry: usize,
-        gate_mask: u8,
+        entries: Vec<UnusedEntry>,
     },
     /// The oper base_time is more than a minute ahead of the schedule
     /// clock when the file was loaded: a run sends nothing until then.
     FirstCycleFar { base_ns: u64, wait_ns: u64 },
 }
+
+/// An entry named by [`Warning::EntryWithoutStream`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnusedEntry {
+    pub entry: usize,
+    pub gate_mask: u8,
+}
+
+/// How many unused entries one warning names before it only counts them.
+const UNUSED_ENTRIES_NAMED: usize = 8;
 
 /// How far ahead a first cycle may be before the loader warns.
 pub const FAR_FIRST_CYCLE_NS: u64 = 60_000_000_000;
@@ -461,16 +473,30 @@ impl std::fmt::Display for Warning {
                 "{} entry {entry} never runs: cycle_time ends the cycle before it starts",
                 which.as_str()
             ),
-            Warning::EntryWithoutStream {
-                which,
-                entry,
-                gate_mask,
-            } => write!(
-                f,
-                "{} entry {entry} opens gates {} but no stream sends in it (fine for a best-effort window)",
-                which.as_str(),
-                crate::gcl::format_mask(*gate_mask)
-            ),
+            Warning::EntryWithoutStream { which, entries } => match entries.as_slice() {
+                [one] => write!(
+                    f,
+                    "{} entry {} opens gates {} but no stream sends in it (fine for a best-effort window)",
+                    which.as_str(),
+                    one.entry,
+                    crate::gcl::format_mask(one.gate_mask)
+                ),
+                many => {
+                    let named: Vec<String> = many
+                        .iter()
+                        .take(UNUSED_ENTRIES_NAMED)
+                        .map(|u| format!("{} ({:#04x})", u.entry, u.gate_mask))
+                        .collect();
+                    let more = if many.len() > UNUSED_ENTRIES_NAMED { ", ..." } else { "" };
+                    write!(
+                        f,
+                        "{} {} entries open gates but no stream sends in them (fine for best-effort windows): {}{more}",
+                        many.len(),
+                        which.as_str(),
+                        named.join(", ")
+                    )
+                }
+            },
             Warning::FirstCycleFar { base_ns, wait_ns } => write!(
                 f,
                 "the first cycle starts in {} (base_time {base_ns} ns on the schedule clock): a run sends nothing until then, and a run whose --duration ends first sends nothing at all",

@@ -2,8 +2,8 @@
 //! and the warnings for entries that carry nothing.
 
 use crate::schedule::{
-    GateControlList, LinkConfig, ScheduleError, Stream, Validation, Warning, Which, Window,
-    MAX_CYCLE_FRAMES, MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_STREAMS, MAX_VLAN_ID,
+    GateControlList, LinkConfig, ScheduleError, Stream, UnusedEntry, Validation, Warning, Which,
+    Window, MAX_CYCLE_FRAMES, MAX_FRAMES_PER_CYCLE, MAX_FRAME_BYTES, MAX_STREAMS, MAX_VLAN_ID,
     MIN_FRAME_BYTES, TRAFFIC_CLASSES,
 };
 
@@ -228,6 +228,7 @@ pub(crate) fn warnings(
     for entry in gcl.slots().len()..gcl.entries().len() {
         out.push(Warning::EntryNeverRuns { which, entry });
     }
+    let mut unused = Vec::new();
     for slot in gcl.slots().iter().filter(|s| s.gate_mask != 0) {
         let carries = streams.iter().any(|s| {
             let last_end = s
@@ -239,12 +240,17 @@ pub(crate) fn warnings(
                 && last_end > slot.start_ns
         });
         if !carries {
-            out.push(Warning::EntryWithoutStream {
-                which,
+            unused.push(UnusedEntry {
                 entry: slot.entry,
                 gate_mask: slot.gate_mask,
             });
         }
+    }
+    if !unused.is_empty() {
+        out.push(Warning::EntryWithoutStream {
+            which,
+            entries: unused,
+        });
     }
     out
 }

@@ -1,7 +1,7 @@
 //! Schedule files that load: the values, defaults and warnings they give.
 
 use takt_scheduler::config::{load_file, parse_str, Loaded};
-use takt_scheduler::{ClockId, GateEntry, Slot, Stream, Warning, Which};
+use takt_scheduler::{ClockId, GateEntry, Slot, Stream, UnusedEntry, Warning, Which};
 
 fn load(text: &str) -> Loaded {
     match parse_str(text, "ok.toml") {
@@ -293,8 +293,10 @@ dst_mac = "91:e0:f0:00:fe:00"
                 1,
                 Warning::EntryWithoutStream {
                     which: Which::Oper,
-                    entry: 1,
-                    gate_mask: 1
+                    entries: vec![UnusedEntry {
+                        entry: 1,
+                        gate_mask: 1
+                    }]
                 }
             ),
         ]
@@ -323,8 +325,10 @@ fn admin_warnings_point_at_admin_entries() {
             1,
             Warning::EntryWithoutStream {
                 which: Which::Admin,
-                entry: 1,
-                gate_mask: 0x10
+                entries: vec![UnusedEntry {
+                    entry: 1,
+                    gate_mask: 0x10
+                }]
             }
         )]
     );
@@ -389,11 +393,106 @@ fn the_documented_example_loads() {
         .warnings
         .iter()
         .map(|(_, w)| match w {
-            Warning::EntryWithoutStream {
-                which, entry: 1, ..
-            } => *which,
+            Warning::EntryWithoutStream { which, entries }
+                if entries.len() == 1 && entries[0].entry == 1 =>
+            {
+                *which
+            }
             other => panic!("unexpected warning {other}"),
         })
         .collect();
     assert_eq!(which, [Which::Oper, Which::Admin]);
+}
+
+/// Three best-effort windows (entries 1, 3, 5; classes 0 and 1) between
+/// class 3's windows, no stream in them.
+const THREE_BEST_EFFORT: &str = r#"[schedule]
+[[schedule.entry]]
+gates = [3]
+interval = "100us"
+[[schedule.entry]]
+gates = [0]
+interval = "100us"
+[[schedule.entry]]
+gates = [3]
+interval = "100us"
+[[schedule.entry]]
+gates = [0, 1]
+interval = "100us"
+[[schedule.entry]]
+gates = [3]
+interval = "100us"
+[[schedule.entry]]
+gates = [1]
+interval = "100us"
+
+[[stream]]
+name = "a"
+traffic_class = 3
+vlan_id = 0
+dst_mac = "00:00:00:00:00:01"
+
+[[stream]]
+name = "b"
+traffic_class = 3
+vlan_id = 0
+dst_mac = "00:00:00:00:00:02"
+offset = "200us"
+
+[[stream]]
+name = "c"
+traffic_class = 3
+vlan_id = 0
+dst_mac = "00:00:00:00:00:03"
+offset = "400us"
+"#;
+
+#[test]
+fn several_unused_windows_give_one_warning_at_the_first() {
+    let loaded = load(THREE_BEST_EFFORT);
+    let found: Vec<_> = loaded
+        .warnings
+        .iter()
+        .map(|(d, w)| (d.line, w.clone()))
+        .collect();
+    let unused = |entry, gate_mask| UnusedEntry { entry, gate_mask };
+    assert_eq!(
+        found,
+        [(
+            5,
+            Warning::EntryWithoutStream {
+                which: Which::Oper,
+                entries: vec![unused(1, 0x01), unused(3, 0x03), unused(5, 0x02)]
+            }
+        )]
+    );
+    assert_eq!(
+        loaded.warnings[0].0.message,
+        "3 oper entries open gates but no stream sends in them (fine for best-effort windows): 1 (0x01), 3 (0x03), 5 (0x02)"
+    );
+}
+
+#[test]
+fn windows_the_control_plane_or_ptp_sends_in_are_not_unused() {
+    // [control] waits for the lowest class that opens (0): entries 1 and 3.
+    let control = format!("{THREE_BEST_EFFORT}\n[control]\naddress = \"10.1.0.1/24\"\n");
+    let warned: Vec<_> = load(&control)
+        .warnings
+        .into_iter()
+        .map(|(_, w)| w)
+        .collect();
+    assert_eq!(
+        warned,
+        [Warning::EntryWithoutStream {
+            which: Which::Oper,
+            entries: vec![UnusedEntry {
+                entry: 5,
+                gate_mask: 0x02
+            }]
+        }]
+    );
+    // Control on class 0 and PTP on class 1: every window is used.
+    let both = format!("{control}best_effort_class = 0\n[ptp]\nclass = 1\n");
+    let loaded = load(&both);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }

@@ -56,14 +56,6 @@ pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Loca
             .check_overlaps_per_port()
             .map_err(|e| schedule_error(raw, &e))?;
     }
-    let mut warnings: Vec<_> = schedule
-        .warnings()
-        .iter()
-        .map(|w| (warning_span(raw, w), w.clone()))
-        .collect();
-    if let Some(far) = first_cycle_far(&schedule, clock.now_ns()) {
-        warnings.push((warning_span(raw, &far), far));
-    }
     let control = raw
         .control
         .as_ref()
@@ -74,6 +66,26 @@ pub(super) fn build(raw: &RawFile, validation: Validation) -> Result<Built, Loca
         .as_ref()
         .map(|p| super::ptp::ptp(p, &schedule))
         .transpose()?;
+    // A best-effort window that the control plane or PTP sends in is used.
+    let used_classes = [
+        control
+            .as_ref()
+            .and_then(|c| c.best_effort_class_in(&schedule)),
+        ptp.as_ref().and_then(|p| p.class_in(&schedule)),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|&c| c < 8)
+    .fold(0u8, |m, c| m | 1 << c);
+    let mut warnings: Vec<_> = schedule
+        .warnings()
+        .iter()
+        .filter_map(|w| without_classes(w, used_classes))
+        .map(|w| (warning_span(raw, &w), w))
+        .collect();
+    if let Some(far) = first_cycle_far(&schedule, clock.now_ns()) {
+        warnings.push((warning_span(raw, &far), far));
+    }
     Ok(Built {
         schedule,
         control,
@@ -535,11 +547,32 @@ fn first_cycle_far(schedule: &Schedule, now_ns: u64) -> Option<Warning> {
     (wait_ns > FAR_FIRST_CYCLE_NS).then_some(Warning::FirstCycleFar { base_ns, wait_ns })
 }
 
-/// A warning sits at the header of the entry it is about.
+/// `w` without the unused entries whose gates open a class in `classes`
+/// (None when none is left).
+fn without_classes(w: &Warning, classes: u8) -> Option<Warning> {
+    match w {
+        Warning::EntryWithoutStream { which, entries } => {
+            let entries: Vec<_> = entries
+                .iter()
+                .filter(|u| u.gate_mask & classes == 0)
+                .copied()
+                .collect();
+            (!entries.is_empty()).then_some(Warning::EntryWithoutStream {
+                which: *which,
+                entries,
+            })
+        }
+        other => Some(other.clone()),
+    }
+}
+
+/// A warning sits at the header of the (first) entry it is about.
 fn warning_span(raw: &RawFile, w: &Warning) -> Range<usize> {
-    let (which, entry) = match *w {
-        Warning::EntryNeverRuns { which, entry }
-        | Warning::EntryWithoutStream { which, entry, .. } => (which, entry),
+    let (which, entry) = match w {
+        Warning::EntryNeverRuns { which, entry } => (*which, *entry),
+        Warning::EntryWithoutStream { which, entries } => {
+            (*which, entries.first().map_or(0, |u| u.entry))
+        }
         Warning::FirstCycleFar { .. } => {
             let s = &raw.schedule;
             return span_or(s.get_ref().base_time.as_ref(), s);

@@ -16,7 +16,9 @@ use takt_tools::interchange::{GateList, GateSchedule};
 const TAKT: &str = env!("CARGO_BIN_EXE_takt");
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yang").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/yang")
+        .join(name)
 }
 
 fn fixture_json(name: &str) -> Value {
@@ -64,11 +66,23 @@ fn a_hand_written_bridge_port_instance_imports_to_its_entries() {
     let f = fixture("bridge-port.json");
     let out = run(
         TAKT,
-        &["import", "yang", f.to_str().unwrap(), "--interface", "sw0p1", "-o", &out_path],
+        &[
+            "import",
+            "yang",
+            f.to_str().unwrap(),
+            "--interface",
+            "sw0p1",
+            "-o",
+            &out_path,
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     // the per-class max SDU is read but not carried: said so
-    assert!(text(&out.stderr).contains("queue-max-sdu-table"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("queue-max-sdu-table"),
+        "{}",
+        text(&out.stderr)
+    );
     let written = std::fs::read_to_string(&out_path).unwrap();
     assert!(written.contains("sw0p1"), "{written}");
     assert_eq!(
@@ -90,10 +104,22 @@ fn a_hand_written_bridge_port_instance_imports_to_its_entries() {
         }
     );
     // and the other interface
-    let out = run(TAKT, &["import", "yang", f.to_str().unwrap(), "--interface", "sw0p2"]);
+    let out = run(
+        TAKT,
+        &[
+            "import",
+            "yang",
+            f.to_str().unwrap(),
+            "--interface",
+            "sw0p2",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let g = gates_of(&text(&out.stdout));
-    assert_eq!(g.oper.entries, vec![entry(&[0, 1, 2, 3, 4, 5, 6, 7], 500_000)]);
+    assert_eq!(
+        g.oper.entries,
+        vec![entry(&[0, 1, 2, 3, 4, 5, 6, 7], 500_000)]
+    );
     assert_eq!(g.oper.cycle_time_ns, 500_000);
 }
 
@@ -103,11 +129,21 @@ fn several_interfaces_without_a_choice_is_an_error_listing_them() {
     let out = run(TAKT, &["import", "yang", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("sw0p1, sw0p2") && err.contains("--interface"), "{err}");
+    assert!(
+        err.contains("sw0p1, sw0p2") && err.contains("--interface"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
-    let out = run(TAKT, &["import", "yang", f.to_str().unwrap(), "--interface", "eth9"]);
+    let out = run(
+        TAKT,
+        &["import", "yang", f.to_str().unwrap(), "--interface", "eth9"],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("\"eth9\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("\"eth9\""),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -139,7 +175,8 @@ fn a_bare_table_and_lenient_numbers_are_read() {
     let mut bare = table.clone();
     // uint64 as a JSON number, and the unqualified identity name
     bare["admin-base-time"]["seconds"] = json!(37);
-    bare["admin-control-list"]["gate-control-entry"][0]["operation-name"] = json!("set-gate-states");
+    bare["admin-control-list"]["gate-control-entry"][0]["operation-name"] =
+        json!("set-gate-states");
     for input in [
         json!({"ieee802-dot1q-sched-bridge:gate-parameter-table": table}),
         bare,
@@ -187,15 +224,15 @@ fn malformed_instances_exit_2_naming_the_json_path() {
         &format!("{TABLE}/admin-control-list/gate-control-entry[index=1]/gate-states-value: 256 is out of range for uint8"),
     );
     refused(
-        |t| { entry_at(t, 2)["time-interval-value"] = json!(0) },
+        |t| entry_at(t, 2)["time-interval-value"] = json!(0),
         "gate-control-entry[index=3]/time-interval-value: time-interval-value is 0",
     );
     refused(
-        |t| { entry_at(t, 2)["index"] = json!(1) },
+        |t| entry_at(t, 2)["index"] = json!(1),
         "gate-control-entry[index=1]: index 1 appears twice",
     );
     refused(
-        |t| { entry_at(t, 0)["index"] = json!(-1) },
+        |t| entry_at(t, 0)["index"] = json!(-1),
         "gate-control-entry[1]/index: expected a uint32 number, found -1",
     );
     refused(
@@ -203,7 +240,12 @@ fn malformed_instances_exit_2_naming_the_json_path() {
         "gate-control-entry[index=2]/operation-name: \"ieee802-dot1q-sched:set-and-hold-mac\": takt has no frame preemption",
     );
     refused(
-        |t| { entry_at(t, 0).as_object_mut().unwrap().remove("gate-states-value"); },
+        |t| {
+            entry_at(t, 0)
+                .as_object_mut()
+                .unwrap()
+                .remove("gate-states-value");
+        },
         "gate-control-entry[index=2]: missing \"gate-states-value\"",
     );
     refused(
@@ -250,13 +292,20 @@ fn malformed_instances_exit_2_naming_the_json_path() {
 fn not_json_too_big_or_empty_exit_2() {
     let out = import_stdin(b"{\n  \"ietf-interfaces:interfaces\": [1,\n", &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).starts_with("<stdin>:3:"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("<stdin>:3:"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(text(&out.stderr).contains("not valid JSON"));
 
     let out = import_stdin(b"", &[]);
     assert_eq!(out.status.code(), Some(2));
 
-    let out = import_stdin(b"{\"ietf-interfaces:interfaces\": {\"interface\": []}}", &[]);
+    let out = import_stdin(
+        b"{\"ietf-interfaces:interfaces\": {\"interface\": []}}",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no interface has a gate-parameter-table"));
 
@@ -276,16 +325,28 @@ fn not_json_too_big_or_empty_exit_2() {
 
 #[test]
 fn a_pending_change_is_written_as_oper_state_and_admin_parameters() {
-    let out = run(TAKT, &["export", "yang", &example("admin-oper-switch.toml")]);
+    let out = run(
+        TAKT,
+        &["export", "yang", &example("admin-oper-switch.toml")],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let t = &v["ietf-interfaces:interfaces"]["interface"][0]["ieee802-dot1q-bridge:bridge-port"]
         ["ieee802-dot1q-sched-bridge:gate-parameter-table"];
     assert_eq!(t["config-pending"], json!(true));
     // admin-oper-switch.toml: oper 500us cycle, admin 250us from 10.0001 s
-    assert_eq!(t["oper-cycle-time"], json!({"numerator": 1, "denominator": 2000}));
-    assert_eq!(t["admin-cycle-time"], json!({"numerator": 1, "denominator": 4000}));
-    assert_eq!(t["admin-base-time"], json!({"seconds": "10", "nanoseconds": 100_000}));
+    assert_eq!(
+        t["oper-cycle-time"],
+        json!({"numerator": 1, "denominator": 2000})
+    );
+    assert_eq!(
+        t["admin-cycle-time"],
+        json!({"numerator": 1, "denominator": 4000})
+    );
+    assert_eq!(
+        t["admin-base-time"],
+        json!({"seconds": "10", "nanoseconds": 100_000})
+    );
     assert_eq!(
         t["admin-control-list"]["gate-control-entry"][0]["operation-name"],
         json!("ieee802-dot1q-sched:set-gate-states")
@@ -301,7 +362,11 @@ fn a_non_tai_schedule_is_exported_with_a_warning() {
     );
     let out = run(TAKT, &["export", "yang", &f]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("\"monotonic\""), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("\"monotonic\""),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(text(&out.stderr).contains("TAI"));
 }
 
@@ -314,7 +379,11 @@ fn an_entry_longer_than_uint32_ns_is_refused_on_export() {
     );
     let out = run(TAKT, &["export", "yang", &f]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("time-interval-value"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("time-interval-value"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 fn talkers(v: &Value) -> &Vec<Value> {
@@ -327,7 +396,15 @@ fn talkers(v: &Value) -> &Vec<Value> {
 fn qcc_has_one_talker_per_stream_with_the_schedules_numbers() {
     let out = run(
         TAKT,
-        &["export", "qcc", &example("two-class-250us.toml"), "--src-mac", "00:1b:21:aa:bb:cc", "--interface", "eth0"],
+        &[
+            "export",
+            "qcc",
+            &example("two-class-250us.toml"),
+            "--src-mac",
+            "00:1b:21:aa:bb:cc",
+            "--interface",
+            "eth0",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -337,10 +414,37 @@ fn qcc_has_one_talker_per_stream_with_the_schedules_numbers() {
     let expected = [
         // motion-control: class 7 window 0..30us; 4 frames 5us apart, 1.184us
         // each: the first may start as late as 30 - 15 - 1.184 us
-        ("00-1B-21-AA-BB-CC:00-00", "91-E0-F0-00-FE-01", 100, 7, 4, 128 - 22, 0, 13_816),
-        ("00-1B-21-AA-BB-CC:00-01", "91-E0-F0-00-FE-02", 101, 7, 1, 64 - 22, 0, 30_000 - 672),
+        (
+            "00-1B-21-AA-BB-CC:00-00",
+            "91-E0-F0-00-FE-01",
+            100,
+            7,
+            4,
+            128 - 22,
+            0,
+            13_816,
+        ),
+        (
+            "00-1B-21-AA-BB-CC:00-01",
+            "91-E0-F0-00-FE-02",
+            101,
+            7,
+            1,
+            64 - 22,
+            0,
+            30_000 - 672,
+        ),
         // camera: class 5 window 30..80us; 3 frames 15us apart, 12.336us each
-        ("00-1B-21-AA-BB-CC:00-02", "91-E0-F0-00-FE-10", 200, 5, 3, 1500, 30_000, 80_000 - 30_000 - 12_336),
+        (
+            "00-1B-21-AA-BB-CC:00-02",
+            "91-E0-F0-00-FE-10",
+            200,
+            5,
+            3,
+            1500,
+            30_000,
+            80_000 - 30_000 - 12_336,
+        ),
     ];
     for (st, (id, dst, vid, pcp, frames, size, earliest, latest)) in s.iter().zip(expected) {
         assert_eq!(st["stream-id"], json!(id));
@@ -350,9 +454,18 @@ fn qcc_has_one_talker_per_stream_with_the_schedules_numbers() {
             json!([{"mac-address": "00-1B-21-AA-BB-CC", "interface-name": "eth0"}])
         );
         let dfs = &t["data-frame-specification"];
-        assert_eq!(dfs[0]["ieee802-mac-addresses"]["destination-mac-address"], json!(dst));
-        assert_eq!(dfs[0]["ieee802-mac-addresses"]["source-mac-address"], json!("00-1B-21-AA-BB-CC"));
-        assert_eq!(dfs[1]["ieee802-vlan-tag"], json!({"priority-code-point": pcp, "vlan-id": vid}));
+        assert_eq!(
+            dfs[0]["ieee802-mac-addresses"]["destination-mac-address"],
+            json!(dst)
+        );
+        assert_eq!(
+            dfs[0]["ieee802-mac-addresses"]["source-mac-address"],
+            json!("00-1B-21-AA-BB-CC")
+        );
+        assert_eq!(
+            dfs[1]["ieee802-vlan-tag"],
+            json!({"priority-code-point": pcp, "vlan-id": vid})
+        );
         let ts = &t["traffic-specification"];
         assert_eq!(ts["interval"], json!({"numerator": 1, "denominator": 4000}));
         assert_eq!(ts["max-frames-per-interval"], json!(frames));
@@ -373,11 +486,27 @@ fn qcc_has_one_talker_per_stream_with_the_schedules_numbers() {
 fn qcc_frer_streams_ask_for_two_trees_and_flags_are_used() {
     let out = run(
         TAKT,
-        &["export", "qcc", &example("frer.toml"), "--jitter", "2us", "--max-latency", "100us", "--domain-id", "plant", "--cuc-id", "line3"],
+        &[
+            "export",
+            "qcc",
+            &example("frer.toml"),
+            "--jitter",
+            "2us",
+            "--max-latency",
+            "100us",
+            "--domain-id",
+            "plant",
+            "--cuc-id",
+            "line3",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     // no --src-mac/--interface: said on stderr, end-station-interfaces left out
-    assert!(text(&out.stderr).contains("end-station-interfaces"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("end-station-interfaces"),
+        "{}",
+        text(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let d = &v["ieee802-dot1q-cnc-config:cnc-config"]["domain"][0];
     assert_eq!(d["domain-id"], json!("plant"));
@@ -386,12 +515,30 @@ fn qcc_frer_streams_ask_for_two_trees_and_flags_are_used() {
     assert_eq!(s.len(), 2);
     assert_eq!(s[0]["stream-id"], json!("00-00-00-00-00-00:00-00"));
     assert!(s[0]["talker"].get("end-station-interfaces").is_none());
-    let trees: Vec<&Value> = s.iter().map(|x| &x["talker"]["user-to-network-requirements"]["num-seamless-trees"]).collect();
+    let trees: Vec<&Value> = s
+        .iter()
+        .map(|x| &x["talker"]["user-to-network-requirements"]["num-seamless-trees"])
+        .collect();
     assert_eq!(trees, [&json!(2), &json!(1)]);
-    assert_eq!(s[0]["talker"]["user-to-network-requirements"]["max-latency"], json!(100_000));
-    assert_eq!(s[0]["talker"]["traffic-specification"]["time-aware"]["jitter"], json!(2000));
+    assert_eq!(
+        s[0]["talker"]["user-to-network-requirements"]["max-latency"],
+        json!(100_000)
+    );
+    assert_eq!(
+        s[0]["talker"]["traffic-specification"]["time-aware"]["jitter"],
+        json!(2000)
+    );
 
-    let out = run(TAKT, &["export", "qcc", &example("frer.toml"), "--src-mac", "00:1b:21"]);
+    let out = run(
+        TAKT,
+        &[
+            "export",
+            "qcc",
+            &example("frer.toml"),
+            "--src-mac",
+            "00:1b:21",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("MAC"), "{}", text(&out.stderr));
 }
@@ -399,14 +546,26 @@ fn qcc_frer_streams_ask_for_two_trees_and_flags_are_used() {
 #[test]
 fn help_has_worked_examples() {
     for (cmd, example) in [
-        (["export", "yang"], "takt export yang docs/examples/two-class-250us.toml"),
-        (["import", "yang"], "takt import yang sched.json -o sched.toml"),
-        (["export", "qcc"], "takt export qcc docs/examples/two-class-250us.toml"),
+        (
+            ["export", "yang"],
+            "takt export yang docs/examples/two-class-250us.toml",
+        ),
+        (
+            ["import", "yang"],
+            "takt import yang sched.json -o sched.toml",
+        ),
+        (
+            ["export", "qcc"],
+            "takt export qcc docs/examples/two-class-250us.toml",
+        ),
     ] {
         let out = run(TAKT, &[cmd[0], cmd[1], "--help"]);
         assert!(out.status.success());
         let help = text(&out.stdout);
-        assert!(help.contains("Examples:") && help.contains(example), "{help}");
+        assert!(
+            help.contains("Examples:") && help.contains(example),
+            "{help}"
+        );
         assert!(help.contains("docs/yang.md"), "{help}");
         assert!(help.contains("Exit status"), "{help}");
     }

@@ -51,19 +51,34 @@ fn every_example_comes_back_through_the_binary() {
         let valid = takt_scheduler::config::load_file(path).is_ok();
         for wrapping in ["bridge", "dot1dc"] {
             let export = Command::new(TAKT)
-                .args(["export", "yang", path.to_str().unwrap(), "--wrapping", wrapping])
+                .args([
+                    "export",
+                    "yang",
+                    path.to_str().unwrap(),
+                    "--wrapping",
+                    wrapping,
+                ])
                 .output()
                 .unwrap();
             if !valid {
                 // overbooked.toml: `takt check` refuses it, so does export
-                assert_eq!(export.status.code(), Some(2), "{name}: {}", text(&export.stderr));
+                assert_eq!(
+                    export.status.code(),
+                    Some(2),
+                    "{name}: {}",
+                    text(&export.stderr)
+                );
                 assert!(text(&export.stderr).contains("error:"), "{name}");
                 continue;
             }
             assert!(export.status.success(), "{name}: {}", text(&export.stderr));
             let out = dir.file(&format!("{name}.{wrapping}.toml"));
             let back = import(&text(&export.stdout), &out);
-            assert!(back.status.success(), "{name} ({wrapping}): {}", text(&back.stderr));
+            assert!(
+                back.status.success(),
+                "{name} ({wrapping}): {}",
+                text(&back.stderr)
+            );
             assert_eq!(
                 gate_view_of(out.as_ref()),
                 gate_view_of(path),

@@ -59,7 +59,10 @@ pub fn main(args: &QccExportArgs) -> ExitCode {
     };
     let file = args.file.display();
     let Ok(jitter_ns) = u32::try_from(args.jitter) else {
-        eprintln!("error: --jitter {} ns is more than the module's uint32 ns holds", args.jitter);
+        eprintln!(
+            "error: --jitter {} ns is more than the module's uint32 ns holds",
+            args.jitter
+        );
         return ExitCode::from(2);
     };
     if args.src_mac.is_none() || args.interface.is_none() {

@@ -63,7 +63,12 @@ pub fn main(args: &YangExportArgs) -> ExitCode {
             gates.clock.as_str()
         );
     }
-    let text = match crate::yang::export(&gates, &args.interface, args.wrapping, !args.no_supported_limits) {
+    let text = match crate::yang::export(
+        &gates,
+        &args.interface,
+        args.wrapping,
+        !args.no_supported_limits,
+    ) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{}: error: {e}", args.file.display());

@@ -62,7 +62,9 @@ pub fn main(args: &YangImportArgs) -> ExitCode {
         }
     };
     let written = match &args.output {
-        Some(p) => std::fs::write(p, &toml).map_err(|e| format!("cannot write {}: {e}", p.display())),
+        Some(p) => {
+            std::fs::write(p, &toml).map_err(|e| format!("cannot write {}: {e}", p.display()))
+        }
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(toml.as_bytes())
@@ -99,19 +101,32 @@ fn read_input(file: Option<&std::path::Path>) -> Result<(String, String), (Strin
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err((
             name,
-            format!("more than {} MiB: not a gate parameter table takt reads", MAX_INPUT_BYTES >> 20),
+            format!(
+                "more than {} MiB: not a gate parameter table takt reads",
+                MAX_INPUT_BYTES >> 20
+            ),
         ));
     }
     match String::from_utf8(bytes) {
         Ok(t) => Ok((name, t)),
-        Err(e) => Err((name, format!("not UTF-8 text (byte {}): RFC 7951 JSON is UTF-8", e.utf8_error().valid_up_to()))),
+        Err(e) => Err((
+            name,
+            format!(
+                "not UTF-8 text (byte {}): RFC 7951 JSON is UTF-8",
+                e.utf8_error().valid_up_to()
+            ),
+        )),
     }
 }
 
 /// The schedule file for an instance, checked by loading it back, and the
 /// notes on what was not carried. `Err` is printed after `NAME:` (it
 /// starts with a line:col position or a space).
-pub fn convert(name: &str, text: &str, interface: Option<&str>) -> Result<(String, Vec<String>), String> {
+pub fn convert(
+    name: &str,
+    text: &str,
+    interface: Option<&str>,
+) -> Result<(String, Vec<String>), String> {
     let imported = yang::import(text, interface).map_err(|e| match e {
         yang::ImportError::NotJson { .. } => format!("{e}"),
         yang::ImportError::Instance(p) => format!(" error: {p}"),

@@ -27,7 +27,10 @@ pub fn wrap(table: J, interface: &str, w: Wrapping) -> J {
     match w {
         Wrapping::Bridge => iface.push(
             &format!("{BRIDGE}:bridge-port"),
-            J::Obj(vec![(format!("{SCHED_BRIDGE}:gate-parameter-table"), table)]),
+            J::Obj(vec![(
+                format!("{SCHED_BRIDGE}:gate-parameter-table"),
+                table,
+            )]),
         ),
         Wrapping::Dot1dc => iface.push(&format!("{DOT1DC_SCHED_IF}:gate-parameter-table"), table),
     }
@@ -59,7 +62,10 @@ pub fn find_tables<'a>(root: &Node<'a>) -> Res<Vec<Found<'a>>> {
         };
         for item in list.items()? {
             item.object()?;
-            let name = item.required("name", Some(INTERFACES))?.string()?.to_owned();
+            let name = item
+                .required("name", Some(INTERFACES))?
+                .string()?
+                .to_owned();
             let item = item.keyed(&key_predicate(&name));
             if let Some(bp) = item.member(&format!("{BRIDGE}:bridge-port"), None)? {
                 if let Some(t) = bp.member(&format!("{SCHED_BRIDGE}:{TABLE}"), None)? {

@@ -38,7 +38,12 @@ pub const MAX_INPUT_BYTES: u64 = 4 << 20;
 
 /// The RFC 7951 JSON `takt export yang` prints (`limits`: with the
 /// supported-* leaves, see [`sched::table`]).
-pub fn export(gs: &GateSchedule, interface: &str, w: Wrapping, limits: bool) -> Result<String, String> {
+pub fn export(
+    gs: &GateSchedule,
+    interface: &str,
+    w: Wrapping,
+    limits: bool,
+) -> Result<String, String> {
     Ok(instance::wrap(sched::table(gs, limits)?, interface, w).pretty())
 }
 
@@ -58,7 +63,11 @@ pub struct Imported {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImportError {
     /// Not JSON at all: line and column in the text.
-    NotJson { line: usize, col: usize, message: String },
+    NotJson {
+        line: usize,
+        col: usize,
+        message: String,
+    },
     /// JSON that is not the instance expected, at a JSON path.
     Instance(PathError),
 }
@@ -67,7 +76,7 @@ impl std::fmt::Display for ImportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ImportError::NotJson { line, col, message } => {
-                write!(f, "{line}:{col}: not valid JSON: {message}")
+                write!(f, "{line}:{col}: error: not valid JSON: {message}")
             }
             ImportError::Instance(e) => write!(f, "{e}"),
         }
@@ -100,7 +109,9 @@ pub fn import(text: &str, interface: Option<&str>) -> Result<Imported, ImportErr
     };
     let chosen = match interface {
         Some(want) => {
-            let mut hits = found.iter().filter(|f| f.interface.as_deref() == Some(want));
+            let mut hits = found
+                .iter()
+                .filter(|f| f.interface.as_deref() == Some(want));
             let first = hits.next().ok_or_else(|| {
                 if found.is_empty() {
                     sched::root_error(format!("no interface has a gate-parameter-table (looked for \"{want}\")"))
@@ -120,24 +131,24 @@ pub fn import(text: &str, interface: Option<&str>) -> Result<Imported, ImportErr
             }
             first
         }
-        None => match found.as_slice() {
-            [] => {
-                return Err(sched::root_error(
+        None => {
+            match found.as_slice() {
+                [] => return Err(sched::root_error(
                     "no interface has a gate-parameter-table (ieee802-dot1q-sched-bridge under \
                      bridge-port, or ieee802-dot1dc-sched-if)",
                 )
-                .into())
-            }
-            [one] => one,
-            _ => {
-                return Err(sched::root_error(format!(
+                .into()),
+                [one] => one,
+                _ => {
+                    return Err(sched::root_error(format!(
                     "{} gate-parameter-tables, on interfaces: {}; pick one with --interface NAME",
                     found.len(),
                     names()
                 ))
-                .into())
+                    .into())
+                }
             }
-        },
+        }
     };
     let (schedule, notes) = sched::read_table(&chosen.table, chosen.module)?;
     Ok(Imported {

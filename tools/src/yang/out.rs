@@ -18,7 +18,12 @@ pub enum J {
 impl J {
     /// An object from `(name, value)` pairs.
     pub fn obj<const N: usize>(members: [(&str, J); N]) -> J {
-        J::Obj(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        J::Obj(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
     }
 
     pub fn str(s: impl Into<String>) -> J {

@@ -43,11 +43,15 @@ pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
     let parts: Vec<&str> = text.split([':', '-']).collect();
     let mut mac = [0u8; 6];
     if parts.len() != 6 {
-        return Err(format!("\"{text}\" is not a MAC address: write six hex bytes, e.g. 00:1b:21:aa:bb:cc"));
+        return Err(format!(
+            "\"{text}\" is not a MAC address: write six hex bytes, e.g. 00:1b:21:aa:bb:cc"
+        ));
     }
     for (b, p) in mac.iter_mut().zip(&parts) {
         if p.len() != 2 {
-            return Err(format!("\"{text}\" is not a MAC address: each byte is two hex digits"));
+            return Err(format!(
+                "\"{text}\" is not a MAC address: each byte is two hex digits"
+            ));
         }
         *b = u8::from_str_radix(p, 16)
             .map_err(|_| format!("\"{text}\" is not a MAC address: \"{p}\" is not hex"))?;
@@ -59,7 +63,8 @@ pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
 /// when not given) and the stream's position in the file as the 16-bit
 /// unique ID, so the same file always gives the same IDs.
 pub fn stream_id(src: Option<&[u8; 6]>, index: usize) -> Result<String, String> {
-    let id = u16::try_from(index).map_err(|_| format!("stream {index}: more than 65536 streams"))?;
+    let id =
+        u16::try_from(index).map_err(|_| format!("stream {index}: more than 65536 streams"))?;
     Ok(format!(
         "{}:{:02X}-{:02X}",
         mac_text(src.unwrap_or(&[0; 6])),
@@ -77,8 +82,14 @@ pub fn instance(s: &Schedule, o: &TalkerOptions) -> Result<J, String> {
             ("talker", talker(s, i, o)?),
         ]));
     }
-    let cuc = J::obj([("cuc-id", J::str(o.cuc_id.clone())), ("stream", J::Arr(streams))]);
-    let domain = J::obj([("domain-id", J::str(o.domain_id.clone())), ("cuc", J::Arr(vec![cuc]))]);
+    let cuc = J::obj([
+        ("cuc-id", J::str(o.cuc_id.clone())),
+        ("stream", J::Arr(streams)),
+    ]);
+    let domain = J::obj([
+        ("domain-id", J::str(o.domain_id.clone())),
+        ("cuc", J::Arr(vec![cuc])),
+    ]);
     Ok(J::Obj(vec![(
         format!("{CNC_CONFIG}:cnc-config"),
         J::obj([("domain", J::Arr(vec![domain]))]),
@@ -133,17 +144,26 @@ fn talker(s: &Schedule, i: usize, o: &TalkerOptions) -> Result<J, String> {
     // the first frame may start at its opening at the earliest, and so late
     // that the last frame still leaves the wire before it closes.
     let w = s.stream_window_offsets(i, Which::Oper);
-    let last = st.launch_offset_ns(st.frames_per_cycle.saturating_sub(1)).unwrap_or(st.offset_ns);
+    let last = st
+        .launch_offset_ns(st.frames_per_cycle.saturating_sub(1))
+        .unwrap_or(st.offset_ns);
     let span = last - st.offset_ns + s.link().wire_time_ns(st.frame_size);
     let earliest = w.start_ns.min(st.offset_ns);
     let latest = w.end_ns.saturating_sub(span).max(st.offset_ns);
     let fit = |what: &str, v: u64| {
-        u32::try_from(v).map_err(|_| format!("stream \"{name}\": {what} {v} ns is more than uint32 ns holds"))
+        u32::try_from(v)
+            .map_err(|_| format!("stream \"{name}\": {what} {v} ns is more than uint32 ns holds"))
     };
     t.push(
         "traffic-specification",
         J::obj([
-            ("interval", J::obj([("numerator", J::Num(num.into())), ("denominator", J::Num(den.into()))])),
+            (
+                "interval",
+                J::obj([
+                    ("numerator", J::Num(num.into())),
+                    ("denominator", J::Num(den.into())),
+                ]),
+            ),
             ("max-frames-per-interval", J::Num(frames.into())),
             ("max-frame-size", J::Num(size.into())),
             // Table 8-5: 0 = strict priority, the module's "no algorithm
@@ -152,8 +172,14 @@ fn talker(s: &Schedule, i: usize, o: &TalkerOptions) -> Result<J, String> {
             (
                 "time-aware",
                 J::obj([
-                    ("earliest-transmit-offset", J::Num(fit("earliest-transmit-offset", earliest)?.into())),
-                    ("latest-transmit-offset", J::Num(fit("latest-transmit-offset", latest)?.into())),
+                    (
+                        "earliest-transmit-offset",
+                        J::Num(fit("earliest-transmit-offset", earliest)?.into()),
+                    ),
+                    (
+                        "latest-transmit-offset",
+                        J::Num(fit("latest-transmit-offset", latest)?.into()),
+                    ),
                     ("jitter", J::Num(o.jitter_ns.into())),
                 ]),
             ),
@@ -169,7 +195,10 @@ fn talker(s: &Schedule, i: usize, o: &TalkerOptions) -> Result<J, String> {
         "user-to-network-requirements",
         J::obj([
             ("num-seamless-trees", J::Num(trees.into())),
-            ("max-latency", J::Num(fit("max-latency", max_latency)?.into())),
+            (
+                "max-latency",
+                J::Num(fit("max-latency", max_latency)?.into()),
+            ),
         ]),
     );
     t.push(

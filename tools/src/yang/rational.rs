@@ -67,7 +67,15 @@ mod tests {
         assert_eq!(ns_to_rational(1_234_567), Some((1_234_567, 1_000_000_000)));
         assert_eq!(ns_to_rational(10_000_000_000), Some((10, 1)));
         assert_eq!(ns_to_rational(5_000_000_001), None);
-        for ns in [1, 7, 250_000, 1_234_567, 999_999_999, 4_000_000_000, 3_600_000_000_000] {
+        for ns in [
+            1,
+            7,
+            250_000,
+            1_234_567,
+            999_999_999,
+            4_000_000_000,
+            3_600_000_000_000,
+        ] {
             let (n, d) = ns_to_rational(ns).unwrap();
             assert_eq!(rational_to_ns(n, d), Ok(ns));
         }
@@ -75,8 +83,12 @@ mod tests {
 
     #[test]
     fn fractions_of_a_nanosecond_and_zero_denominators_are_refused() {
-        assert!(rational_to_ns(1, 3).unwrap_err().contains("whole number of nanoseconds"));
-        assert!(rational_to_ns(1, 0).unwrap_err().contains("denominator is 0"));
+        assert!(rational_to_ns(1, 3)
+            .unwrap_err()
+            .contains("whole number of nanoseconds"));
+        assert!(rational_to_ns(1, 0)
+            .unwrap_err()
+            .contains("denominator is 0"));
         assert_eq!(rational_to_ns(2, 4), Ok(500_000_000));
     }
 

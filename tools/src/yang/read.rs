@@ -13,7 +13,11 @@ pub struct PathError {
 
 impl std::fmt::Display for PathError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let path = if self.path.is_empty() { "/" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        };
         write!(f, "{path}: {}", self.message)
     }
 }
@@ -68,9 +72,9 @@ impl<'a> Node<'a> {
     /// module, but some tools qualify every name).
     pub fn member(&self, name: &str, module: Option<&str>) -> Res<Option<Node<'a>>> {
         let obj = self.object()?;
-        let found = obj.get_key_value(name).or_else(|| {
-            module.and_then(|m| obj.get_key_value(format!("{m}:{name}").as_str()))
-        });
+        let found = obj
+            .get_key_value(name)
+            .or_else(|| module.and_then(|m| obj.get_key_value(format!("{m}:{name}").as_str())));
         Ok(found.map(|(k, v)| Node {
             path: format!("{}/{k}", self.path),
             value: v,
@@ -85,10 +89,12 @@ impl<'a> Node<'a> {
 
     /// The value as an array (a YANG list or leaf-list).
     pub fn array(&self) -> Res<&'a [Value]> {
-        self.value
-            .as_array()
-            .map(Vec::as_slice)
-            .ok_or_else(|| self.error(format!("expected an array (a YANG list), found {}", shown(self.value))))
+        self.value.as_array().map(Vec::as_slice).ok_or_else(|| {
+            self.error(format!(
+                "expected an array (a YANG list), found {}",
+                shown(self.value)
+            ))
+        })
     }
 
     /// The items of this array, each with the path `[n]` (1-based, as
@@ -115,9 +121,12 @@ impl<'a> Node<'a> {
     }
 
     pub fn bool(&self) -> Res<bool> {
-        self.value
-            .as_bool()
-            .ok_or_else(|| self.error(format!("expected true or false, found {}", shown(self.value))))
+        self.value.as_bool().ok_or_else(|| {
+            self.error(format!(
+                "expected true or false, found {}",
+                shown(self.value)
+            ))
+        })
     }
 
     pub fn string(&self) -> Res<&'a str> {
@@ -131,9 +140,7 @@ impl<'a> Node<'a> {
     pub fn uint(&self, type_name: &str, max: u64) -> Res<u64> {
         match self.value.as_u64() {
             Some(n) if n <= max => Ok(n),
-            Some(n) => Err(self.error(format!(
-                "{n} is out of range for {type_name} (0..={max})"
-            ))),
+            Some(n) => Err(self.error(format!("{n} is out of range for {type_name} (0..={max})"))),
             None => Err(self.error(format!(
                 "expected a {type_name} number, found {}",
                 shown(self.value)
@@ -209,7 +216,13 @@ mod tests {
         for v in [json!("42"), json!(42)] {
             assert_eq!(Node::root(&v).u64_lenient().unwrap(), 42);
         }
-        for v in [json!("-1"), json!("1e3"), json!(""), json!("99999999999999999999"), json!(1.5)] {
+        for v in [
+            json!("-1"),
+            json!("1e3"),
+            json!(""),
+            json!("99999999999999999999"),
+            json!(1.5),
+        ] {
             assert!(Node::root(&v).u64_lenient().is_err(), "{v}");
         }
     }

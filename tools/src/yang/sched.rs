@@ -57,7 +57,10 @@ pub fn table(gs: &GateSchedule, limits: bool) -> Result<J, String> {
         t.push("supported-list-max", J::Num(len as u64));
         t.push(
             "supported-cycle-max",
-            J::obj([("numerator", J::Num(num.into())), ("denominator", J::Num(den.into()))]),
+            J::obj([
+                ("numerator", J::Num(num.into())),
+                ("denominator", J::Num(den.into())),
+            ]),
         );
         t.push("supported-interval-max", J::Num(interval));
     }
@@ -111,13 +114,19 @@ fn list_members(prefix: &str, l: &GateList, takt_name: &str) -> Result<Vec<(Stri
         ),
         (
             format!("{prefix}-cycle-time"),
-            J::obj([("numerator", J::Num(num.into())), ("denominator", J::Num(den.into()))]),
+            J::obj([
+                ("numerator", J::Num(num.into())),
+                ("denominator", J::Num(den.into())),
+            ]),
         ),
         (format!("{prefix}-cycle-time-extension"), J::Num(ext.into())),
         (
             format!("{prefix}-base-time"),
             // uint64 is a string in RFC 7951 (section 6.1)
-            J::obj([("seconds", J::str(s.to_string())), ("nanoseconds", J::Num(ns.into()))]),
+            J::obj([
+                ("seconds", J::str(s.to_string())),
+                ("nanoseconds", J::Num(ns.into())),
+            ]),
         ),
     ])
 }
@@ -161,11 +170,9 @@ pub fn read_table(t: &Node, module: Option<&str>) -> Res<(GateSchedule, Notes)> 
         (Some(o), Some(a)) if o == a => (o, None),
         (Some(o), a) => (o, a),
         (None, Some(a)) => (a, None),
-        (None, None) => {
-            return Err(t.error(
-                "no admin-control-list (nor oper-control-list): the table holds no gate control list",
-            ))
-        }
+        (None, None) => return Err(t.error(
+            "no admin-control-list (nor oper-control-list): the table holds no gate control list",
+        )),
     };
     Ok((
         GateSchedule {
@@ -241,10 +248,11 @@ fn read_list(t: &Node, module: Option<&str>, prefix: &str) -> Res<Option<GateLis
             ns
         }
     };
-    let cycle_time_extension_ns = match t.member(&format!("{prefix}-cycle-time-extension"), module)? {
-        None => 0,
-        Some(n) => n.u32()?.into(),
-    };
+    let cycle_time_extension_ns =
+        match t.member(&format!("{prefix}-cycle-time-extension"), module)? {
+            None => 0,
+            Some(n) => n.u32()?.into(),
+        };
     let base_time_ns = match t.member(&format!("{prefix}-base-time"), module)? {
         None => 0,
         Some(b) => {

@@ -103,7 +103,11 @@ pub fn import(text: &str, interface: Option<&str>) -> Result<Imported, ImportErr
     let names = || -> String {
         found
             .iter()
-            .map(|f| f.interface.clone().unwrap_or_default())
+            .map(|f| {
+                f.interface.clone().unwrap_or_else(|| {
+                    "(a table on no interface: leave out --interface)".to_owned()
+                })
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };

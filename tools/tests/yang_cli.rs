@@ -354,6 +354,27 @@ fn a_pending_change_is_written_as_oper_state_and_admin_parameters() {
 }
 
 #[test]
+fn a_device_with_no_change_pending_imports_its_oper_list_alone() {
+    let out = run(
+        TAKT,
+        &["export", "yang", &example("admin-oper-switch.toml")],
+    );
+    let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let both = import_stdin(v.to_string().as_bytes(), &[]);
+    assert!(both.status.success(), "{}", text(&both.stderr));
+    assert!(gates_of(&text(&both.stdout)).admin.is_some());
+    let t = &mut v["ietf-interfaces:interfaces"]["interface"][0]
+        ["ieee802-dot1q-bridge:bridge-port"]["ieee802-dot1q-sched-bridge:gate-parameter-table"];
+    t["config-pending"] = json!(false);
+    let out = import_stdin(v.to_string().as_bytes(), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("config-pending is false"));
+    let g = gates_of(&text(&out.stdout));
+    assert!(g.admin.is_none());
+    assert_eq!(g.oper.cycle_time_ns, 500_000);
+}
+
+#[test]
 fn a_non_tai_schedule_is_exported_with_a_warning() {
     let dir = TempDir::new("yang-cli-clock");
     let f = dir.write(

@@ -5,7 +5,8 @@
 //! change, which is exactly 802.1Qbv's OperControlList and AdminControlList
 //! while a ConfigChange is pending. So a schedule with both lists is written
 //! as a device would report it: `oper-*` (state) = takt's oper list,
-//! `admin-*` = takt's admin list, `config-pending` true. Without an admin
+//! `admin-*` = takt's admin list, `config-pending` true (read back: both
+//! lists unless config-pending is false). Without an admin
 //! list only the `admin-*` parameters are written: that is the list a
 //! `config-change` puts in force.
 
@@ -166,8 +167,21 @@ pub fn read_table(t: &Node, module: Option<&str>) -> Res<(GateSchedule, Notes)> 
     }
     let admin = read_list(t, module, "admin")?;
     let oper = read_list(t, module, "oper")?;
+    let pending = match t.member("config-pending", module)? {
+        Some(n) => Some(n.bool()?),
+        None => None,
+    };
     let (oper, admin) = match (oper, admin) {
         (Some(o), Some(a)) if o == a => (o, None),
+        // a device that says no change is pending: admin-* is either the
+        // list in force already or an edit not yet committed
+        (Some(o), Some(_)) if pending == Some(false) => {
+            notes.push(format!(
+                "{}: config-pending is false: the admin-* list is not a pending change;                  imported the oper-* list alone",
+                path_or_root(&t.path)
+            ));
+            (o, None)
+        }
         (Some(o), a) => (o, a),
         (None, Some(a)) => (a, None),
         (None, None) => return Err(t.error(

@@ -25,9 +25,8 @@ as a port with a pending change: oper-control-list/oper-* = the list in force,
 admin-control-list/admin-* = [admin], config-pending true. supported-list-max,
 -cycle-max and -interval-max are written as what the schedule needs (the
 module's must statements test the lists against them; --no-supported-limits
-leaves them out). 802.1Qbv times are
-PTP (TAI) time: a schedule on another clock is exported with a warning.
-Mapping and module revisions: docs/yang.md.
+leaves them out). 802.1Qbv times are PTP (TAI) time: a schedule on another
+clock is exported with a warning. Mapping and module revisions: docs/yang.md.
 
 Exit status: 0 written, 1 output failed, 2 bad schedule file or a value the
 module's types cannot hold (the message says which).";
@@ -39,8 +38,7 @@ pub struct YangExportArgs {
     /// Interface name written as ietf-interfaces' interface key
     #[arg(long, value_name = "NAME", default_value = "eth0")]
     pub interface: String,
-    /// bridge: interface/ieee802-dot1q-bridge:bridge-port/ieee802-dot1q-sched-bridge:gate-parameter-table;
-    /// dot1dc: interface/ieee802-dot1dc-sched-if:gate-parameter-table
+    /// Which module's augmentation holds the table
     #[arg(long, value_enum, default_value = "bridge")]
     pub wrapping: Wrapping,
     /// Leave out supported-list-max, supported-cycle-max and

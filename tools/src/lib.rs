@@ -28,6 +28,8 @@
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
 //! - [`ports_args`]: `--device` more than once: the ports' checks, and
 //!   several devices behind one `frer::Ports`.
+//! - [`yang`]: IEEE 802.1Q YANG (gate parameter table, Qcc talkers) as
+//!   RFC 7951 JSON, for `takt export yang|qcc` and `takt import yang`.
 //! - [`mirror_args`]: `takt-listener --mirror` and the talker's
 //!   `--rtt-outlier` / `--rtt-timeout` (docs/round-trip.md).
 
@@ -54,6 +56,7 @@ pub mod schedule_json;
 pub mod talker;
 pub mod time_sync;
 pub mod timeline;
+pub mod yang;
 
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -23,7 +23,7 @@ pub enum ExportFormat {
     /// The gate parameter table as RFC 7951 JSON (ieee802-dot1q-sched-bridge)
     #[command(after_help = yang::AFTER_HELP)]
     Yang(yang::YangExportArgs),
-    /// Each stream as a Qcc talker group (ieee802-dot1q-tsn-types), JSON
+    /// Each stream as a Qcc talker group (ieee802-dot1q-tsn-types in ieee802-dot1q-cnc-config), JSON
     #[command(after_help = qcc::AFTER_HELP)]
     Qcc(qcc::QccExportArgs),
 }

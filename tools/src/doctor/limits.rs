@@ -87,11 +87,9 @@ pub fn memlock(limit: Option<(u64, u64)>, caps: Option<u64>, schedule_bytes: Opt
         ID,
         TITLE,
         found,
-        format!(
-            "ulimit -l unlimited before the run (hard limit: a line `USER - memlock \
-             unlimited` in /etc/security/limits.conf), or run as root / with CAP_IPC_LOCK; \
-             without it --priority fails at mlockall (--no-mlock runs unlocked)"
-        ),
+        "ulimit -l unlimited before the run (hard limit: a line `USER - memlock \
+         unlimited` in /etc/security/limits.conf), or run as root / with CAP_IPC_LOCK; \
+         without it --priority fails at mlockall (--no-mlock runs unlocked)",
     )
 }
 

@@ -243,3 +243,72 @@ fn help_has_a_worked_example_and_the_exit_status() {
     assert!(help.contains("Exit status: 0 when no check failed"));
     assert!(help.contains("docs/doctor.md"));
 }
+
+/// A running ptp4l (software timestamps, on one end of a veth pair in a
+/// namespace of this test's own, its management socket in a temp dir):
+/// the doctor reads its port state through the socket, as pmc would.
+#[test]
+fn a_running_ptp4l_is_asked_for_its_port_state() {
+    if !common::veth::ready("a_running_ptp4l_is_asked_for_its_port_state", &["ptp4l"]) {
+        return;
+    }
+    let pid = std::process::id();
+    let dir = TempDir::new("doctor-ptp4l");
+    let socket = dir.file("ptp4l.sock");
+    let cfg = dir.write(
+        "ptp4l.cfg",
+        &format!("[global]\nuds_address\t{socket}\nannounceReceiptTimeout\t2\n"),
+    );
+    let pair = takt_drivers::link::VethPair::create(
+        &format!("takt-doctor-{pid}-a"),
+        &format!("takt-doctor-{pid}-b"),
+        "dr-a",
+        "dr-b",
+        "10.84.0.1/24",
+        "10.84.0.2/24",
+    )
+    .expect("veth pair between two namespaces");
+    let mut ptp4l = common::veth::spawn_in(
+        pair.ns_a().name(),
+        "ptp4l",
+        &["-i", "dr-a", "-S", "-f", &cfg],
+    );
+    let ptp4l_check = || {
+        let j = doctor(&["--json", "--ptp4l-socket", &socket]);
+        let json: Value = serde_json::from_slice(&j.stdout).expect("JSON");
+        check(&json, "ptp4l").clone()
+    };
+    // A lone ptp4l listens, then (no Announce heard) takes over as master:
+    // generous limit for a loaded machine, never a pass criterion.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let last = loop {
+        let c = ptp4l_check();
+        let found = c["found"].as_str().unwrap().to_string();
+        if found.contains("running: port 1 ") {
+            // Each state judged as documented.
+            let good = ["SLAVE", "MASTER", "GRAND_MASTER", "PASSIVE"]
+                .iter()
+                .any(|s| found.ends_with(&format!("port 1 {s}")));
+            assert_eq!(c["status"], if good { "pass" } else { "warn" }, "{c}");
+        }
+        seen.push(found.clone());
+        if c["status"] == "pass" || std::time::Instant::now() > deadline {
+            break c;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let _ = ptp4l.kill();
+    let out = ptp4l.wait_with_output();
+    assert_eq!(
+        last["status"], "pass",
+        "ptp4l never became master; doctor saw {seen:?}; ptp4l said {:?}",
+        out.map(|o| text(&o.stdout) + &text(&o.stderr))
+    );
+    assert!(last["found"].as_str().unwrap().contains("MASTER"), "{last}");
+    drop(pair);
+    // Gone: not running, said as info.
+    let c = ptp4l_check();
+    assert_eq!(c["status"], "info", "{c}");
+    assert!(c["found"].as_str().unwrap().contains("not running"), "{c}");
+}

@@ -73,6 +73,9 @@ pub struct DoctorArgs {
     /// The real-time CPU to judge (what you give takt-talker --cpu)
     #[arg(long, value_name = "N")]
     pub cpu: Option<usize>,
+    /// ptp4l's management socket (its uds_address) to ask for port states
+    #[arg(long, value_name = "PATH", default_value = ptp::PTP4L_SOCKET)]
+    pub ptp4l_socket: PathBuf,
     /// Print the checks as JSON (docs/doctor.md)
     #[arg(long)]
     pub json: bool,
@@ -83,6 +86,7 @@ struct Target {
     cpu: cpu::RtCpu,
     device: Option<DeviceSpec>,
     schedule: Option<(PathBuf, config::Loaded)>,
+    ptp4l_socket: PathBuf,
 }
 
 /// The flags turned into a target, or the message for exit 2.
@@ -109,6 +113,7 @@ fn target(host: &Host, args: &DoctorArgs) -> Result<Target, String> {
         cpu: cpu::choose(host, args.cpu)?,
         device,
         schedule,
+        ptp4l_socket: args.ptp4l_socket.clone(),
     })
 }
 
@@ -133,7 +138,7 @@ fn run_checks(host: &Host, t: &Target) -> Vec<Check> {
         .ok()
         .and_then(|p| ptp::find_in_path(&p, "ptp4l"));
     let running = if ptp4l_bin.is_some() {
-        ptp::ask(&host.path(ptp::PTP4L_SOCKET))
+        ptp::ask(&t.ptp4l_socket)
     } else {
         ptp::Running::No
     };
@@ -147,7 +152,7 @@ fn run_checks(host: &Host, t: &Target) -> Vec<Check> {
         limits::memlock(memlock, caps, schedule_bytes),
         limits::capabilities(caps, t.device.as_ref()),
         qdisc::kernel(host),
-        ptp::ptp4l(ptp4l_bin.as_deref(), running),
+        ptp::ptp4l(ptp4l_bin.as_deref(), &t.ptp4l_socket, running),
     ];
     checks.extend(device_checks(host, t));
     checks
@@ -296,6 +301,7 @@ mod tests {
             cpu: cpu::choose(&f.host, None).unwrap(),
             device: None,
             schedule: None,
+            ptp4l_socket: ptp::PTP4L_SOCKET.into(),
         };
         let checks = device_checks(&f.host, &t);
         assert_eq!(checks.len(), 6);
@@ -319,6 +325,7 @@ mod tests {
             device: device.map(String::from),
             schedule: None,
             cpu,
+            ptp4l_socket: ptp::PTP4L_SOCKET.into(),
             json: false,
         };
         let e = target(&f.host, &args(Some("packet:nope0"), None))

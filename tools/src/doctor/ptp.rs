@@ -52,7 +52,7 @@ pub fn ask(socket: &Path) -> Running {
     }
 }
 
-pub fn ptp4l(installed: Option<&Path>, running: Running) -> Check {
+pub fn ptp4l(installed: Option<&Path>, socket: &Path, running: Running) -> Check {
     const ID: &str = "ptp4l";
     const TITLE: &str = "ptp4l";
     let Some(bin) = installed else {
@@ -65,7 +65,11 @@ pub fn ptp4l(installed: Option<&Path>, running: Running) -> Check {
     };
     let bin = bin.display();
     match running {
-        Running::No => Check::info(ID, TITLE, format!("{bin}, not running (no {PTP4L_SOCKET})")),
+        Running::No => Check::info(
+            ID,
+            TITLE,
+            format!("{bin}, not running (no {})", socket.display()),
+        ),
         Running::Error(e) => Check::warn(
             ID,
             TITLE,
@@ -108,15 +112,20 @@ mod tests {
     #[test]
     fn states_judged() {
         let bin = Path::new("/usr/sbin/ptp4l");
-        assert_eq!(ptp4l(None, Running::No).status, Status::Info);
-        assert_eq!(ptp4l(Some(bin), Running::No).status, Status::Info);
-        let c = ptp4l(Some(bin), Running::Ports(vec![(1, PortState::Slave)]));
+        let sock = Path::new(PTP4L_SOCKET);
+        assert_eq!(ptp4l(None, sock, Running::No).status, Status::Info);
+        assert_eq!(ptp4l(Some(bin), sock, Running::No).status, Status::Info);
+        let c = ptp4l(Some(bin), sock, Running::Ports(vec![(1, PortState::Slave)]));
         assert_eq!(c.status, Status::Pass);
         assert_eq!(c.found, "/usr/sbin/ptp4l, running: port 1 SLAVE");
-        let c = ptp4l(Some(bin), Running::Ports(vec![(1, PortState::Listening)]));
+        let c = ptp4l(
+            Some(bin),
+            sock,
+            Running::Ports(vec![(1, PortState::Listening)]),
+        );
         assert_eq!(c.status, Status::Warn);
         assert_eq!(
-            ptp4l(Some(bin), Running::Error("no answer".into())).status,
+            ptp4l(Some(bin), sock, Running::Error("no answer".into())).status,
             Status::Warn
         );
     }

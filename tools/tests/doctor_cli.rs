@@ -301,7 +301,8 @@ fn a_running_ptp4l_is_asked_for_its_port_state() {
     let _ = ptp4l.kill();
     let out = ptp4l.wait_with_output();
     assert_eq!(
-        last["status"], "pass",
+        last["status"],
+        "pass",
         "ptp4l never became master; doctor saw {seen:?}; ptp4l said {:?}",
         out.map(|o| text(&o.stdout) + &text(&o.stderr))
     );

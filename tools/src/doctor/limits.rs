@@ -96,7 +96,7 @@ pub fn memlock(limit: Option<(u64, u64)>, caps: Option<u64>, schedule_bytes: Opt
 /// The capabilities a run on `device` needs, each with what for.
 pub fn needed(device: Option<&DeviceSpec>) -> Vec<(u32, &'static str)> {
     let mut v = vec![
-        (CAP_SYS_NICE, "--priority (SCHED_FIFO)"),
+        (CAP_SYS_NICE, "--priority, SCHED_FIFO"),
         (CAP_IPC_LOCK, "locking memory beyond RLIMIT_MEMLOCK"),
     ];
     match device {

@@ -130,6 +130,48 @@ pub fn find_etf(ifname: &str, ifindex: u32) -> Result<Option<EtfQdisc>, DriverEr
         .find_map(etf_of))
 }
 
+/// One qdisc of an interface, as `tc qdisc show dev IF` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QdiscEntry {
+    /// e.g. "taprio", "etf", "mqprio", "noqueue", "pfifo_fast".
+    pub kind: String,
+    /// `tc`'s parent handle (u32::MAX = root).
+    pub parent: u32,
+    pub handle: u32,
+    /// The ETF parameters when `kind` is "etf".
+    pub etf: Option<EtfParams>,
+}
+
+/// Every qdisc of interface `ifname` (index `ifindex`), root first as the
+/// kernel dumps them (set-up and diagnostics only: `takt doctor`).
+pub fn list_qdiscs(ifname: &str, ifindex: u32) -> Result<Vec<QdiscEntry>, DriverError> {
+    let what = format!("listing the qdiscs of {ifname}");
+    let msgs: Vec<TcMessage> = crate::link::run(ifname, &what, |h| async move {
+        h.qdisc()
+            .get()
+            .index(ifindex as i32)
+            .execute()
+            .try_collect()
+            .await
+    })?;
+    Ok(msgs
+        .iter()
+        .filter(|m| m.header.index == ifindex as i32)
+        .filter_map(|m| {
+            let kind = m.attributes.iter().find_map(|a| match a {
+                TcAttribute::Kind(k) => Some(k.clone()),
+                _ => None,
+            })?;
+            Some(QdiscEntry {
+                kind,
+                parent: u32::from(m.header.parent),
+                handle: u32::from(m.header.handle),
+                etf: etf_of(m).map(|e| e.params),
+            })
+        })
+        .collect())
+}
+
 /// The ETF qdisc a qdisc dump message describes, if it is one.
 fn etf_of(m: &TcMessage) -> Option<EtfQdisc> {
     let is_etf = m

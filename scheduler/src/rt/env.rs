@@ -36,6 +36,23 @@ pub fn environment(cpu: Option<usize>) -> Environment {
     .environment(cpu)
 }
 
+/// [`environment`] read from other roots than `/sys` and `/proc` (a fake
+/// tree in tests of the tools that build on it, e.g. `takt doctor`), with
+/// `kernel_version` standing for `uname -v`.
+pub fn environment_in(
+    sys: &Path,
+    proc: &Path,
+    kernel_version: Option<String>,
+    cpu: Option<usize>,
+) -> Environment {
+    Sources {
+        sys: sys.into(),
+        proc: proc.into(),
+        kernel_version,
+    }
+    .environment(cpu)
+}
+
 /// Where [`environment`] reads from: the real roots, or a fake tree in tests.
 pub(super) struct Sources {
     pub sys: PathBuf,
@@ -124,7 +141,7 @@ fn cmdline_cpus(cmdline: Option<&str>, key: &str) -> Option<Vec<usize>> {
 
 /// A kernel CPU list ("0-2,5,8-11" or "0-7:2/4"; empty = none); None when
 /// malformed.
-pub(super) fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
     let mut cpus = Vec::new();
     for part in s.trim().split(',').filter(|p| !p.is_empty()) {
         // "a-b:used/group" keeps `used` CPUs of every `group`.

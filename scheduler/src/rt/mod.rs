@@ -22,7 +22,7 @@ mod wake;
 
 pub use alloc::{allocation_counting_active, count_allocations, AllocCounts, CountingAllocator};
 pub use cpu::{allowed_cpus, pin_to_cpu};
-pub use env::{environment, Environment};
+pub use env::{environment, environment_in, parse_cpu_list, Environment};
 pub use error::RtError;
 pub use report::RtReport;
 pub use setup::{prepare, RtConfig, RtGuard, DEFAULT_PREFAULT_STACK_BYTES};

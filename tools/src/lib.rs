@@ -28,6 +28,8 @@
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
 //! - [`ports_args`]: `--device` more than once: the ports' checks, and
 //!   several devices behind one `frer::Ports`.
+//! - [`taprio`]: tc-taprio command lines and `tc -j qdisc show` output,
+//!   written and read (`takt export taprio`, `takt import taprio`).
 //! - [`mirror_args`]: `takt-listener --mirror` and the talker's
 //!   `--rtt-outlier` / `--rtt-timeout` (docs/round-trip.md).
 
@@ -52,6 +54,7 @@ pub mod rt_args;
 pub mod run;
 pub mod schedule_json;
 pub mod talker;
+pub mod taprio;
 pub mod time_sync;
 pub mod timeline;
 

@@ -33,9 +33,12 @@ fn import_stdin(input: &str, extra: &[&str]) -> Output {
     out
 }
 
-/// The (gate mask, interval) pairs of the oper and admin lists of a written
+/// A list's base time and (gate mask, interval) pairs.
+type List = (u64, Vec<(u8, u64)>);
+
+/// The oper list's base time and entries, and the admin list, of a written
 /// schedule file.
-fn lists(toml: &str) -> (u64, Vec<(u8, u64)>, Option<(u64, Vec<(u8, u64)>)>) {
+fn lists(toml: &str) -> (u64, Vec<(u8, u64)>, Option<List>) {
     let l = config::parse_str(toml, "imported.toml").expect("the output loads");
     let pairs = |g: &takt_scheduler::GateControlList| {
         g.entries()

@@ -22,8 +22,9 @@ Example:
         # ... (source, mapping, what eth0 needs, warnings)
         tc qdisc replace dev eth0 parent root handle 100 taprio num_tc 8 \\
           map 0 1 2 3 4 5 6 7 0 0 0 0 0 0 0 0 queues 1@0 1@1 ... 1@7 \\
-          base-time 0 sched-entry S 80 20000 sched-entry S 40 30000 \\
-          sched-entry S 0f 200000 cycle-time 250000 clockid CLOCK_TAI
+          base-time 0 sched-entry S 80 30000 sched-entry S 20 50000 \\
+          sched-entry S 0f 157500 sched-entry S 00 12500 \\
+          cycle-time 250000 clockid CLOCK_TAI
       (shown folded here; printed on one line). An [admin] list is a second
       `tc qdisc replace` with its base-time: the kernel keeps it pending and
       switches to it then.

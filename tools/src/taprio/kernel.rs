@@ -56,7 +56,7 @@ pub fn admin_start_ns(oper: &GateList, admin_base_ns: u64) -> u64 {
 pub fn on_cycle_boundary(oper: &GateList, admin_base_ns: u64) -> bool {
     oper.cycle_time_ns != 0
         && admin_base_ns >= oper.base_time_ns
-        && (admin_base_ns - oper.base_time_ns) % oper.cycle_time_ns == 0
+        && (admin_base_ns - oper.base_time_ns).is_multiple_of(oper.cycle_time_ns)
 }
 
 #[cfg(test)]

@@ -410,3 +410,87 @@ fn too_many_entries_are_refused() {
         text(&out.stderr)
     );
 }
+
+/// A network namespace with a veth of 8 TX queues; deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Self {
+        let name = format!("i16taprio-{}", std::process::id());
+        let ok = |args: &[&str]| {
+            let out = run("ip", args);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "ip {args:?}: {}",
+                text(&out.stderr)
+            );
+        };
+        ok(&["netns", "add", &name]);
+        let ns = Netns(name);
+        ok(&[
+            "-n",
+            &ns.0,
+            "link",
+            "add",
+            "tpv0",
+            "numtxqueues",
+            "8",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "tpv1",
+            "numtxqueues",
+            "8",
+        ]);
+        ok(&["-n", &ns.0, "link", "set", "tpv0", "up"]);
+        ok(&["-n", &ns.0, "link", "set", "tpv1", "up"]);
+        ns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = run("ip", &["netns", "del", &self.0]);
+    }
+}
+
+/// iproute2's own tc takes every exported line. tc's parser refusing an
+/// argument exits 1 ("Unknown argument", "Illegal ..."); the kernel
+/// refusing the request exits 2 with "Error: ...". Where the kernel has no
+/// taprio (this host) only the parse is checked; where it has one, every
+/// line must be installed.
+#[test]
+fn iproute2_tc_takes_the_exported_lines() {
+    if !common::veth::ready("iproute2_tc_takes_the_exported_lines", &["tc", "ip"]) {
+        return;
+    }
+    let ns = Netns::new();
+    for (file, extra) in [
+        ("two-class-250us.toml", &["--etf"][..]),
+        ("admin-oper-switch.toml", &[][..]),
+        ("round-trip.toml", &["--etf", "--offload"][..]),
+    ] {
+        let path = example(file);
+        let mut args = vec!["export", "taprio", &path, "--dev", "tpv0"];
+        args.extend_from_slice(extra);
+        let out = run(TAKT, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let script = text(&out.stdout);
+        let mut kernel_has_taprio = None;
+        for line in script.lines().filter(|l| !l.starts_with('#')) {
+            let out = run("ip", &["netns", "exec", &ns.0, "sh", "-c", line]);
+            let err = text(&out.stderr);
+            let code = out.status.code();
+            assert!(
+                code == Some(0) || (code == Some(2) && err.starts_with("Error:")),
+                "tc refused {line}\n{err}"
+            );
+            let has = *kernel_has_taprio.get_or_insert(!err.contains("qdisc kind is unknown"));
+            if has && !(extra.contains(&"--offload")) {
+                assert_eq!(code, Some(0), "the kernel refused {line}\n{err}");
+            }
+        }
+    }
+}

@@ -144,7 +144,7 @@ pub fn convert(text: &str, name: &str, dev: Option<&str>) -> Result<String, Stri
 }
 
 fn source(i: &Imported, name: &str, text: &str) -> String {
-    let kind = if text.trim_start().starts_with('[') {
+    let kind = if taprio::is_json(text) {
         "`tc -j qdisc show` output"
     } else {
         "tc command text"

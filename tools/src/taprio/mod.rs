@@ -89,7 +89,18 @@ pub struct Imported {
     pub notes: Vec<String>,
 }
 
-/// Read `text`: `tc -j qdisc show` JSON when it starts with `[`, else tc
+/// Whether `text` is `tc -j qdisc show` output: it starts with `[` and an
+/// object or the end of the array (`[ -n "$IF" ] && tc ...` is a script).
+pub fn is_json(text: &str) -> bool {
+    text.trim_start().strip_prefix('[').is_some_and(|rest| {
+        matches!(
+            rest.trim_start().chars().next(),
+            None | Some('{') | Some(']')
+        )
+    })
+}
+
+/// Read `text`: `tc -j qdisc show` JSON when [`is_json`], else tc
 /// command text. `dev` picks one device when the input has several.
 pub fn import(text: &str, dev: Option<&str>) -> Result<Imported, TaprioError> {
     if text.len() > MAX_INPUT_BYTES {
@@ -101,9 +112,28 @@ pub fn import(text: &str, dev: Option<&str>) -> Result<Imported, TaprioError> {
             ),
         ));
     }
-    if text.trim_start().starts_with('[') {
+    if is_json(text) {
         show_json::read(text, dev)
     } else {
         parse::read(text, dev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_told_from_a_script_that_starts_with_a_test() {
+        assert!(is_json("[{\"kind\":\"taprio\"}]"));
+        assert!(is_json("  [ {\n"));
+        assert!(is_json("[]"));
+        assert!(!is_json(
+            "[ -n \"$IF\" ] && tc qdisc add dev $IF root taprio"
+        ));
+        let script = "[ -n \"$IF\" ] && tc qdisc add dev e root taprio sched-entry S 1 100 clockid CLOCK_TAI";
+        assert_eq!(import(script, None).unwrap().gates.oper.entries.len(), 1);
+        let e = import("[]", None).unwrap_err();
+        assert!(e.message.contains("no taprio qdisc"), "{}", e.message);
     }
 }

@@ -186,7 +186,7 @@ fn taprio_cmd(
         device,
         clock: None,
         flags: 0,
-        list: RawList { ..list.clone() },
+        list: list.clone(),
         ignored: Vec::new(),
         line: first.line,
     };
@@ -525,6 +525,25 @@ tc qdisc replace dev eth0 parent 100:8 etf clockid CLOCK_TAI delta 200000\n";
         let e = err("tc qdisc add dev e taprio sched-entry S 1 100 cycle-time 70000000000 cycle-time-extension 69999999999 clockid CLOCK_TAI");
         assert!(e.message.contains("60 s"), "{}", e.message);
         assert_eq!(e.at, Where::Text { line: 1, col: 58 });
+    }
+
+    #[test]
+    fn a_cycle_time_that_cuts_the_list_is_kept_and_noted() {
+        let i = read(
+            "tc qdisc add dev e taprio sched-entry S 1 600 sched-entry S 2 600 cycle-time 1000 clockid CLOCK_MONOTONIC",
+            None,
+        )
+        .unwrap();
+        assert_eq!(i.gates.clock, ClockId::Monotonic);
+        assert_eq!(i.gates.oper.cycle_time_ns, 1000);
+        assert!(
+            i.notes.iter().any(|n| n.contains("cuts the list")),
+            "{:?}",
+            i.notes
+        );
+        let toml = i.gates.to_toml("t");
+        let back = takt_scheduler::config::parse_str(&toml, "t").unwrap();
+        assert_eq!(back.schedule.oper().slots().last().unwrap().end_ns, 1000);
     }
 
     const SOUP: &[&str] = &[

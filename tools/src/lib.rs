@@ -28,6 +28,8 @@
 //!   `--margin`) and the `rt::prepare` call the data-path thread makes.
 //! - [`ports_args`]: `--device` more than once: the ports' checks, and
 //!   several devices behind one `frer::Ports`.
+//! - [`taprio`]: tc-taprio command lines and `tc -j qdisc show` output,
+//!   written and read (`takt export taprio`, `takt import taprio`).
 //! - [`yang`]: IEEE 802.1Q YANG (gate parameter table, Qcc talkers) as
 //!   RFC 7951 JSON, for `takt export yang|qcc` and `takt import yang`.
 //! - [`mirror_args`]: `takt-listener --mirror` and the talker's
@@ -54,6 +56,7 @@ pub mod rt_args;
 pub mod run;
 pub mod schedule_json;
 pub mod talker;
+pub mod taprio;
 pub mod time_sync;
 pub mod timeline;
 pub mod yang;

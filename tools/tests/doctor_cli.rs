@@ -139,7 +139,7 @@ fn text_and_json_list_the_same_checks_judged_as_this_machine_is() {
     if config.contains("# CONFIG_NET_SCH_ETF is not set") && !has_module("sch_etf") {
         assert_eq!(q["status"], "fail", "{q}");
         assert!(q["fix"].as_str().unwrap().contains("CONFIG_NET_SCH_ETF=m"));
-        assert!(q["fix"].as_str().unwrap().contains("docs/taprio.md"));
+        assert!(q["fix"].as_str().unwrap().contains("docs/qemu-guest.md"));
         assert_eq!(t.status.code(), Some(1));
     }
 

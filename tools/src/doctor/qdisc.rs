@@ -113,7 +113,7 @@ pub fn kernel(host: &Host) -> Check {
             TITLE,
             found,
             "use a kernel with CONFIG_NET_SCH_TAPRIO=m and CONFIG_NET_SCH_ETF=m (Debian's \
-             stock kernel has both); docs/taprio.md shows one in a QEMU guest",
+             stock kernel has both); docs/qemu-guest.md runs one in a QEMU guest",
         );
     }
     if matches!(taprio, Support::Unknown) || matches!(etf, Support::Unknown) {
